@@ -1,0 +1,53 @@
+# The README's two commands: `make demo` and `make test`. Both set up what they need
+# on a fresh Debian machine (as root): the Debian packages and a virtualenv.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := isc-dhcp-server isc-dhcp-client isc-dhcp-relay dhcpd-pools iproute2
+# Only the benchmarks need these (bench/README.md).
+BENCH_APT_PACKAGES := wrk kea-dhcp4-server kea-ctrl-agent kea-common
+PYTEST_ARGS ?=
+
+.PHONY: setup apt venv test test-unit test-integration demo bench lab-down clean
+
+setup: apt venv
+
+# Installs the Debian packages the lab needs when any tool is missing.
+apt:
+	@missing=""; for t in dhcpd dhclient dhcrelay dhcpd-pools ip; do \
+	  command -v $$t >/dev/null 2>&1 || [ -x /usr/sbin/$$t ] || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "missing:$$missing; run as root: apt-get install $(APT_PACKAGES)"; exit 2; fi; \
+	  echo "installing $(APT_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+test: setup
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-unit: venv
+	$(VENV)/bin/pytest -m "not integration" $(PYTEST_ARGS)
+
+test-integration: setup
+	$(VENV)/bin/pytest -m integration $(PYTEST_ARGS)
+
+demo: setup
+	$(VENV)/bin/omapifo demo
+
+bench: setup
+	@if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_APT_PACKAGES) >/dev/null; fi
+	$(PY) bench/run_all.py
+
+lab-down:
+	$(VENV)/bin/omapifo lab down
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

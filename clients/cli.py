@@ -1,0 +1,56 @@
+"""The ``omapifo`` command.
+
+Exit codes: 0 done, 1 refused or unhealthy, 2 usage or configuration error,
+3 a peer could not be reached (``omapifo check`` follows the monitoring-plugins
+conventions instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from omapifo.errors import ConfigError, LabError, OmapifoError, OperationRefused, PeerError
+
+from . import democli, labcli
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="omapifo", description="Read, check and operate ISC dhcpd failover pairs over OMAPI.")
+    parser.add_argument("-c", "--config", help="configuration file (default ./omapifo.toml, "
+                        "then /etc/omapifo/omapifo.toml)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    labcli.add_parser(sub)
+    democli.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, LabError) as exc:
+        print(f"omapifo: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OperationRefused as exc:
+        print(f"omapifo: refused: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except PeerError as exc:
+        print(f"omapifo: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except OmapifoError as exc:
+        print(f"omapifo: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except ValueError as exc:
+        print(f"omapifo: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""omapifo: read, check and operate ISC dhcpd 4.x failover pairs over OMAPI.
+
+    from omapifo import load_config, FailoverState
+    pair = load_config("omapifo.toml").pair("classroom-1-6")
+    st = pair.state()                       # both peers, read concurrently
+    st.primary.local_state                  # FailoverState.NORMAL
+    str(st.secondary.partner_state)         # "normal", as dhcpd logs it
+    st.health.level, st.health.reasons      # ok / warning / critical, and why
+    pair.partner_down("secondary")          # guarded: refuses unless it is safe
+
+Layers, each depending only on those before it: protocol (:mod:`omapifo.omapi`) →
+model (:mod:`omapifo.states`) → operations (:mod:`omapifo.failover`) → interfaces
+(``omapifo.api`` REST service, ``omapifo.clients`` client and command line).
+"""
+import logging as _logging
+
+from .config import Config, Endpoint, PairConfig, ServiceConfig, TokenConfig, load_config
+from .errors import (
+    AuthenticationFailed,
+    ConfigError,
+    ConvergenceError,
+    LabError,
+    NotFound,
+    OmapifoError,
+    OperationRefused,
+    PartnerDownRefused,
+    PeerError,
+    PeerTimeout,
+    PeerUnreachable,
+    ProtocolError,
+    Refused,
+    ReleaseRefused,
+)
+from .failover import ActionResult, FailoverPair, PairState, PeerView
+from .health import Health, Level
+from .omapi import OmapiKey, OmapiPeer
+from .states import FailoverState, FailoverStatus, Role
+
+# A library logs, it does not print: applications attach their own handlers.
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
+
+__version__ = "0.1.0"
+
+__all__ = sorted([
+    "ActionResult", "AuthenticationFailed", "Config", "ConfigError", "ConvergenceError",
+    "Endpoint", "FailoverPair", "FailoverState", "FailoverStatus", "Health", "LabError",
+    "Level", "NotFound", "OmapiKey", "OmapiPeer", "OmapifoError", "OperationRefused",
+    "PairConfig", "PairState", "PartnerDownRefused", "PeerError", "PeerTimeout",
+    "PeerUnreachable", "PeerView", "ProtocolError", "Refused", "ReleaseRefused", "Role",
+    "ServiceConfig", "TokenConfig", "load_config",
+])

@@ -1,0 +1,297 @@
+"""The omapifo configuration file: failover pairs, and the REST service's settings.
+
+One TOML file (read with the standard library's tomllib) describes any number of pairs::
+
+    [pairs.classroom-1-6]
+    primary   = "198.18.10.253:7911"      # host[:port], OMAPI port defaults to 7911
+    secondary = "198.18.60.253:7911"
+    key_name  = "omapi_key"
+    key_file  = "/etc/omapifo/omapi.key"  # base64 secret; or key = "..." inline
+    algorithm = "hmac-md5"                # or hmac-sha256, hmac-sha512
+    failover_peer = "classroom-1-6"       # name in dhcpd.conf; defaults to the pair's name
+    dhcpd_conf = "/etc/dhcp/dhcpd.conf"   # optional; where pools are read from
+    timeout = 3.0                         # seconds per OMAPI request
+
+The library itself never reads files or the environment: :func:`load_config` is for
+the command line and the service; scripts may build :class:`PairConfig` directly.
+Validation uses marshmallow; every error names the file, the pair and the field.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import stat
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import marshmallow as ma
+
+from .errors import ConfigError
+from .omapi import ALGORITHMS, DEFAULT_PORT, DEFAULT_TIMEOUT, OmapiKey
+
+DEFAULT_CONFIG_PATHS = (Path("omapifo.toml"), Path("/etc/omapifo/omapifo.toml"))
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where one dhcpd's OMAPI listens."""
+
+    host: str
+    port: int = DEFAULT_PORT
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @classmethod
+    def parse(cls, text: str) -> Endpoint:
+        """``"198.18.10.253:7911"`` or ``"dhcp1.example.edu"`` (port 7911)."""
+        text = text.strip()
+        if not text:
+            raise ValueError("empty address; expected host[:port]")
+        if text.count(":") > 1 or text.startswith("["):
+            raise ValueError(f"{text!r}: IPv6 is not supported (dhcpd's OMAPI and "
+                             "pypureomapi speak IPv4); expected host[:port]")
+        host, sep, port_text = text.partition(":")
+        port = DEFAULT_PORT
+        if sep:
+            if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+                raise ValueError(f"{text!r}: port must be a number from 1 to 65535")
+            port = int(port_text)
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            if not _is_hostname(host):
+                raise ValueError(f"{text!r}: {host!r} is neither an IPv4 address nor a host name") \
+                    from None
+        return cls(host, port)
+
+
+def _is_hostname(host: str) -> bool:
+    labels = host.rstrip(".").split(".")
+    return bool(host) and len(host) <= 253 and not host.replace(".", "").isdigit() and all(
+        0 < len(lb) <= 63 and lb[0] != "-" and lb[-1] != "-"
+        and all(c.isalnum() or c == "-" for c in lb) for lb in labels)
+
+
+@dataclass(frozen=True)
+class PairConfig:
+    """One failover pair: both servers' OMAPI endpoints, the key, the failover peer name."""
+
+    name: str
+    primary: Endpoint
+    secondary: Endpoint
+    key: OmapiKey
+    failover_peer: str = ""
+    dhcpd_conf: Path | None = None
+    timeout: float = DEFAULT_TIMEOUT
+
+    def __post_init__(self) -> None:
+        if not self.failover_peer:
+            object.__setattr__(self, "failover_peer", self.name)
+
+
+@dataclass(frozen=True)
+class TokenConfig:
+    """A bearer token of the REST service: stored as its SHA-256 hex digest, never in clear."""
+
+    name: str
+    role: str  # "reader" or "operator"
+    sha256: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """The REST service's settings (``[service]`` and ``[[service.tokens]]``)."""
+
+    listen: str = "127.0.0.1:8067"
+    poll_interval: float = 10.0
+    pool_interval: float = 300.0
+    pool_scan_rate: float = 2000.0  # lookups per second per peer; 0 = uncapped
+    database: Path = Path("omapifo.sqlite3")
+    open_healthz: bool = True
+    open_metrics: bool = True
+    comms_interrupted_warning: float = 300.0  # seconds before it turns critical
+    tokens: tuple[TokenConfig, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything one configuration file says."""
+
+    pairs: dict[str, PairConfig]
+    service: ServiceConfig = ServiceConfig()
+    path: Path | None = None
+
+    def pair(self, name: str) -> "FailoverPair":  # noqa: F821 - imported lazily below
+        """The :class:`~omapifo.FailoverPair` for a configured pair name."""
+        from .failover import FailoverPair  # operations layer sits above configuration
+
+        try:
+            return FailoverPair(self.pairs[name])
+        except KeyError:
+            known = ", ".join(sorted(self.pairs)) or "none"
+            raise ConfigError(f"no pair named {name!r} (configured: {known})",
+                              operation=f"config {self.path or ''}".strip()) from None
+
+
+# -- marshmallow schemas: the file's shape --------------------------------------------
+
+class _EndpointField(ma.fields.String):
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kw: Any) -> Endpoint:
+        text = super()._deserialize(value, attr, data, **kw)
+        try:
+            return Endpoint.parse(text)
+        except ValueError as exc:
+            raise ma.ValidationError(str(exc)) from None
+
+
+class _PairSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    primary = _EndpointField(required=True)
+    secondary = _EndpointField(required=True)
+    key_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1))
+    key_file = ma.fields.String()
+    key = ma.fields.String()
+    algorithm = ma.fields.String(load_default="hmac-md5",
+                                 validate=ma.validate.OneOf(sorted(ALGORITHMS)))
+    failover_peer = ma.fields.String(validate=ma.validate.Length(min=1))
+    dhcpd_conf = ma.fields.String()
+    timeout = ma.fields.Float(load_default=DEFAULT_TIMEOUT,
+                              validate=ma.validate.Range(min=0.05, max=120))
+
+    @ma.validates_schema
+    def _one_key(self, data: dict, **kw: Any) -> None:
+        if ("key" in data) == ("key_file" in data):
+            raise ma.ValidationError("give exactly one of key_file (a file holding the "
+                                     "base64 secret) or key (the secret inline)", "key_file")
+
+
+class _TokenSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    role = ma.fields.String(required=True, validate=ma.validate.OneOf(["reader", "operator"]))
+    sha256 = ma.fields.String(required=True, validate=ma.validate.Regexp(
+        r"^[0-9a-f]{64}$", error="must be the 64 lowercase hex digits of the token's SHA-256"))
+
+
+class _ServiceSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    listen = ma.fields.String()
+    poll_interval = ma.fields.Float(validate=ma.validate.Range(min=0.5, max=3600))
+    pool_interval = ma.fields.Float(validate=ma.validate.Range(min=5, max=86400))
+    pool_scan_rate = ma.fields.Float(validate=ma.validate.Range(min=0))
+    database = ma.fields.String()
+    open_healthz = ma.fields.Boolean()
+    open_metrics = ma.fields.Boolean()
+    comms_interrupted_warning = ma.fields.Float(validate=ma.validate.Range(min=0))
+    tokens = ma.fields.List(ma.fields.Nested(_TokenSchema))
+
+
+class _FileSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    pairs = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(_PairSchema),
+                           required=True)
+    service = ma.fields.Nested(_ServiceSchema)
+
+
+def _flatten(messages: Any, prefix: str = "") -> list[str]:
+    if isinstance(messages, dict):
+        out: list[str] = []
+        for key, sub in messages.items():
+            if key == "value" and prefix:  # marshmallow's Dict nests value errors
+                out += _flatten(sub, prefix)
+            else:
+                out += _flatten(sub, f"{prefix}.{key}" if prefix else str(key))
+        return out
+    if isinstance(messages, list):
+        return [m for sub in messages for m in _flatten(sub, prefix)] if any(
+            isinstance(m, (dict, list)) for m in messages) else [
+            f"{prefix}: {m}" for m in messages]
+    return [f"{prefix}: {messages}"]
+
+
+def _read_key_file(path: Path, where: str) -> str:
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise ConfigError(f"{where}.key_file: cannot read {path}: {exc.strerror}") from None
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"{where}.key_file: {path} is readable by others "
+                          f"(mode {stat.S_IMODE(st.st_mode):o}); run: chmod 600 {path}")
+    text = path.read_text().strip()
+    if not text:
+        raise ConfigError(f"{where}.key_file: {path} is empty")
+    return text
+
+
+def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
+    """Validate an already-parsed TOML document (a dict) into a :class:`Config`."""
+    label = str(path) if path else "<configuration>"
+    try:
+        doc = _FileSchema().load(data)
+    except ma.ValidationError as exc:
+        raise ConfigError(f"{label}: " + "; ".join(_flatten(exc.messages))) from None
+    base = path.parent if path else Path.cwd()
+    pairs: dict[str, PairConfig] = {}
+    seen: dict[Endpoint, str] = {}
+    for name, p in doc["pairs"].items():
+        where = f"{label}: pairs.{name}"
+        if "key_file" in p:
+            secret = _read_key_file(base / p["key_file"], where)
+        else:
+            secret = p["key"]
+        try:
+            key = OmapiKey(p["key_name"], secret, p["algorithm"])
+        except ValueError as exc:
+            raise ConfigError(f"{where}.key: {exc}") from None
+        for role in ("primary", "secondary"):
+            ep = p[role]
+            if ep in seen:
+                raise ConfigError(f"{where}.{role}: {ep} is also {seen[ep]}; each dhcpd must "
+                                  "be listed once")
+            seen[ep] = f"pairs.{name}.{role}"
+        pairs[name] = PairConfig(
+            name=name, primary=p["primary"], secondary=p["secondary"], key=key,
+            failover_peer=p.get("failover_peer", name),
+            dhcpd_conf=(base / p["dhcpd_conf"]) if "dhcpd_conf" in p else None,
+            timeout=p["timeout"])
+    svc = doc.get("service", {})
+    tokens = tuple(TokenConfig(**t) for t in svc.pop("tokens", []))
+    if "database" in svc:
+        svc["database"] = base / svc["database"]
+    return Config(pairs=pairs, service=ServiceConfig(**svc, tokens=tokens), path=path)
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read and validate an omapifo TOML file.
+
+    Without a path: ``./omapifo.toml``, then ``/etc/omapifo/omapifo.toml``.
+    Raises :class:`~omapifo.errors.ConfigError` naming the file, pair and field.
+    """
+    if path is None:
+        found = next((p for p in DEFAULT_CONFIG_PATHS if p.exists()), None)
+        if found is None:
+            raise ConfigError("no configuration file: give -c FILE, or create ./omapifo.toml "
+                              "or /etc/omapifo/omapifo.toml")
+        path = found
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    return parse_config(data, path=p.resolve())

@@ -1,0 +1,143 @@
+"""dhcpd's failover states and one peer's view of its failover relationship.
+
+Numbers are dhcpd 4.x's (``includes/failover.h``, ``enum failover_state``), as its
+failover-state OMAPI object reports them. Older 3.0.x servers numbered them
+differently (partner-down was 1): never trust a number without the version.
+"""
+from __future__ import annotations
+
+import enum
+import struct
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Mapping
+
+
+class FailoverState(enum.IntEnum):
+    """A failover state with dhcpd 4.x's number; ``str()`` is the name dhcpd logs."""
+
+    UNKNOWN_STATE = 0
+    STARTUP = 1
+    NORMAL = 2
+    COMMUNICATIONS_INTERRUPTED = 3
+    PARTNER_DOWN = 4
+    POTENTIAL_CONFLICT = 5
+    RECOVER = 6
+    PAUSED = 7
+    SHUTDOWN = 8
+    RECOVER_DONE = 9
+    RESOLUTION_INTERRUPTED = 10
+    CONFLICT_DONE = 11
+    RECOVER_WAIT = 254
+
+    def __str__(self) -> str:
+        return self.dhcpd_name
+
+    @property
+    def dhcpd_name(self) -> str:
+        """The name as dhcpd writes it in its log: ``communications-interrupted``."""
+        return self.name.lower().replace("_", "-")
+
+    @classmethod
+    def from_name(cls, name: str) -> FailoverState:
+        """``"partner-down"`` (dhcpd's spelling) or ``"PARTNER_DOWN"`` -> the state."""
+        try:
+            return cls[name.strip().upper().replace("-", "_")]
+        except KeyError:
+            raise ValueError(f"{name!r} is not a dhcpd failover state") from None
+
+    @classmethod
+    def decode(cls, value: int) -> FailoverState:
+        try:
+            return cls(value)
+        except ValueError:
+            return cls.UNKNOWN_STATE
+
+
+class Role(enum.Enum):
+    """Which server of the pair: dhcpd.conf's ``primary;`` or ``secondary;``."""
+
+    PRIMARY = "primary"
+    SECONDARY = "secondary"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def other(self) -> Role:
+        return Role.SECONDARY if self is Role.PRIMARY else Role.PRIMARY
+
+    @classmethod
+    def parse(cls, value: str | Role) -> Role:
+        if isinstance(value, Role):
+            return value
+        try:
+            return cls(str(value).strip().lower())
+        except ValueError:
+            raise ValueError(f"role must be 'primary' or 'secondary', not {value!r}") from None
+
+
+def utc_from_unix(value: int) -> datetime | None:
+    """dhcpd's UNIX time as an aware UTC datetime; 0 means "never" and gives None."""
+    return datetime.fromtimestamp(value, tz=timezone.utc) if value else None
+
+
+def decode_u32(attrs: Mapping[str, bytes], name: str) -> int | None:
+    """A 4-byte big-endian integer attribute, or None when absent or not 4 bytes."""
+    raw = attrs.get(name)
+    if raw is None or len(raw) != 4:
+        return None
+    return struct.unpack("!I", raw)[0]
+
+
+@dataclass(frozen=True)
+class FailoverStatus:
+    """What one dhcpd says about its failover relationship (its failover-state object).
+
+    ``since`` and ``partner_since`` are when each side last changed state, as this
+    peer knows it. ``skew`` is reported but dhcpd 4.4.3 never fills it in, so it is
+    not a clock measurement. The object's ``local-address``/``partner-address`` are
+    garbage in dhcpd 4.4 (a pointer, different on every read): addresses come from
+    the configuration, never from here.
+    """
+
+    name: str
+    local_state: FailoverState
+    partner_state: FailoverState
+    since: datetime | None
+    partner_since: datetime | None
+    mclt: int | None
+    max_response_delay: int | None
+    max_outstanding_updates: int | None
+    load_balance_max_secs: int | None
+    hierarchy: int | None  # 0 primary, 1 secondary
+    skew: int | None
+    cur_unacked_updates: int | None
+    local_port: int | None = None
+    partner_port: int | None = None
+
+    @classmethod
+    def from_omapi(cls, name: str, attrs: Mapping[str, bytes]) -> FailoverStatus:
+        def num(attr: str) -> int | None:
+            return decode_u32(attrs, attr)
+
+        return cls(
+            name=attrs.get("name", name.encode()).decode(errors="replace").rstrip("\0") or name,
+            local_state=FailoverState.decode(num("local-state") or 0),
+            partner_state=FailoverState.decode(num("partner-state") or 0),
+            since=utc_from_unix(num("local-stos") or 0),
+            partner_since=utc_from_unix(num("partner-stos") or 0),
+            mclt=num("mclt"),
+            max_response_delay=num("max-response-delay"),
+            max_outstanding_updates=num("max-outstanding-updates"),
+            load_balance_max_secs=num("load-balance-max-secs"),
+            hierarchy=num("hierarchy"),
+            skew=num("skew"),
+            cur_unacked_updates=num("cur-unacked-updates"),
+            local_port=num("local-port"),
+            partner_port=num("partner-port"),
+        )
+
+    @property
+    def role(self) -> Role | None:
+        return {0: Role.PRIMARY, 1: Role.SECONDARY}.get(self.hierarchy)  # type: ignore[arg-type]

@@ -1,0 +1,116 @@
+"""omapifo.config: the TOML file, validated with clear messages."""
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from omapifo import ConfigError, Endpoint, load_config
+
+SECRET = base64.b64encode(b"0123456789abcdef").decode()
+
+
+def write(tmp_path: Path, body: str, key_mode: int = 0o600) -> Path:
+    key = tmp_path / "omapi.key"
+    key.write_text(SECRET + "\n")
+    key.chmod(key_mode)
+    cfg = tmp_path / "omapifo.toml"
+    cfg.write_text(body)
+    return cfg
+
+
+GOOD = """
+[pairs.classroom-1-6]
+primary   = "198.18.10.253:7911"
+secondary = "198.18.60.253"
+key_name  = "omapi_key"
+key_file  = "omapi.key"
+dhcpd_conf = "dhcpd.conf"
+"""
+
+
+def test_good_file(tmp_path):
+    cfg = load_config(write(tmp_path, GOOD))
+    pc = cfg.pairs["classroom-1-6"]
+    assert pc.primary == Endpoint("198.18.10.253", 7911)
+    assert pc.secondary == Endpoint("198.18.60.253", 7911)  # port defaults to 7911
+    assert pc.failover_peer == "classroom-1-6"  # defaults to the pair's name
+    assert pc.key.secret == SECRET and pc.key.algorithm == "hmac-md5"
+    assert pc.dhcpd_conf == tmp_path / "dhcpd.conf"
+    assert pc.timeout == 3.0
+    assert SECRET not in repr(pc)
+
+
+@pytest.mark.parametrize("body,words", [
+    (GOOD + 'colour = "blue"\n', ["pairs.classroom-1-6.colour", "Unknown field"]),
+    (GOOD.replace("198.18.10.253:7911", "198.18.10.253:99999"), ["primary", "port"]),
+    (GOOD.replace("198.18.10.253:7911", "not an address!"), ["primary", "neither"]),
+    (GOOD.replace("198.18.10.253:7911", "[2001:db8::1]:7911"), ["primary", "IPv6"]),
+    (GOOD.replace('key_file  = "omapi.key"', 'key_file = "missing.key"'),
+     ["pairs.classroom-1-6.key_file", "missing.key"]),
+    (GOOD.replace('key_file  = "omapi.key"', ''), ["key_file", "exactly one"]),
+    (GOOD + 'key = "abc"\n', ["exactly one"]),
+    (GOOD.replace('198.18.60.253"', '198.18.10.253:7911"'), ["secondary", "also"]),
+    (GOOD + '\n[pairs.other]\nprimary = "198.18.10.253"\nsecondary = "198.18.70.1"\n'
+            'key_name = "k"\nkey = "' + SECRET + '"\n', ["pairs.other.primary", "also"]),
+    (GOOD + 'algorithm = "hmac-md4"\n', ["algorithm", "Must be one of"]),
+    (GOOD + "timeout = -1\n", ["timeout"]),
+    ("[pairs.x\n", ["not valid TOML"]),
+    ("[service]\nlisten='x'\n", ["pairs", "required"]),
+])
+def test_bad_files_name_file_pair_and_field(tmp_path, body, words):
+    path = write(tmp_path, body)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    msg = str(info.value)
+    assert str(path) in msg
+    for w in words:
+        assert w in msg, msg
+
+
+def test_key_file_readable_by_others_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="readable by others.*chmod 600"):
+        load_config(write(tmp_path, GOOD, key_mode=0o644))
+
+
+def test_inline_key_and_bad_base64(tmp_path):
+    body = GOOD.replace('key_file  = "omapi.key"', f'key = "{SECRET}"')
+    assert load_config(write(tmp_path, body)).pairs["classroom-1-6"].key.secret == SECRET
+    with pytest.raises(ConfigError, match="base64"):
+        load_config(write(tmp_path, body.replace(SECRET, "not*base64")))
+
+
+def test_missing_file_and_default_search(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "nope.toml")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("omapifo.config.DEFAULT_CONFIG_PATHS", (tmp_path / "omapifo.toml",))
+    with pytest.raises(ConfigError, match="no configuration file"):
+        load_config()
+    write(tmp_path, GOOD)
+    assert "classroom-1-6" in load_config().pairs
+
+
+def test_unknown_pair_lists_the_known_ones(tmp_path):
+    cfg = load_config(write(tmp_path, GOOD))
+    with pytest.raises(ConfigError, match="no pair named 'x'.*classroom-1-6"):
+        cfg.pair("x")
+
+
+def test_service_section(tmp_path):
+    body = GOOD + """
+[service]
+listen = "127.0.0.1:9000"
+poll_interval = 2
+database = "state.sqlite3"
+[[service.tokens]]
+name = "noc"
+role = "reader"
+sha256 = "%s"
+""" % ("a" * 64)
+    svc = load_config(write(tmp_path, body)).service
+    assert svc.poll_interval == 2 and svc.database == tmp_path / "state.sqlite3"
+    assert svc.tokens[0].name == "noc" and svc.tokens[0].role == "reader"
+    with pytest.raises(ConfigError, match="tokens.0.sha256"):
+        load_config(write(tmp_path, body.replace("a" * 64, "secret")))

@@ -1,0 +1,55 @@
+"""omapifo.lab without a lab: prerequisites, prefixes, addresses."""
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from omapifo import Role
+from omapifo import lab as labmod
+from omapifo.clients import cli
+from omapifo.errors import LabError
+
+
+def test_not_root_is_one_clear_line_and_exit_2(monkeypatch, capsys):
+    monkeypatch.setattr(labmod.os, "geteuid", lambda: 1000)
+    assert cli.main(["lab", "up", "--prefix", "nope"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "root" in err
+
+
+def test_missing_tools_say_what_to_install(monkeypatch):
+    monkeypatch.setattr(labmod.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(labmod.shutil, "which", lambda name: None)
+    monkeypatch.setattr(labmod.Path, "exists", lambda self: False)
+    with pytest.raises(LabError, match="apt-get install isc-dhcp-server"):
+        labmod.check_prerequisites()
+
+
+@pytest.mark.parametrize("prefix", ["", "UPPER", "x" * 13, "1abc", "a b", "a_b"])
+def test_bad_prefix_is_refused(prefix):
+    with pytest.raises(LabError, match="prefix"):
+        labmod.Lab.create(labmod.LabSettings(prefix=prefix))
+
+
+def test_seed_addresses_map_into_the_benchmarking_range():
+    lay = labmod.Layout(0)
+    assert lay.server_addr(Role.PRIMARY) == "198.18.10.253"
+    assert lay.server_addr(Role.SECONDARY) == "198.18.60.253"
+    assert lay.client_range(1) == ("198.18.11.32", "198.18.11.63")
+
+
+@pytest.mark.parametrize("slot", range(labmod.SLOTS))
+def test_every_slot_stays_inside_198_18_0_0_15_and_apart(slot):
+    lay = labmod.Layout(slot)
+    nets = [lay.server_net(r) for r in Role] + [lay.client_net(n) for n in range(1, 5)]
+    assert all(n.subnet_of(labmod.LAB_NET) and n.subnet_of(lay.block) for n in nets)
+    others = [labmod.Layout(s).block for s in range(labmod.SLOTS) if s != slot]
+    assert not any(lay.block.overlaps(o) for o in others)
+
+
+def test_large_pool_takes_the_next_slot():
+    lay = labmod.Layout(2, large_pool=True)
+    low, high = lay.client_range(4)
+    size = int(ipaddress.IPv4Address(high)) - int(ipaddress.IPv4Address(low)) + 1
+    assert size == 16381 and lay.client_net(4) == labmod.Layout(3).block
