@@ -158,6 +158,7 @@ def _end_pid(pid: int | None, program: str, grace: float = 5.0) -> None:
         return
     assert pid is not None
     os.kill(pid, signal.SIGTERM)
+    os.kill(pid, signal.SIGCONT)  # a paused (SIGSTOPped) process acts on SIGTERM only when continued
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         _reap(pid)
@@ -523,6 +524,44 @@ class Lab:
 
     def running(self, role: Role | str) -> bool:
         return _pid_runs(self._reload()["pids"].get(f"dhcpd-{Role.parse(role)}"), "dhcpd")
+
+    # -- faults (for the reliability tests) ---------------------------------------------
+
+    def _server_ns(self, role: Role | str) -> str:
+        return self.ns("pri" if Role.parse(role) is Role.PRIMARY else "sec")
+
+    def cut(self, role: Role | str) -> None:
+        """Cut a server off without stopping it: its only link goes down."""
+        _run("ip", "-n", self._server_ns(role), "link", "set", "dev", "eth0", "down")
+
+    def throttle(self, role: Role | str, rate: str = "16kbit") -> None:
+        """Make a server slow to reach: its link is rate-limited (tc tbf).
+
+        tc netem would add a plain delay, but this kernel has no sch_netem
+        (CONFIG_NET_SCH_NETEM is not set, measured); a token bucket that holds packets
+        up to 5 s delays every answer instead, which is what a slow peer looks like.
+        """
+        _run("ip", "netns", "exec", self._server_ns(role), "tc", "qdisc", "replace", "dev",
+             "eth0", "root", "tbf", "rate", rate, "burst", "1600", "latency", "5s")
+
+    def pause(self, role: Role | str) -> None:
+        """Freeze a server's dhcpd (SIGSTOP): it accepts connections but never answers."""
+        pid = self._reload()["pids"].get(f"dhcpd-{Role.parse(role)}")
+        if _pid_runs(pid, "dhcpd"):
+            os.kill(pid, signal.SIGSTOP)
+
+    def heal(self, role: Role | str) -> None:
+        """Undo cut, throttle and pause."""
+        ns = self._server_ns(role)
+        _run("ip", "-n", ns, "link", "set", "dev", "eth0", "up")
+        _run("ip", "netns", "exec", ns, "tc", "qdisc", "del", "dev", "eth0", "root", check=False)
+        pid = self._reload()["pids"].get(f"dhcpd-{Role.parse(role)}")
+        if _pid_runs(pid, "dhcpd"):
+            os.kill(pid, signal.SIGCONT)
+        # the server's default route went with the link
+        lay = self.layout
+        _run("ip", "-n", ns, "route", "replace", "default", "via",
+             str(lay.server_net(Role.parse(role)).broadcast_address - 1))
 
     # -- the library's view ---------------------------------------------------------------
 

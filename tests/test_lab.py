@@ -120,3 +120,31 @@ def test_cli_stop_and_start(healthy_lab, capsys):
     assert cli.main(["lab", "start", "secondary", "--prefix", prefix]) == 0
     healthy_lab.wait_normal(timeout=120)
     restore(healthy_lab)
+
+
+def test_faults_cut_throttle_pause_and_heal(healthy_lab, pair):
+    from omapifo import PeerUnreachable
+    from omapifo.omapi import OmapiPeer
+    lab = healthy_lab
+    ep = lab.endpoint(Role.SECONDARY)
+    name = [("name", lab.settings.peer_name.encode())]
+    try:
+        lab.cut(Role.SECONDARY)
+        with pytest.raises(PeerUnreachable):
+            OmapiPeer(ep.host, ep.port, lab.key(), timeout=1).open("failover-state", name)
+        lab.heal(Role.SECONDARY)
+        lab.pause(Role.SECONDARY)
+        with pytest.raises(PeerUnreachable):  # connects, but no answer: PeerTimeout
+            OmapiPeer(ep.host, ep.port, lab.key(), timeout=1).open("failover-state", name)
+        lab.heal(Role.SECONDARY)
+        lab.throttle(Role.SECONDARY, "32kbit")
+        slow = OmapiPeer(ep.host, ep.port, lab.key(), timeout=10)
+        import time
+        t = time.monotonic()
+        for _ in range(10):  # ~4.5 kB of answers; the first 1.6 kB pass in the burst
+            slow.open("failover-state", name)
+        assert time.monotonic() - t > 0.3  # unthrottled, these take about 10 ms
+        slow.close()
+    finally:
+        lab.heal(Role.SECONDARY)
+    lab.wait_normal(timeout=120)
