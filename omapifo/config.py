@@ -24,12 +24,15 @@ import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import marshmallow as ma
 
 from .errors import ConfigError
 from .omapi import ALGORITHMS, DEFAULT_PORT, DEFAULT_TIMEOUT, OmapiKey
+
+if TYPE_CHECKING:
+    from .failover import FailoverPair
 
 DEFAULT_CONFIG_PATHS = (Path("omapifo.toml"), Path("/etc/omapifo/omapifo.toml"))
 
@@ -124,7 +127,7 @@ class Config:
     service: ServiceConfig = ServiceConfig()
     path: Path | None = None
 
-    def pair(self, name: str) -> "FailoverPair":  # noqa: F821 - imported lazily below
+    def pair(self, name: str) -> FailoverPair:
         """The :class:`~omapifo.FailoverPair` for a configured pair name."""
         from .failover import FailoverPair  # operations layer sits above configuration
 
@@ -138,11 +141,12 @@ class Config:
 
 # -- marshmallow schemas: the file's shape --------------------------------------------
 
-class _EndpointField(ma.fields.String):
+class _EndpointField(ma.fields.Field):
     def _deserialize(self, value: Any, attr: Any, data: Any, **kw: Any) -> Endpoint:
-        text = super()._deserialize(value, attr, data, **kw)
+        if not isinstance(value, str):
+            raise ma.ValidationError("must be a string: host[:port]")
         try:
-            return Endpoint.parse(text)
+            return Endpoint.parse(value)
         except ValueError as exc:
             raise ma.ValidationError(str(exc)) from None
 

@@ -158,7 +158,7 @@ def _end_pid(pid: int | None, program: str, grace: float = 5.0) -> None:
         return
     assert pid is not None
     os.kill(pid, signal.SIGTERM)
-    os.kill(pid, signal.SIGCONT)  # a paused (SIGSTOPped) process acts on SIGTERM only when continued
+    os.kill(pid, signal.SIGCONT)  # a SIGSTOPped process acts on SIGTERM once continued
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         _reap(pid)

@@ -17,7 +17,7 @@ import hmac
 import socket
 import struct
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -121,7 +121,7 @@ class RawSession:
 
     sock: socket.socket
     authid: int
-    sign: "callable"  # type: ignore[valid-type]
+    sign: Callable[[bytes], bytes]
     authlen: int
     label: str
 

@@ -15,8 +15,7 @@ import time
 import pypureomapi
 import pytest
 
-from omapifo import (FailoverPair, FailoverState as S, OmapiKey, OmapiPeer, PeerTimeout,
-                     PeerUnreachable, ProtocolError, Role)
+from omapifo import (FailoverPair, FailoverState as S, OmapiKey, OmapiPeer, ProtocolError, Role)
 
 SECRET = base64.b64encode(b"s" * 32).decode()
 

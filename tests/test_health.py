@@ -70,7 +70,8 @@ def test_unreachable_peer_is_critical_and_says_what_to_do():
 
 
 def test_both_partner_down_is_split_brain():
-    h = health(S.PARTNER_DOWN, S.COMMUNICATIONS_INTERRUPTED, S.PARTNER_DOWN, S.COMMUNICATIONS_INTERRUPTED)
+    ci = S.COMMUNICATIONS_INTERRUPTED
+    h = health(S.PARTNER_DOWN, ci, S.PARTNER_DOWN, ci)
     assert h.level is Level.CRITICAL and any("split brain" in r for r in h.reasons)
 
 

@@ -25,7 +25,8 @@ def namespaces() -> set[str]:
 
 def in_range(lab: labmod.Lab, n: int, address: str) -> bool:
     low, high = lab.layout.client_range(n)
-    return ipaddress.IPv4Address(low) <= ipaddress.IPv4Address(address) <= ipaddress.IPv4Address(high)
+    ip = ipaddress.IPv4Address
+    return ip(low) <= ip(address) <= ip(high)
 
 
 def test_up_reaches_normal_on_both(lab, pair):
