@@ -33,6 +33,7 @@ from .errors import (
 )
 from .failover import ActionResult, FailoverPair, PairState, PeerView
 from .health import Health, Level
+from .leases import Lease, LeaseState, LeaseView
 from .omapi import OmapiKey, OmapiPeer
 from .states import FailoverState, FailoverStatus, Role
 
@@ -53,6 +54,9 @@ __all__ = [
     "FailoverStatus",
     "Health",
     "LabError",
+    "Lease",
+    "LeaseState",
+    "LeaseView",
     "Level",
     "NotFound",
     "OmapiKey",

@@ -17,6 +17,8 @@ from types import TracebackType
 
 from .config import Endpoint, PairConfig
 from .errors import ConvergenceError, OperationRefused, PartnerDownRefused, PeerError
+from .leases import LeaseView, lease_view
+from .leases import release as release_lease
 from .health import DEFAULT_COMMS_INTERRUPTED_LIMIT, Health, assess, recover_wait_until
 from .omapi import OmapiPeer, u32
 from .states import FailoverState, FailoverStatus, Role
@@ -272,26 +274,39 @@ class FailoverPair:
 
     # -- audit --------------------------------------------------------------------------
 
+    def _audit_record(self, action: str, peer: str, outcome: str, actor: str, detail: str,
+                      force: bool = False, reason: str | None = None) -> None:
+        """One record on the ``omapifo.audit`` logger for every mutating decision.
+
+        The REST service stores these (SQLite), the CLI appends them to its audit log.
+        """
+        audit_log.warning("%s %s of %s/%s by %s (force=%s, reason=%r): %s", outcome, action,
+                          self.name, peer, actor, force, reason, detail,
+                          extra={"omapifo_audit": {"pair": self.name, "peer": peer,
+                                                   "action": action, "outcome": outcome,
+                                                   "force": force, "reason": reason,
+                                                   "actor": actor, "detail": detail}})
+
     def _refuse(self, role: Role, action: str, why: str, force: bool, reason: str | None,
                 actor: str) -> OperationRefused:
-        audit_log.warning("refused %s of %s/%s by %s (force=%s, reason=%r): %s",
-                          action, self.name, role, actor, force, reason, why,
-                          extra={"omapifo_audit": {"pair": self.name, "peer": str(role),
-                                                   "action": action, "outcome": "refused",
-                                                   "force": force, "reason": reason,
-                                                   "actor": actor, "detail": why}})
+        self._audit_record(action, str(role), "refused", actor, why, force, reason)
         cls = PartnerDownRefused if action == "partner-down" else OperationRefused
         return cls(why, peer=str(role), operation=action)
 
     def _audit(self, result: ActionResult, actor: str) -> ActionResult:
         outcome = "dry-run" if result.dry_run else ("done" if result.done else "no-op")
-        audit_log.warning("%s %s of %s/%s by %s (force=%s, reason=%r): %s", outcome,
-                          result.action, self.name, result.role, actor, result.force,
-                          result.reason, result.message,
-                          extra={"omapifo_audit": {"pair": self.name, "peer": str(result.role),
-                                                   "action": result.action, "outcome": outcome,
-                                                   "force": result.force,
-                                                   "reason": result.reason, "actor": actor,
-                                                   "detail": result.message}})
+        self._audit_record(result.action, str(result.role), outcome, actor, result.message,
+                           result.force, result.reason)
         return result
 
+    # -- leases (omapifo.leases does the work) ------------------------------------------
+
+    def lease(self, ip: str | None = None, *, mac: str | None = None,
+              client_id: str | None = None) -> LeaseView:
+        """A lease as both peers see it; see :func:`omapifo.leases.lease_view`."""
+        return lease_view(self, ip, mac=mac, client_id=client_id)
+
+    def release(self, ip: str, *, actor: str = "library", wait: float = 5.0,
+                dry_run: bool = False) -> LeaseView:
+        """Release an active lease (guarded, audited); see :func:`omapifo.leases.release`."""
+        return release_lease(self, ip, actor=actor, wait=wait, dry_run=dry_run)

@@ -38,3 +38,20 @@ def failover_state(local: int, partner: int, *, stos: int = 0x6B0654EF,
     attrs.update({"local-state": u32(local), "partner-state": u32(partner),
                   "local-stos": u32(stos), "hierarchy": u32(hierarchy)})
     return attrs
+
+
+# One lease as each peer answered it, just after client 1 got it (lab, 2026-11-25).
+LEASE_PRIMARY = {
+    "state": b"\x00\x00\x00\x02", "ip-address": b"\xc6\x12\x0b/",
+    "subnet": b"\x00\x00\x00\x04", "pool": b"\x00\x00\x00\x05",
+    "hardware-address": b"\x02\x00\x00\x00\x00\x01", "hardware-type": b"\x00\x00\x00\x01",
+    "ends": b"k\x06a?", "starts": b"k\x06a0", "tstp": b"k\x06a/", "tsfp": b"k\x06c\x8f",
+    "atsfp": b"k\x06c\x8f", "cltt": b"\x00\x00\x00\x00", "flags": b"\x00",
+}
+LEASE_SECONDARY = {
+    "state": b"\x00\x00\x00\x02", "ip-address": b"\xc6\x12\x0b/", "client-hostname": b"vm",
+    "subnet": b"\x00\x00\x00\x04", "pool": b"\x00\x00\x00\x05",
+    "hardware-address": b"\x02\x00\x00\x00\x00\x01", "hardware-type": b"\x00\x00\x00\x01",
+    "ends": b"k\x06a?", "starts": b"k\x06a0", "tstp": b"k\x06c\x8f", "tsfp": b"k\x06a/",
+    "atsfp": b"\x00\x00\x00\x00", "cltt": b"k\x06a0", "flags": b"\x00",
+}

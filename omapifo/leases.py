@@ -1,0 +1,253 @@
+"""Leases as both failover peers see them, and their release.
+
+dhcpd's lease object (dhcpd(8), THE LEASE OBJECT) is opened by ``ip-address``, by
+``hardware-address`` + ``hardware-type``, or by ``dhcp-client-identifier``. Its
+``state`` numbers are dhcpd 4.x's binding states (``includes/dhcpd.h``, FTS_*).
+Measured on the lab: the serving peer alone has ``cltt`` and ``client-hostname``,
+and ``tstp``/``tsfp``/``atsfp`` differ between the peers by design; state, hardware
+address and ``ends`` agree.
+"""
+from __future__ import annotations
+
+import enum
+import ipaddress
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Mapping
+
+from .errors import ConvergenceError, NotFound, PeerError, ReleaseRefused
+from .omapi import ip_bytes, u32
+from .states import Role, decode_u32, utc_from_unix
+
+if TYPE_CHECKING:
+    from .failover import FailoverPair
+
+
+class LeaseState(enum.IntEnum):
+    """dhcpd 4.x's binding state of a lease; ``str()`` is the name dhcpd.leases uses."""
+
+    FREE = 1
+    ACTIVE = 2
+    EXPIRED = 3
+    RELEASED = 4
+    ABANDONED = 5
+    RESET = 6
+    BACKUP = 7
+    RESERVED = 8
+    BOOTP = 9
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+_MAC_RE = re.compile(r"^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$")
+_HEX_RE = re.compile(r"^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2})*$")
+
+
+def parse_ip(text: str) -> ipaddress.IPv4Address:
+    """An IPv4 address, or ValueError saying what is wrong (IPv6 included)."""
+    try:
+        addr = ipaddress.ip_address(str(text).strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IPv4 address") from None
+    if addr.version != 4:
+        raise ValueError(f"{text!r} is IPv6; dhcpd's DHCPv4 leases have IPv4 addresses")
+    return addr  # type: ignore[return-value]
+
+
+def parse_mac(text: str) -> bytes:
+    """``aa:bb:cc:dd:ee:ff`` (or with '-') as 6 bytes, or ValueError."""
+    if not _MAC_RE.match(str(text).strip()):
+        raise ValueError(f"{text!r} is not a MAC address (expected aa:bb:cc:dd:ee:ff)")
+    return bytes(int(h, 16) for h in re.split("[:-]", text.strip()))
+
+
+def parse_client_id(text: str) -> bytes:
+    """A DHCP client identifier as colon-separated hex (``01:aa:bb:..``), or ValueError."""
+    if not _HEX_RE.match(str(text).strip()):
+        raise ValueError(f"{text!r} is not a client identifier (expected hex bytes like "
+                         "01:aa:bb:cc:dd:ee:ff)")
+    return bytes(int(h, 16) for h in text.strip().split(":"))
+
+
+def _hex(raw: bytes | None) -> str | None:
+    return ":".join(f"{b:02x}" for b in raw) if raw else None
+
+
+def _text(raw: bytes | None) -> str | None:
+    return raw.rstrip(b"\0").decode(errors="replace") if raw else None
+
+
+@dataclass(frozen=True)
+class Lease:
+    """One peer's view of one lease; times are aware UTC datetimes, None when unset (0)."""
+
+    ip: ipaddress.IPv4Address
+    state: LeaseState | None
+    hardware_address: str | None
+    client_id: str | None
+    client_hostname: str | None
+    starts: datetime | None
+    ends: datetime | None
+    tstp: datetime | None
+    tsfp: datetime | None
+    atsfp: datetime | None
+    cltt: datetime | None
+
+    @classmethod
+    def from_omapi(cls, attrs: Mapping[str, bytes]) -> Lease:
+        def when(name: str) -> datetime | None:
+            return utc_from_unix(decode_u32(attrs, name) or 0)
+
+        state = decode_u32(attrs, "state")
+        try:
+            lease_state = LeaseState(state) if state is not None else None
+        except ValueError:
+            lease_state = None
+        return cls(
+            ip=ipaddress.IPv4Address(attrs["ip-address"]),
+            state=lease_state,
+            hardware_address=_hex(attrs.get("hardware-address")),
+            client_id=_hex(attrs.get("dhcp-client-identifier")),
+            client_hostname=_text(attrs.get("client-hostname")),
+            starts=when("starts"), ends=when("ends"), tstp=when("tstp"), tsfp=when("tsfp"),
+            atsfp=when("atsfp"), cltt=when("cltt"),
+        )
+
+
+# What failover peers must agree on; tstp/tsfp/atsfp/cltt/hostname legitimately differ.
+_MUST_AGREE = ("state", "hardware_address", "ends")
+
+
+@dataclass(frozen=True)
+class LeaseView:
+    """One lease as both peers see it."""
+
+    ip: ipaddress.IPv4Address
+    primary: Lease | None
+    secondary: Lease | None
+    errors: dict[Role, str] = field(default_factory=dict)
+
+    def peer(self, role: Role | str) -> Lease | None:
+        return self.primary if Role.parse(role) is Role.PRIMARY else self.secondary
+
+    @property
+    def state(self) -> LeaseState | None:
+        """The binding state: the peers' common state; if they disagree, ``active`` when
+        either holds an active binding (a client may be using it), else the primary's."""
+        states = [lease.state for lease in (self.primary, self.secondary) if lease]
+        if LeaseState.ACTIVE in states:
+            return LeaseState.ACTIVE
+        return states[0] if states else None
+
+    @property
+    def differences(self) -> tuple[str, ...]:
+        p, s = self.primary, self.secondary
+        if p is None or s is None:
+            missing = "primary" if p is None else "secondary"
+            return (f"the {missing} does not know this lease",) if (p or s) else ()
+        return tuple(f"{name}: primary {getattr(p, name)}, secondary {getattr(s, name)}"
+                     for name in _MUST_AGREE if getattr(p, name) != getattr(s, name))
+
+    @property
+    def agree(self) -> bool:
+        return not self.differences and self.primary is not None and self.secondary is not None
+
+    @property
+    def serving(self) -> Role | None:
+        """The peer that served the client: it alone records cltt (measured)."""
+        p, s = self.primary, self.secondary
+        if p and p.cltt and (not s or not s.cltt or p.cltt >= s.cltt):
+            return Role.PRIMARY
+        if s and s.cltt:
+            return Role.SECONDARY
+        return None
+
+
+def _lookup(by_ip: str | None, mac: str | None, client_id: str | None) -> list[tuple[str, bytes]]:
+    given = [x is not None for x in (by_ip, mac, client_id)]
+    if sum(given) != 1:
+        raise ValueError("give exactly one of an IP address, mac= or client_id=")
+    if by_ip is not None:
+        return [("ip-address", parse_ip(by_ip).packed)]
+    if mac is not None:
+        return [("hardware-address", parse_mac(mac)), ("hardware-type", u32(1))]
+    return [("dhcp-client-identifier", parse_client_id(client_id))]  # type: ignore[arg-type]
+
+
+def lease_view(pair: FailoverPair, ip: str | None = None, *, mac: str | None = None,
+               client_id: str | None = None) -> LeaseView:
+    """Look a lease up on both peers. NotFound if neither knows it; ValueError for bad input.
+
+    A lookup by MAC or client id finds the lease on each peer separately; the view's
+    address is the one they found (the primary's if they differ, which ``differences``
+    then shows).
+    """
+    lookup = _lookup(ip, mac, client_id)
+    found: dict[Role, Lease | None] = {}
+    errors: dict[Role, str] = {}
+
+    def read(role: Role) -> None:
+        try:
+            obj = pair.peer(role).open("lease", lookup, operation="look up lease")
+            found[role] = Lease.from_omapi(obj.attrs)
+        except NotFound:
+            found[role] = None
+        except PeerError as exc:
+            found[role] = None
+            errors[role] = str(exc)
+
+    fut = pair._pool.submit(read, Role.SECONDARY)
+    read(Role.PRIMARY)
+    fut.result()
+    primary, secondary = found.get(Role.PRIMARY), found.get(Role.SECONDARY)
+    if primary is None and secondary is None:
+        what = ip or mac or client_id
+        if len(errors) == 2:
+            raise PeerError(f"neither peer could be asked about {what}: "
+                            + "; ".join(errors.values()), operation="look up lease")
+        raise NotFound(f"no lease for {what} on either peer", operation="look up lease")
+    address = (primary or secondary).ip  # type: ignore[union-attr]
+    return LeaseView(address, primary, secondary, errors)
+
+
+def release(pair: FailoverPair, ip: str, *, actor: str = "library", wait: float = 5.0,
+            dry_run: bool = False) -> LeaseView:
+    """Release an active lease on the peer that serves it, then wait until neither peer
+    reports it active (bounded by ``wait``). Refuses a lease that is not active.
+
+    The update sets the lease object's ``state`` to 4 (released); measured on the lab,
+    the partner acknowledges and the address goes to ``backup`` on both within a second.
+    """
+    before = lease_view(pair, ip)
+    audit = pair._audit_record
+    if before.state is not LeaseState.ACTIVE:
+        why = f"{before.ip} is {before.state}, not active: nothing to release"
+        audit("release", str(before.ip), "refused", actor, why)
+        raise ReleaseRefused(why, operation="release")
+    role = before.serving or next(r for r in Role if before.peer(r)
+                                  and before.peer(r).state is LeaseState.ACTIVE)  # type: ignore
+    if dry_run:
+        audit("release", str(role), "dry-run", actor, f"would release {before.ip} on the {role}")
+        return before
+    pair.peer(role).update("lease", [("ip-address", ip_bytes(str(before.ip)))],
+                           [("state", u32(LeaseState.RELEASED))], operation="release lease")
+    deadline = time.monotonic() + wait
+    after = lease_view(pair, str(before.ip))
+    while any(lease and lease.state is LeaseState.ACTIVE
+              for lease in (after.primary, after.secondary)):
+        if time.monotonic() > deadline:
+            detail = f"primary {after.primary and after.primary.state}, " \
+                     f"secondary {after.secondary and after.secondary.state}"
+            audit("release", str(role), "done", actor,
+                  f"released {before.ip} on the {role}; peers did not settle: {detail}")
+            raise ConvergenceError(f"{before.ip} was released on the {role}, but after {wait:g} s "
+                                   f"the peers say: {detail}", peer=str(role), operation="release")
+        time.sleep(0.1)
+        after = lease_view(pair, str(before.ip))
+    audit("release", str(role), "done", actor, f"released {before.ip} on the {role}; now "
+          f"primary {after.primary and after.primary.state}, "
+          f"secondary {after.secondary and after.secondary.state}")
+    return after
