@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from omapifo.errors import ConfigError, LabError, OmapifoError, OperationRefused, PeerError
 
-from . import democli, labcli
+from . import democli, labcli, servecli
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     labcli.add_parser(sub)
     democli.add_parser(sub)
+    servecli.add_parser(sub)
     return parser
 
 

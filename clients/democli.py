@@ -1,44 +1,73 @@
-"""``omapifo demo``: start the lab and show the pair (``make demo``). Ctrl-C takes it down."""
+"""``omapifo demo`` (what ``make demo`` runs): the lab, and the REST service on it.
+
+Starts the seed's classroom lab, adds a [service] section with two fresh tokens to the
+lab's omapifo.toml, serves the REST API on 127.0.0.1 and prints curl commands to try.
+Ctrl-C (or SIGTERM) stops the service and takes the lab down.
+"""
 from __future__ import annotations
 
 import argparse
+import secrets
 import signal
-import time
 
-from omapifo import FailoverPair
 from omapifo import lab as _lab
+from omapifo import load_config
+
+from omapifo.api.auth import digest as token_digest
+
+from . import servecli
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="start the lab and run omapifo against it until Ctrl-C")
+    p = sub.add_parser("demo", help="start the lab and the REST service on it until Ctrl-C")
     p.add_argument("--prefix", default="demo")
-    p.add_argument("--interval", type=float, default=5.0)
+    p.add_argument("--listen", default="127.0.0.1:8067")
     p.set_defaults(func=cmd_demo)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    # SIGTERM too, so that a demo stopped by its supervisor also takes the lab down
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     _lab.check_prerequisites()
     lab = _lab.Lab.create(_lab.LabSettings(prefix=args.prefix))
+    stop = None
     try:
-        print(f"starting the lab ({args.prefix}): a dhcpd failover pair in network namespaces")
+        print(f"starting the lab ({args.prefix}): a dhcpd failover pair in network namespaces",
+              flush=True)
         lab.up()
-        cfg = lab.config_path
-        print(f"\nthe pair is up; its configuration is {cfg}. In another shell try:")
-        print(f"  omapifo -c {cfg} lab client 1 --prefix {args.prefix}")
-        print(f"  omapifo -c {cfg} lab stop primary --prefix {args.prefix}\n")
-        print("Ctrl-C stops the demo and takes the lab down.\n")
-        with FailoverPair(lab.pair_config()) as pair:
-            while True:
-                st = pair.state()
-                print(f"{st.read_at:%H:%M:%S}  primary {st.primary.local_state or 'unreachable'}"
-                      f"  secondary {st.secondary.local_state or 'unreachable'}  {st.health.level}",
-                      flush=True)
-                time.sleep(args.interval)
+        reader, operator = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+        with open(lab.config_path, "a") as fh:
+            fh.write(f'\n[service]\nlisten = "{args.listen}"\npoll_interval = 2\n'
+                     f'database = "omapifo.sqlite3"\n'
+                     f'[[service.tokens]]\nname = "demo-reader"\nrole = "reader"\n'
+                     f'sha256 = "{token_digest(reader)}"\n'
+                     f'[[service.tokens]]\nname = "demo-operator"\nrole = "operator"\n'
+                     f'sha256 = "{token_digest(operator)}"\n')
+        config = load_config(lab.config_path)
+        url, run, stop = servecli.start(config)
+        servecli.run_in_thread(run)
+        pair = lab.settings.peer_name
+        print(f"""
+The pair is up and the REST service listens on {url}. In another shell:
+
+  export R={reader} O={operator}
+  curl -s -H "Authorization: Bearer $R" {url}/api/v1/pairs/{pair}
+  curl -s -H "Authorization: Bearer $R" {url}/api/v1/pairs/{pair}/history
+  curl -s {url}/metrics | grep omapifo_peer_local_state
+  omapifo lab client 1 --prefix {args.prefix}          # a real DHCP client gets an address
+  omapifo lab stop primary --prefix {args.prefix}      # then watch the state change
+  curl -s -X POST -H "Authorization: Bearer $O" -H 'Content-Type: application/json' \\
+       -d '{{"confirm": "{pair}"}}' {url}/api/v1/pairs/{pair}/peers/secondary/partner-down
+  omapifo -c {lab.config_path} status
+
+API documentation: {url}/api/v1/docs
+Ctrl-C stops the demo and takes the lab down.
+""", flush=True)
+        signal.pause()
     except KeyboardInterrupt:
-        print("\nstopping")
+        print("\nstopping", flush=True)
     finally:
+        if stop is not None:
+            stop()
         removed = lab.down()
-        print(f"lab {args.prefix} taken down ({len(removed)} items removed)")
+        print(f"lab {args.prefix} taken down ({len(removed)} items removed)", flush=True)
     return 0

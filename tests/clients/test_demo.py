@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 
 import pytest
+import requests
 
 from omapifo import lab as labmod
 
@@ -20,7 +22,7 @@ def test_demo_runs_and_ctrl_c_takes_the_lab_down():
     require_lab()
     prefix = f"t{os.getpid() % 100000}d"
     proc = subprocess.Popen([sys.executable, "-m", "omapifo.clients.cli", "demo", "--prefix",
-                             prefix], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             prefix, "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out = []
     try:
         deadline = time.monotonic() + 120
@@ -31,6 +33,13 @@ def test_demo_runs_and_ctrl_c_takes_the_lab_down():
                 break
         assert any("Ctrl-C" in line for line in out), "".join(out)
         assert labmod.Lab.load(prefix).running("primary")
+        text = "".join(out)
+        url = re.search(r"listens on (http://127.0.0.1:\d+)", text).group(1)
+        token = re.search(r"export R=(\S+)", text).group(1)
+        pair = labmod.DEFAULT_PEER_NAME
+        got = requests.get(f"{url}/api/v1/pairs/{pair}", timeout=10,
+                           headers={"Authorization": f"Bearer {token}"})
+        assert got.status_code == 200 and got.json()["health"]["level"] in ("ok", "warning")
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=60)
         out.append(rest)

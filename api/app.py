@@ -1,0 +1,132 @@
+"""The Flask application factory."""
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, Response, g, request
+from flask_smorest import Api
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from werkzeug.exceptions import HTTPException
+
+from omapifo import Config, FailoverPair
+from omapifo.errors import OmapifoError
+
+from . import problems
+from .auth import Caller, identify
+from .poller import Metrics, Poller
+from .store import Store
+from .views import blp
+
+log = logging.getLogger("omapifo.api")
+
+MAX_BODY = 64 * 1024  # a confirmation body is tiny; anything larger is refused with 413
+
+
+class _ProblemApi(Api):
+    """flask-smorest's Api, with its error payload replaced by RFC 9457 problem+json."""
+
+    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+        return problems.from_http_exception(error)
+
+
+@dataclass
+class Service:
+    config: Config
+    pairs: dict[str, FailoverPair]
+    store: Store
+    metrics: Metrics
+    poller: Poller
+    closed: bool = field(default=False)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.poller.stop()
+        for pair in self.pairs.values():
+            pair.close()
+        self.store.close()
+
+
+def create_app(config: Config, *, poll: bool = True) -> Flask:
+    """Build the service for ``config``; ``poll=True`` starts the scheduled health polling.
+
+    The scheduler starts here, never at import time; call ``app.extensions["omapifo"].close()``
+    (``omapifo serve`` does) to stop it and drop the OMAPI connections.
+    """
+    app = Flask("omapifo.api")
+    app.config.update(
+        API_TITLE="omapifo", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1", OPENAPI_JSON_PATH="openapi.json",
+        MAX_CONTENT_LENGTH=MAX_BODY,
+    )
+    svc_cfg = config.service
+    pairs = {name: FailoverPair(pc, comms_interrupted_limit=svc_cfg.comms_interrupted_warning)
+             for name, pc in config.pairs.items()}
+    store = Store(svc_cfg.database)
+    metrics = Metrics()
+    poller = Poller(pairs, store, metrics, svc_cfg.poll_interval)
+    service = Service(config, pairs, store, metrics, poller)
+    app.extensions["omapifo"] = service
+
+    api = _ProblemApi(app, spec_kwargs={"components": {"securitySchemes": {
+        "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
+    api.register_blueprint(blp)
+    app.register_error_handler(OmapifoError, problems.from_omapifo_error)
+    app.register_error_handler(ValueError, problems.from_value_error)
+    app.register_error_handler(RecursionError, lambda e: problems.problem(
+        400, "Bad Request", "the request body is nested too deeply"))
+
+    @app.before_request
+    def _authenticate() -> Response | None:
+        path = request.path
+        if (path == "/healthz" and svc_cfg.open_healthz) or (
+                path == "/metrics" and svc_cfg.open_metrics) or path in (
+                "/api/v1/openapi.json", "/api/v1/docs"):
+            g.caller = Caller("anonymous", "reader")
+            return None
+        caller = identify(request.headers.get("Authorization"), svc_cfg.tokens)
+        if caller is None:
+            return problems.problem(401, "Unauthorized", "send Authorization: Bearer <token> "
+                                    "with a token from the service's configuration",
+                                    headers={"WWW-Authenticate": 'Bearer realm="omapifo"'})
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not caller.operator:
+            return problems.problem(403, "Forbidden", f"token {caller.name!r} is a reader; "
+                                    "this needs an operator token")
+        g.caller = caller
+        return None
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        """The service itself: up, and whether the poller runs."""
+        return {"status": "ok", "poller": poller.running, "polls": poller.polls,
+                "pairs": sorted(pairs)}
+
+    @app.get("/metrics")
+    def metrics_view() -> Response:
+        return Response(generate_latest(metrics.registry), mimetype=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/v1/docs")
+    def docs() -> Response:
+        """A readable page of the API, generated from the OpenAPI document (works offline)."""
+        spec = api.spec.to_dict()
+        rows = []
+        for path, ops in sorted(spec["paths"].items()):
+            for method, op in ops.items():
+                if method in ("get", "post"):
+                    rows.append(f"<tr><td><code>{method.upper()}</code></td><td><code>"
+                                f"{html.escape(path)}</code></td><td>"
+                                f"{html.escape(op.get('summary', ''))}</td></tr>")
+        page = ("<!doctype html><title>omapifo API</title><h1>omapifo REST API v1</h1>"
+                "<p>Machine-readable: <a href='/api/v1/openapi.json'>openapi.json</a>. "
+                "Send <code>Authorization: Bearer TOKEN</code>.</p><table border=1 "
+                "cellpadding=4>" + "".join(rows) + "</table>")
+        return Response(page, mimetype="text/html")
+
+    if poll:
+        poller.start()
+    return app

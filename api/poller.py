@@ -1,0 +1,161 @@
+"""Scheduled health polling: one APScheduler job per pair, a cache, transitions, metrics.
+
+Jobs never overlap (``max_instances=1``) and missed runs are coalesced, so a slow peer
+(every request bounded by the pair's OMAPI timeout) delays one pair's next poll at most,
+never the others'. The scheduler is started by ``create_app`` only when asked, never at
+import time.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+
+from omapifo import FailoverPair, FailoverState, PairState, Role
+
+from .schemas import PairStateSchema
+from .store import Store, Transition
+
+log = logging.getLogger("omapifo.api.poller")
+
+
+class Metrics:
+    """The service's Prometheus metrics, in a registry of its own (one per app)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        labels = ["pair", "peer"]
+        r = self.registry
+        self.local_state = Gauge("omapifo_peer_local_state", "dhcpd's own failover state "
+                                 "number (2 normal, 3 communications-interrupted, 4 "
+                                 "partner-down, ...)", labels, registry=r)
+        self.partner_state = Gauge("omapifo_peer_partner_state", "the state this peer "
+                                   "believes its partner is in (number)", labels, registry=r)
+        self.state_info = Gauge("omapifo_peer_state", "1 for the peer's current local state",
+                                labels + ["state"], registry=r)
+        self.reachable = Gauge("omapifo_peer_reachable", "1 if the peer answered OMAPI",
+                               labels, registry=r)
+        self.state_seconds = Gauge("omapifo_peer_state_seconds", "seconds since the peer's "
+                                   "last state change", labels, registry=r)
+        self.health = Gauge("omapifo_pair_health", "0 ok, 1 warning, 2 critical", ["pair"],
+                            registry=r)
+        self.poll_duration = Histogram("omapifo_poll_duration_seconds", "time to read both "
+                                       "peers", ["pair"], registry=r,
+                                       buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                                2.5, 5, 10))
+        self.last_success = Gauge("omapifo_poll_last_success_timestamp_seconds", "UNIX time of "
+                                  "the last poll that reached both peers", ["pair"], registry=r)
+
+    def observe(self, st: PairState, duration: float) -> None:
+        self.poll_duration.labels(st.pair).observe(duration)
+        self.health.labels(st.pair).set(int(st.health.level))
+        both = True
+        for role in Role:
+            view = st.peer(role)
+            peer = str(role)
+            self.reachable.labels(st.pair, peer).set(1 if view.reachable else 0)
+            both = both and view.reachable
+            for s in FailoverState:
+                if s is not FailoverState.UNKNOWN_STATE:
+                    self.state_info.labels(st.pair, peer, str(s)).set(
+                        1 if view.local_state is s else 0)
+            if view.reachable:
+                self.local_state.labels(st.pair, peer).set(int(view.local_state or 0))
+                self.partner_state.labels(st.pair, peer).set(int(view.partner_state or 0))
+                if view.since:
+                    self.state_seconds.labels(st.pair, peer).set(
+                        (st.read_at - view.since).total_seconds())
+        if both:
+            self.last_success.labels(st.pair).set(st.read_at.timestamp())
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The last poll of one pair, serialised once so GETs only copy bytes."""
+
+    state: PairState
+    body: bytes
+
+
+def _signature(st: PairState) -> dict[tuple[str, str], str | None]:
+    out: dict[tuple[str, str], str | None] = {}
+    for role in Role:
+        view = st.peer(role)
+        out[(str(role), "reachable")] = "yes" if view.reachable else "no"
+        out[(str(role), "local_state")] = str(view.local_state) if view.local_state else None
+        out[(str(role), "partner_state")] = str(view.partner_state) if view.partner_state \
+            else None
+    return out
+
+
+class Poller:
+    def __init__(self, pairs: dict[str, FailoverPair], store: Store, metrics: Metrics,
+                 interval: float) -> None:
+        self.pairs = pairs
+        self.store = store
+        self.metrics = metrics
+        self.interval = interval
+        self._cache: dict[str, Snapshot] = {}
+        self._lock = threading.Lock()
+        self._scheduler: BackgroundScheduler | None = None
+        self.polls = 0
+
+    def poll(self, name: str) -> Snapshot:
+        """Read both peers of ``name`` now; record transitions; refresh cache and metrics."""
+        t = time.monotonic()
+        st = self.pairs[name].state()
+        duration = time.monotonic() - t
+        snap = Snapshot(st, json.dumps(PairStateSchema().dump(st)).encode())
+        with self._lock:
+            previous = self._cache.get(name)
+            self._cache[name] = snap
+            self.polls += 1
+        if previous is not None:
+            old, new = _signature(previous.state), _signature(st)
+            for (peer, field), value in new.items():
+                if old[(peer, field)] != value:
+                    self.store.add_transition(Transition(st.read_at, name, peer, field,
+                                                         old[(peer, field)], value))
+        self.metrics.observe(st, duration)
+        return snap
+
+    def _job(self, name: str) -> None:
+        try:
+            self.poll(name)
+        except Exception:  # noqa: BLE001 - a poll must never kill the scheduler thread
+            log.exception("poll of %s failed", name)
+
+    def cached(self, name: str) -> Snapshot | None:
+        with self._lock:
+            return self._cache.get(name)
+
+    def get(self, name: str, fresh: bool = False) -> Snapshot:
+        snap = None if fresh else self.cached(name)
+        return snap or self.poll(name)
+
+    @property
+    def running(self) -> bool:
+        return self._scheduler is not None and self._scheduler.running
+
+    def start(self) -> None:
+        if self.running:
+            return
+        sched = BackgroundScheduler(daemon=True, timezone=timezone.utc)
+        now = datetime.now(timezone.utc)
+        for name in self.pairs:
+            sched.add_job(self._job, "interval", seconds=self.interval, args=[name], id=name,
+                          max_instances=1, coalesce=True, next_run_time=now,
+                          misfire_grace_time=max(1, int(self.interval)))
+        sched.start()
+        self._scheduler = sched
+
+    def stop(self) -> None:
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
+        self._scheduler = None

@@ -1,0 +1,70 @@
+"""Every error as ``application/problem+json`` (RFC 9457), never a stack trace.
+
+omapifo's errors map to statuses here, in one place: the views just let them raise.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Response
+from werkzeug.exceptions import HTTPException
+
+from omapifo.errors import (AuthenticationFailed, ConvergenceError, NotFound, OmapifoError,
+                            OperationRefused, PeerError, PeerTimeout, PeerUnreachable, Refused)
+
+log = logging.getLogger("omapifo.api")
+
+# (status, short title) per omapifo error; the first match in this order wins.
+_STATUS: list[tuple[type[Exception], int, str]] = [
+    (OperationRefused, 409, "Refused"),
+    (NotFound, 404, "Not found"),
+    (PeerTimeout, 504, "Peer timed out"),
+    (PeerUnreachable, 502, "Peer unreachable"),
+    (AuthenticationFailed, 502, "OMAPI authentication failed"),
+    (Refused, 409, "Refused by dhcpd"),
+    (ConvergenceError, 504, "Peers did not settle"),
+    (PeerError, 502, "OMAPI error"),
+]
+
+
+def problem(status: int, title: str, detail: str, errors: Any = None,
+            headers: dict[str, str] | None = None) -> Response:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status,
+                            "detail": detail}
+    if errors:
+        body["errors"] = errors
+    resp = Response(json.dumps(body), status=status, mimetype="application/problem+json")
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def from_http_exception(error: HTTPException) -> Response:
+    data = getattr(error, "data", None) or {}
+    status = error.code or 500
+    if status >= 500:
+        log.error("internal error", exc_info=error)
+        return problem(500, "Internal Server Error", "the service failed; see its log")
+    errors = data.get("messages") or data.get("errors")
+    detail = data.get("message") or error.description or error.name
+    if errors and status == 422:
+        detail = "the request is not valid; see errors"
+    return problem(status, error.name, str(detail), errors, data.get("headers"))
+
+
+def from_omapifo_error(error: OmapifoError) -> Response:
+    for cls, status, title in _STATUS:
+        if isinstance(error, cls):
+            return problem(status, title, str(error))
+    return problem(409, "Failed", str(error))
+
+
+def from_value_error(error: ValueError) -> Response:
+    return problem(400, "Bad Request", str(error))
+
+
+def from_unexpected(error: Exception) -> Response:
+    log.exception("unexpected error: %s", error)
+    return problem(500, "Internal Server Error", "the service failed; see its log")

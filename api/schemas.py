@@ -1,0 +1,198 @@
+"""marshmallow schemas: every request and response body of the REST service.
+
+Times are RFC 3339 in UTC; states carry dhcpd's name and number
+(``{"name": "communications-interrupted", "number": 3}``).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields as f
+from marshmallow import validate as v
+
+from omapifo.states import Role
+
+
+class _Base(ma.Schema):
+    class Meta:
+        ordered = True
+
+
+class Strict(_Base):
+    """Request bodies: unknown fields are an error, not silently dropped."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+
+class StateSchema(_Base):
+    name = f.String(required=True)
+    number = f.Integer(required=True)
+
+
+def _state(value: Any) -> dict[str, Any] | None:
+    return None if value is None else {"name": str(value), "number": int(value)}
+
+
+class PeerSchema(_Base):
+    role = f.Function(lambda p: str(p.role), metadata={"description": "primary or secondary"})
+    endpoint = f.Function(lambda p: str(p.endpoint))
+    reachable = f.Boolean()
+    error = f.String(allow_none=True)
+    error_kind = f.String(allow_none=True)
+    local_state = f.Function(lambda p: _state(p.local_state), allow_none=True,
+                             metadata={"description": "this server's own failover state"})
+    partner_state = f.Function(lambda p: _state(p.partner_state), allow_none=True)
+    since = f.Function(lambda p: p.since.isoformat() if p.since else None, allow_none=True)
+    partner_since = f.Function(lambda p: p.status.partner_since.isoformat()
+                               if p.status and p.status.partner_since else None)
+    mclt = f.Function(lambda p: p.status.mclt if p.status else None)
+    max_response_delay = f.Function(lambda p: p.status.max_response_delay if p.status else None)
+    max_outstanding_updates = f.Function(
+        lambda p: p.status.max_outstanding_updates if p.status else None)
+    load_balance_max_secs = f.Function(
+        lambda p: p.status.load_balance_max_secs if p.status else None)
+    cur_unacked_updates = f.Function(lambda p: p.status.cur_unacked_updates if p.status else None)
+    recover_wait_until = f.Function(
+        lambda p: p.recover_wait_until.isoformat() if p.recover_wait_until else None)
+
+
+class HealthSchema(_Base):
+    level = f.Function(lambda h: str(h.level), metadata={"description": "ok, warning, critical"})
+    reasons = f.List(f.String())
+
+
+class PairStateSchema(_Base):
+    pair = f.String()
+    read_at = f.DateTime(format="iso")
+    health = f.Nested(HealthSchema)
+    primary = f.Nested(PeerSchema)
+    secondary = f.Nested(PeerSchema)
+
+
+class PairListSchema(_Base):
+    pairs = f.List(f.Nested(PairStateSchema))
+
+
+class FreshQuerySchema(Strict):
+    fresh = f.Boolean(load_default=False, metadata={"description": "read OMAPI now"})
+
+
+class DryRunQuerySchema(Strict):
+    dry_run = f.Boolean(load_default=False)
+
+
+class ConfirmSchema(Strict):
+    # not required here: a missing confirmation is a 400 from the view, as documented
+    confirm = f.String(load_default=None, validate=v.Length(max=128),
+                       metadata={"description": "the pair's name, to confirm"})
+    force = f.Boolean(load_default=False)
+    reason = f.String(load_default=None, allow_none=True, validate=v.Length(max=500))
+
+
+class ReleaseSchema(Strict):
+    confirm = f.String(load_default=None, validate=v.Length(max=128),
+                       metadata={"description": "the pair's name, to confirm"})
+
+
+class ActionResultSchema(_Base):
+    pair = f.String()
+    peer = f.Function(lambda r: str(r.role))
+    action = f.String()
+    done = f.Boolean()
+    dry_run = f.Boolean()
+    message = f.String()
+    force = f.Boolean()
+    reason = f.String(allow_none=True)
+    at = f.DateTime(format="iso")
+    before = f.Nested(PairStateSchema)
+    after = f.Nested(PairStateSchema, allow_none=True)
+
+
+class PageQuerySchema(Strict):
+    limit = f.Integer(load_default=50, validate=v.Range(min=1, max=1000))
+    offset = f.Integer(load_default=0, validate=v.Range(min=0, max=10**9))
+
+
+class HistoryQuerySchema(PageQuerySchema):
+    since = f.AwareDateTime(load_default=None, allow_none=True, default_timezone=None,
+                            metadata={"description": "RFC 3339 with an offset"})
+
+
+class TransitionSchema(_Base):
+    at = f.DateTime(format="iso")
+    peer = f.String()
+    field = f.String()
+    from_value = f.String(data_key="from", allow_none=True)
+    to_value = f.String(data_key="to", allow_none=True)
+
+
+class HistorySchema(_Base):
+    pair = f.String()
+    total = f.Integer()
+    limit = f.Integer()
+    offset = f.Integer()
+    transitions = f.List(f.Nested(TransitionSchema))
+
+
+class AuditEntrySchema(_Base):
+    at = f.DateTime(format="iso")
+    actor = f.String()
+    pair = f.String()
+    peer = f.String()
+    action = f.String()
+    outcome = f.String()
+    force = f.Boolean()
+    reason = f.String(allow_none=True)
+    detail = f.String(allow_none=True)
+
+
+class AuditSchema(_Base):
+    total = f.Integer()
+    limit = f.Integer()
+    offset = f.Integer()
+    entries = f.List(f.Nested(AuditEntrySchema))
+
+
+class LeaseSchema(_Base):
+    ip = f.Function(lambda le: str(le.ip))
+    state = f.Function(lambda le: _state(le.state))
+    hardware_address = f.String(allow_none=True)
+    client_id = f.String(allow_none=True)
+    client_hostname = f.String(allow_none=True)
+    starts = f.DateTime(format="iso", allow_none=True)
+    ends = f.DateTime(format="iso", allow_none=True)
+    tstp = f.DateTime(format="iso", allow_none=True)
+    tsfp = f.DateTime(format="iso", allow_none=True)
+    atsfp = f.DateTime(format="iso", allow_none=True)
+    cltt = f.DateTime(format="iso", allow_none=True)
+
+
+class LeaseViewSchema(_Base):
+    ip = f.Function(lambda lv: str(lv.ip))
+    state = f.Function(lambda lv: _state(lv.state))
+    agree = f.Boolean()
+    differences = f.List(f.String())
+    serving = f.Function(lambda lv: str(lv.serving) if lv.serving else None)
+    primary = f.Nested(LeaseSchema, allow_none=True)
+    secondary = f.Nested(LeaseSchema, allow_none=True)
+    errors = f.Function(lambda lv: {str(k): e for k, e in lv.errors.items()})
+
+
+class LeaseQuerySchema(Strict):
+    mac = f.String(load_default=None, validate=v.Length(max=64))
+    client_id = f.String(load_default=None, validate=v.Length(max=512))
+
+
+class ProblemSchema(_Base):
+    """RFC 9457 problem details."""
+
+    type = f.String()
+    title = f.String()
+    status = f.Integer()
+    detail = f.String()
+    errors = f.Dict()
+
+
+ROLES = [str(r) for r in Role]

@@ -1,0 +1,191 @@
+"""The v1 endpoints. Thin: parse with a schema, call the library, dump with a schema."""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Response, current_app, g
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from omapifo import FailoverPair
+
+from . import schemas as s
+from .store import AuditEntry, Store
+
+blp = Blueprint("v1", __name__, url_prefix="/api/v1",
+                description="ISC dhcpd failover pairs: state, history, partner-down, leases")
+
+
+def _service() -> Any:
+    return current_app.extensions["omapifo"]
+
+
+def _pair(name: str) -> FailoverPair:
+    pairs = _service().pairs
+    if name not in pairs:
+        abort(404, message=f"no pair named {name!r}; configured: {', '.join(sorted(pairs))}")
+    return pairs[name]
+
+
+def _role(role: str) -> str:
+    if role not in s.ROLES:
+        abort(400, message=f"peer must be 'primary' or 'secondary', not {role!r}")
+    return role
+
+
+def _confirm(name: str, body: dict[str, Any]) -> None:
+    if body["confirm"] is None:
+        abort(400, message=f'this changes the pair: send {{"confirm": "{name}"}} to go ahead')
+    if body["confirm"] != name:
+        abort(400, message=f"confirm must be the pair's name ({name!r}) to go ahead")
+
+
+class _AuditCapture(logging.Handler):
+    """Stores the library's ``omapifo.audit`` records made by this request's thread."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__()
+        self.store = store
+        self.thread = threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        data = getattr(record, "omapifo_audit", None)
+        if data is None or record.thread != self.thread:
+            return
+        self.store.add_audit(AuditEntry(datetime.now(timezone.utc), data["actor"], data["pair"],
+                                        data["peer"], data["action"], data["outcome"],
+                                        bool(data["force"]), data["reason"], data["detail"]))
+
+
+@contextmanager
+def audited() -> Iterator[None]:
+    handler = _AuditCapture(_service().store)
+    logger = logging.getLogger("omapifo.audit")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
+def _json(body: bytes) -> Response:
+    return Response(body, mimetype="application/json")
+
+
+@blp.route("/pairs")
+class Pairs(MethodView):
+    @blp.response(200, s.PairListSchema)
+    def get(self) -> Any:
+        """Every configured pair, with health and each peer's states (from the poller's cache)."""
+        poller = _service().poller
+        return {"pairs": [poller.get(name).state for name in sorted(_service().pairs)]}
+
+
+@blp.route("/pairs/<string:pair>")
+class Pair(MethodView):
+    @blp.arguments(s.FreshQuerySchema, location="query")
+    @blp.response(200, s.PairStateSchema)
+    def get(self, query: dict[str, Any], pair: str) -> Any:
+        """Both peers' full failover state, reachability and health; ``?fresh=1`` reads now.
+
+        Served from the poller's cache, serialised once per poll.
+        """
+        _pair(pair)
+        return _json(_service().poller.get(pair, fresh=query["fresh"]).body)
+
+
+@blp.route("/pairs/<string:pair>/history")
+class History(MethodView):
+    @blp.arguments(s.HistoryQuerySchema, location="query")
+    @blp.response(200, s.HistorySchema)
+    def get(self, query: dict[str, Any], pair: str) -> Any:
+        """State transitions seen by the poller, newest first."""
+        _pair(pair)
+        rows, total = _service().store.transitions(pair, since=query["since"],
+                                                   limit=query["limit"], offset=query["offset"])
+        return {"pair": pair, "total": total, "limit": query["limit"],
+                "offset": query["offset"], "transitions": rows}
+
+
+@blp.route("/pairs/<string:pair>/peers/<string:role>/partner-down")
+class PartnerDown(MethodView):
+    @blp.arguments(s.DryRunQuerySchema, location="query")
+    @blp.arguments(s.ConfirmSchema)
+    @blp.response(200, s.ActionResultSchema)
+    @blp.alt_response(409, schema=s.ProblemSchema, description="refused by the guard")
+    def post(self, query: dict[str, Any], body: dict[str, Any], pair: str, role: str) -> Any:
+        """Move a peer into partner-down, guarded (see the library's partner_down)."""
+        fp = _pair(pair)
+        _role(role)
+        _confirm(pair, body)
+        with audited():
+            return fp.partner_down(role, force=body["force"], reason=body["reason"],
+                                   dry_run=query["dry_run"], actor=g.caller.name)
+
+
+@blp.route("/pairs/<string:pair>/peers/<string:role>/shutdown")
+class Shutdown(MethodView):
+    @blp.arguments(s.DryRunQuerySchema, location="query")
+    @blp.arguments(s.ConfirmSchema)
+    @blp.response(200, s.ActionResultSchema)
+    @blp.alt_response(409, schema=s.ProblemSchema, description="refused by the guard")
+    def post(self, query: dict[str, Any], body: dict[str, Any], pair: str, role: str) -> Any:
+        """Stop a peer's dhcpd for planned maintenance (OMAPI control object)."""
+        fp = _pair(pair)
+        _role(role)
+        _confirm(pair, body)
+        with audited():
+            return fp.shutdown(role, force=body["force"], reason=body["reason"],
+                               dry_run=query["dry_run"], actor=g.caller.name)
+
+
+@blp.route("/pairs/<string:pair>/leases/<string:ip>")
+class LeaseByIp(MethodView):
+    @blp.response(200, s.LeaseViewSchema)
+    def get(self, pair: str, ip: str) -> Any:
+        """A lease as both peers see it, with agreement and differences."""
+        return _pair(pair).lease(ip)
+
+
+@blp.route("/pairs/<string:pair>/leases")
+class LeaseSearch(MethodView):
+    @blp.arguments(s.LeaseQuerySchema, location="query")
+    @blp.response(200, s.LeaseViewSchema)
+    def get(self, query: dict[str, Any], pair: str) -> Any:
+        """The lease of a hardware address (``?mac=``) or client identifier (``?client_id=``)."""
+        fp = _pair(pair)
+        if (query["mac"] is None) == (query["client_id"] is None):
+            abort(400, message="give exactly one of ?mac= or ?client_id=")
+        return fp.lease(mac=query["mac"], client_id=query["client_id"])
+
+
+@blp.route("/pairs/<string:pair>/leases/<string:ip>/release")
+class LeaseRelease(MethodView):
+    @blp.arguments(s.DryRunQuerySchema, location="query")
+    @blp.arguments(s.ReleaseSchema)
+    @blp.response(200, s.LeaseViewSchema)
+    @blp.alt_response(409, schema=s.ProblemSchema, description="the lease is not active")
+    def post(self, query: dict[str, Any], body: dict[str, Any], pair: str, ip: str) -> Any:
+        """Release an active lease on the peer that serves it."""
+        fp = _pair(pair)
+        _confirm(pair, body)
+        with audited():
+            return fp.release(ip, actor=g.caller.name, dry_run=query["dry_run"])
+
+
+@blp.route("/audit")
+class Audit(MethodView):
+    @blp.arguments(s.PageQuerySchema, location="query")
+    @blp.response(200, s.AuditSchema)
+    def get(self, query: dict[str, Any]) -> Any:
+        """Who did what: every partner-down, shutdown and release, refused or done."""
+        if not g.caller.operator:
+            abort(403, message="the audit trail is for operator tokens")
+        rows, total = _service().store.audit(limit=query["limit"], offset=query["offset"])
+        return {"total": total, "limit": query["limit"], "offset": query["offset"],
+                "entries": rows}

@@ -1,0 +1,58 @@
+"""``omapifo serve``: the REST service under waitress (a production WSGI server)."""
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from collections.abc import Callable
+
+from omapifo import Config, load_config
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run the REST service (health polling, history, audit)")
+    p.add_argument("--listen", help="HOST:PORT (default: [service] listen, 127.0.0.1:8067)")
+    p.add_argument("--threads", type=int, default=8)
+    p.set_defaults(func=cmd_serve)
+
+
+def start(config: Config, listen: str | None = None,
+          threads: int = 8) -> tuple[str, Callable[[], None], Callable[[], None]]:
+    """Create the app and a waitress server; returns (url, run, stop)."""
+    from waitress.server import create_server
+
+    from omapifo.api import create_app
+
+    app = create_app(config, poll=True)
+    host, _, port = (listen or config.service.listen).rpartition(":")
+    server = create_server(app, host=host or "127.0.0.1", port=int(port), threads=threads,
+                           clear_untrusted_proxy_headers=True)
+    url = f"http://{server.effective_host}:{server.effective_port}"
+
+    def stop() -> None:
+        server.close()
+        app.extensions["omapifo"].close()
+
+    return url, server.run, stop
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    url, run, stop = start(config, args.listen, args.threads)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    print(f"omapifo serving {len(config.pairs)} pair(s) on {url} (Ctrl-C stops)", flush=True)
+    try:
+        run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+    return 0
+
+
+def run_in_thread(run: Callable[[], None]) -> threading.Thread:
+    t = threading.Thread(target=run, name="omapifo-waitress", daemon=True)
+    t.start()
+    return t
+
+

@@ -1,0 +1,45 @@
+"""Fixtures for the REST service: the app on the session's lab pair, with two tokens."""
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from omapifo import load_config
+from omapifo.api import create_app
+from omapifo.api.auth import digest
+
+READER, OPERATOR = "reader-token-for-tests", "operator-token-for-tests"
+POLL = 1.0
+
+
+def service_config(lab_config: Path, directory: Path, database: Path) -> Path:
+    """The lab's omapifo.toml plus a [service] section, written next to a copy of its key."""
+    shutil.copy2(lab_config.parent / "omapi.key", directory / "omapi.key")
+    text = lab_config.read_text().replace('dhcpd_conf = "', f'dhcpd_conf = "{lab_config.parent}/')
+    text += (f'\n[service]\npoll_interval = {POLL}\ndatabase = "{database}"\n'
+             f'[[service.tokens]]\nname = "noc"\nrole = "reader"\nsha256 = "{digest(READER)}"\n'
+             f'[[service.tokens]]\nname = "alice"\nrole = "operator"\n'
+             f'sha256 = "{digest(OPERATOR)}"\n')
+    path = directory / "omapifo.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def service_cfg(lab, tmp_path: Path) -> Path:
+    return service_config(lab.config_path, tmp_path, tmp_path / "omapifo.sqlite3")
+
+
+@pytest.fixture
+def app(service_cfg: Path) -> Iterator[Flask]:
+    app = create_app(load_config(service_cfg), poll=True)
+    yield app
+    app.extensions["omapifo"].close()
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,78 @@
+"""Bad input gets a 4xx problem+json, never a 500 or a stack trace (no lab needed)."""
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import pytest
+
+from omapifo.api import create_app
+from omapifo.config import parse_config
+
+from .conftest import OPERATOR, READER, auth
+
+KEY = base64.b64encode(b"x" * 16).decode()
+
+
+@pytest.fixture
+def client(tmp_path):
+    cfg = parse_config({
+        # closed loopback ports: every OMAPI request fails fast and cleanly
+        "pairs": {"p": {"primary": "127.0.0.1:9", "secondary": "127.0.0.1:10",
+                        "key_name": "k", "key": KEY, "timeout": 0.3}},
+        "service": {"database": str(tmp_path / "db.sqlite3"), "tokens": [
+            {"name": "noc", "role": "reader", "sha256": hashlib.sha256(READER.encode()).hexdigest()},
+            {"name": "alice", "role": "operator",
+             "sha256": hashlib.sha256(OPERATOR.encode()).hexdigest()}]}})
+    app = create_app(cfg, poll=False)
+    yield app.test_client()
+    app.extensions["omapifo"].close()
+
+
+@pytest.mark.parametrize("method,path,body,status", [
+    ("get", "/api/v1/pairs/nope", None, 404),
+    ("get", "/api/v1/pairs/%00%ff..%2f", None, 404),
+    ("get", "/api/v1/pairs/p/leases/2001:db8::1", None, 400),
+    ("get", "/api/v1/pairs/p/leases/999.1.1.1", None, 400),
+    ("get", "/api/v1/pairs/p/leases?mac=zz", None, 400),
+    ("get", "/api/v1/pairs/p/leases", None, 400),
+    ("get", "/api/v1/pairs/p/history?since=yesterday", None, 422),
+    ("get", "/api/v1/pairs/p/history?limit=-1", None, 422),
+    ("post", "/api/v1/pairs/p/peers/tertiary/partner-down", {"confirm": "p"}, 400),
+    ("post", "/api/v1/pairs/p/peers/primary/partner-down", {"confirm": "q"}, 400),
+    ("post", "/api/v1/pairs/p/peers/primary/partner-down", {"confirm": "p", "x": 1}, 422),
+    ("post", "/api/v1/pairs/p/peers/primary/partner-down", [1, 2], 422),
+    ("post", "/api/v1/pairs/p/peers/primary/partner-down", {"confirm": 5}, 422),
+])
+def test_bad_requests(client, method, path, body, status):
+    r = getattr(client, method)(path, json=body, headers=auth(OPERATOR))
+    assert r.status_code == status, r.get_json()
+    assert r.content_type == "application/problem+json"
+    problem = r.get_json()
+    assert problem["status"] == status and problem["detail"]
+    assert "Traceback" not in r.get_data(as_text=True)
+
+
+def test_unreachable_peers_give_502_and_refusals_409(client):
+    r = client.get("/api/v1/pairs/p/leases/198.18.11.40", headers=auth(READER))
+    assert r.status_code == 502 and "refused" in r.get_json()["detail"]
+    r = client.post("/api/v1/pairs/p/peers/primary/partner-down", json={"confirm": "p"},
+                    headers=auth(OPERATOR))
+    assert r.status_code == 409
+
+
+def test_oversized_and_deeply_nested_bodies(client):
+    path = "/api/v1/pairs/p/peers/primary/partner-down"
+    big = client.post(path, data=b"{" + b" " * 70000 + b"}", headers={
+        **auth(OPERATOR), "Content-Type": "application/json"})
+    assert big.status_code == 413 and big.content_type == "application/problem+json"
+    deep = client.post(path, data=b"[" * 20000 + b"]" * 20000, headers={
+        **auth(OPERATOR), "Content-Type": "application/json"})
+    assert 400 <= deep.status_code < 500
+
+
+def test_tokens_never_appear_in_responses(client):
+    r = client.get("/api/v1/pairs/p", headers={"Authorization": "Bearer wrong-token"})
+    assert r.status_code == 401 and "wrong-token" not in r.get_data(as_text=True)
+    assert KEY not in client.get("/api/v1/pairs/p?fresh=1", headers=auth(READER)).get_data(
+        as_text=True)
