@@ -21,7 +21,8 @@ def client(tmp_path):
         "pairs": {"p": {"primary": "127.0.0.1:9", "secondary": "127.0.0.1:10",
                         "key_name": "k", "key": KEY, "timeout": 0.3}},
         "service": {"database": str(tmp_path / "db.sqlite3"), "tokens": [
-            {"name": "noc", "role": "reader", "sha256": hashlib.sha256(READER.encode()).hexdigest()},
+            {"name": "noc", "role": "reader",
+             "sha256": hashlib.sha256(READER.encode()).hexdigest()},
             {"name": "alice", "role": "operator",
              "sha256": hashlib.sha256(OPERATOR.encode()).hexdigest()}]}})
     app = create_app(cfg, poll=False)

@@ -21,8 +21,9 @@ pytestmark = pytest.mark.integration
 def test_demo_runs_and_ctrl_c_takes_the_lab_down():
     require_lab()
     prefix = f"t{os.getpid() % 100000}d"
-    proc = subprocess.Popen([sys.executable, "-m", "omapifo.clients.cli", "demo", "--prefix",
-                             prefix, "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    argv = [sys.executable, "-m", "omapifo.clients.cli", "demo", "--prefix", prefix,
+            "--listen", "127.0.0.1:0"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out = []
     try:
         deadline = time.monotonic() + 120
