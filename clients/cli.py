@@ -7,12 +7,14 @@ conventions instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from omapifo.errors import ConfigError, LabError, OmapifoError, OperationRefused, PeerError
 
-from . import democli, labcli, servecli
+from .client import ApiAuthError, BadRequest
+from . import checkcli, democli, labcli, paircli, servecli
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -23,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-c", "--config", help="configuration file (default ./omapifo.toml, "
                         "then /etc/omapifo/omapifo.toml)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    paircli.add_parsers(sub)
+    checkcli.add_parser(sub)
     labcli.add_parser(sub)
     democli.add_parser(sub)
     servecli.add_parser(sub)
@@ -34,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, LabError) as exc:
+    except (ConfigError, LabError, BadRequest, ApiAuthError) as exc:
         print(f"omapifo: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OperationRefused as exc:
@@ -51,6 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback only on request
+        if os.environ.get("OMAPIFO_DEBUG"):
+            raise
+        print(f"omapifo: internal error ({type(exc).__name__}: {exc}); rerun with "
+              "OMAPIFO_DEBUG=1 for the traceback and report it", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -1,0 +1,160 @@
+"""Where the command line gets its answers: straight over OMAPI, or through the service.
+
+Both backends return the same JSON shapes (the REST service's schemas), so
+``omapifo status`` prints the same with ``-c FILE`` as with ``--api URL``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+from omapifo import Config, FailoverPair, load_config
+from omapifo.api import schemas as s
+from omapifo.api.store import Store
+from omapifo.errors import ConfigError
+
+from .client import Client
+
+DEFAULT_AUDIT_LOG = Path("~/.local/state/omapifo/audit.log")
+
+
+class Backend(Protocol):
+    def pair_names(self) -> list[str]: ...
+    def state(self, pair: str) -> dict[str, Any]: ...
+    def partner_down(self, pair: str, peer: str, *, force: bool, reason: str | None,
+                     dry_run: bool) -> dict[str, Any]: ...
+    def shutdown(self, pair: str, peer: str, *, force: bool, reason: str | None,
+                 dry_run: bool) -> dict[str, Any]: ...
+    def lease(self, pair: str, ip: str | None, mac: str | None,
+              client_id: str | None) -> dict[str, Any]: ...
+    def release(self, pair: str, ip: str, *, dry_run: bool) -> dict[str, Any]: ...
+    def history(self, pair: str, limit: int) -> dict[str, Any]: ...
+
+
+class _AuditFile(logging.Handler):
+    """Appends the library's omapifo.audit records to a JSON-lines file."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+    def emit(self, record: logging.LogRecord) -> None:
+        data = getattr(record, "omapifo_audit", None)
+        if data is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        at = datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat()
+        entry = {"at": at, **data}
+        with open(self.path, "a") as fh:
+            fh.write(json.dumps(entry) + "\n")
+
+
+class DirectBackend:
+    """The library over OMAPI, from the configuration file."""
+
+    def __init__(self, config: Config, actor: str, audit_log: Path) -> None:
+        self.config = config
+        self.actor = actor
+        self._pairs: dict[str, FailoverPair] = {}
+        handler = _AuditFile(audit_log.expanduser())
+        logging.getLogger("omapifo.audit").addHandler(handler)
+        self._handler = handler
+
+    def close(self) -> None:
+        logging.getLogger("omapifo.audit").removeHandler(self._handler)
+        for p in self._pairs.values():
+            p.close()
+
+    def _pair(self, name: str) -> FailoverPair:
+        if name not in self._pairs:
+            self._pairs[name] = self.config.pair(name)
+        return self._pairs[name]
+
+    def pair_names(self) -> list[str]:
+        return sorted(self.config.pairs)
+
+    def state(self, pair: str) -> dict[str, Any]:
+        return s.PairStateSchema().dump(self._pair(pair).state())
+
+    def partner_down(self, pair: str, peer: str, *, force: bool, reason: str | None,
+                     dry_run: bool) -> dict[str, Any]:
+        return s.ActionResultSchema().dump(self._pair(pair).partner_down(
+            peer, force=force, reason=reason, dry_run=dry_run, actor=self.actor))
+
+    def shutdown(self, pair: str, peer: str, *, force: bool, reason: str | None,
+                 dry_run: bool) -> dict[str, Any]:
+        return s.ActionResultSchema().dump(self._pair(pair).shutdown(
+            peer, force=force, reason=reason, dry_run=dry_run, actor=self.actor))
+
+    def lease(self, pair: str, ip: str | None, mac: str | None,
+              client_id: str | None) -> dict[str, Any]:
+        return s.LeaseViewSchema().dump(self._pair(pair).lease(ip, mac=mac,
+                                                               client_id=client_id))
+
+    def release(self, pair: str, ip: str, *, dry_run: bool) -> dict[str, Any]:
+        return s.LeaseViewSchema().dump(self._pair(pair).release(ip, actor=self.actor,
+                                                                 dry_run=dry_run))
+
+    def history(self, pair: str, limit: int) -> dict[str, Any]:
+        self._pair(pair)  # unknown pair: ConfigError
+        db = self.config.service.database
+        if not Path(db).exists():
+            raise ConfigError(f"no history: the service's database {db} does not exist (history "
+                              "is what `omapifo serve` recorded; or use --api URL)")
+        store = Store(db)
+        try:
+            rows, total = store.transitions(pair, limit=limit)
+        finally:
+            store.close()
+        return s.HistorySchema().dump({"pair": pair, "total": total, "limit": limit,
+                                       "offset": 0, "transitions": rows})
+
+
+class ApiBackend:
+    """The REST service, through :class:`~omapifo.clients.client.Client`."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def close(self) -> None:
+        self.client.session.close()
+
+    def pair_names(self) -> list[str]:
+        return [p["pair"] for p in self.client.pairs()]
+
+    def state(self, pair: str) -> dict[str, Any]:
+        return self.client.pair(pair, fresh=True)
+
+    def partner_down(self, pair: str, peer: str, *, force: bool, reason: str | None,
+                     dry_run: bool) -> dict[str, Any]:
+        return self.client.partner_down(pair, peer, force=force, reason=reason, dry_run=dry_run)
+
+    def shutdown(self, pair: str, peer: str, *, force: bool, reason: str | None,
+                 dry_run: bool) -> dict[str, Any]:
+        return self.client.shutdown(pair, peer, force=force, reason=reason, dry_run=dry_run)
+
+    def lease(self, pair: str, ip: str | None, mac: str | None,
+              client_id: str | None) -> dict[str, Any]:
+        return self.client.lease(pair, ip, mac=mac, client_id=client_id)
+
+    def release(self, pair: str, ip: str, *, dry_run: bool) -> dict[str, Any]:
+        return self.client.release(pair, ip, dry_run=dry_run)
+
+    def history(self, pair: str, limit: int) -> dict[str, Any]:
+        return self.client.history(pair, limit=limit)
+
+
+def open_backend(config_path: str | None, api: str | None,
+                 audit_log: str | None) -> DirectBackend | ApiBackend:
+    if api:
+        token = os.environ.get("OMAPIFO_TOKEN")
+        if not token:
+            raise ConfigError("--api needs a token in the OMAPIFO_TOKEN environment variable")
+        return ApiBackend(Client(api, token))
+    actor = f"cli:{os.environ.get('SUDO_USER') or os.environ.get('USER') or os.getuid()}"
+    path = Path(audit_log or os.environ.get("OMAPIFO_AUDIT_LOG") or DEFAULT_AUDIT_LOG)
+    return DirectBackend(load_config(config_path), actor, path)

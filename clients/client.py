@@ -1,0 +1,143 @@
+"""A Python client of the omapifo REST service (requests).
+
+    from omapifo.clients.client import Client
+    c = Client("http://127.0.0.1:8067", token=os.environ["OMAPIFO_TOKEN"])
+    c.pair("classroom-1-6")["health"]["level"]           # "ok"
+    c.partner_down("classroom-1-6", "secondary", reason="primary's PSU died")
+
+Methods return the service's JSON (the same shapes the CLI prints with ``--json``).
+Errors are raised from the service's problem+json as omapifo's own exceptions, so a
+script handles ``PartnerDownRefused`` the same way over HTTP as with the library.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from omapifo.errors import (NotFound, OmapifoError, OperationRefused, PartnerDownRefused,
+                            PeerTimeout, PeerUnreachable, ReleaseRefused)
+
+
+class ApiError(OmapifoError):
+    """The service answered with an error; ``status`` and ``problem`` hold its answer."""
+
+    def __init__(self, message: str, *, status: int, problem: dict[str, Any],
+                 operation: str | None = None) -> None:
+        super().__init__(message, operation=operation)
+        self.status = status
+        self.problem = problem
+
+
+class ApiAuthError(ApiError):
+    """401 (no or unknown token) or 403 (a reader token where an operator one is needed)."""
+
+
+class BadRequest(ApiError):
+    """400 or 422: the request was malformed; ``problem["errors"]`` says where."""
+
+
+def _raise(resp: requests.Response, operation: str) -> None:
+    try:
+        problem = resp.json()
+    except ValueError:
+        problem = {"detail": resp.text[:200]}
+    detail = str(problem.get("detail") or problem.get("title") or resp.reason)
+    status = resp.status_code
+    if status == 409:
+        cls = {"partner-down": PartnerDownRefused, "release": ReleaseRefused}.get(
+            operation, OperationRefused)
+        raise cls(detail, operation=operation)
+    if status == 404:
+        raise NotFound(detail, operation=operation)
+    if status == 502:
+        raise PeerUnreachable(detail, operation=operation)
+    if status == 504:
+        raise PeerTimeout(detail, operation=operation)
+    if status in (401, 403):
+        raise ApiAuthError(detail, status=status, problem=problem, operation=operation)
+    if status in (400, 413, 422):
+        raise BadRequest(detail, status=status, problem=problem, operation=operation)
+    raise ApiError(f"HTTP {status}: {detail}", status=status, problem=problem,
+                   operation=operation)
+
+
+class Client:
+    """One method per endpoint of the v1 API. ``timeout`` bounds every request (seconds)."""
+
+    def __init__(self, base_url: str, token: str | None = None, *, timeout: float = 15.0,
+                 session: requests.Session | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def _call(self, method: str, path: str, operation: str, **kw: Any) -> Any:
+        try:
+            resp = self.session.request(method, self.base_url + path, timeout=self.timeout, **kw)
+        except requests.Timeout as exc:
+            raise PeerTimeout(f"the service at {self.base_url} did not answer within "
+                              f"{self.timeout:g} s", operation=operation) from exc
+        except requests.RequestException as exc:
+            raise PeerUnreachable(f"cannot reach the service at {self.base_url}: {exc}",
+                                  operation=operation) from exc
+        if resp.status_code >= 400:
+            _raise(resp, operation)
+        if resp.headers.get("Content-Type", "").startswith("application/json"):
+            return resp.json()
+        return resp.text
+
+    # -- reading ----------------------------------------------------------------------
+
+    def pairs(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/api/v1/pairs", "list pairs")["pairs"]
+
+    def pair(self, pair: str, *, fresh: bool = False) -> dict[str, Any]:
+        return self._call("GET", f"/api/v1/pairs/{pair}", "read pair",
+                          params={"fresh": "1"} if fresh else None)
+
+    def history(self, pair: str, *, since: str | None = None, limit: int = 50,
+                offset: int = 0) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if since:
+            params["since"] = since
+        return self._call("GET", f"/api/v1/pairs/{pair}/history", "history", params=params)
+
+    def lease(self, pair: str, ip: str | None = None, *, mac: str | None = None,
+              client_id: str | None = None) -> dict[str, Any]:
+        if ip is not None:
+            return self._call("GET", f"/api/v1/pairs/{pair}/leases/{ip}", "look up lease")
+        params = {"mac": mac} if mac is not None else {"client_id": client_id}
+        return self._call("GET", f"/api/v1/pairs/{pair}/leases", "look up lease", params=params)
+
+    def audit(self, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        return self._call("GET", "/api/v1/audit", "audit",
+                          params={"limit": limit, "offset": offset})
+
+    def healthz(self) -> dict[str, Any]:
+        return self._call("GET", "/healthz", "healthz")
+
+    def metrics(self) -> str:
+        return self._call("GET", "/metrics", "metrics")
+
+    def openapi(self) -> dict[str, Any]:
+        return self._call("GET", "/api/v1/openapi.json", "openapi")
+
+    # -- changing (each needs an operator token and confirms with the pair's name) -----
+
+    def partner_down(self, pair: str, peer: str, *, force: bool = False,
+                     reason: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+        return self._call("POST", f"/api/v1/pairs/{pair}/peers/{peer}/partner-down",
+                          "partner-down", params={"dry_run": "1"} if dry_run else None,
+                          json={"confirm": pair, "force": force, "reason": reason})
+
+    def shutdown(self, pair: str, peer: str, *, force: bool = False, reason: str | None = None,
+                 dry_run: bool = False) -> dict[str, Any]:
+        return self._call("POST", f"/api/v1/pairs/{pair}/peers/{peer}/shutdown", "shutdown",
+                          params={"dry_run": "1"} if dry_run else None,
+                          json={"confirm": pair, "force": force, "reason": reason})
+
+    def release(self, pair: str, ip: str, *, dry_run: bool = False) -> dict[str, Any]:
+        return self._call("POST", f"/api/v1/pairs/{pair}/leases/{ip}/release", "release",
+                          params={"dry_run": "1"} if dry_run else None, json={"confirm": pair})

@@ -1,0 +1,187 @@
+"""``omapifo status | partner-down | shutdown | history | lease ...``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from omapifo.errors import ConfigError, OperationRefused
+
+from . import output as out
+from .backend import open_backend
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--api", metavar="URL", help="go through the REST service (token in "
+                   "OMAPIFO_TOKEN) instead of OMAPI")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--audit-log", help="where direct changes are audited (default "
+                   "~/.local/state/omapifo/audit.log, or OMAPIFO_AUDIT_LOG)")
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("status", help="both peers' failover state and the pair's health")
+    p.add_argument("pair", nargs="?", help="one pair (default: every configured pair)")
+    _common(p)
+    p.set_defaults(func=cmd_status)
+
+    for name, text in (("partner-down", "move PEER into partner-down (guarded)"),
+                       ("shutdown", "stop PEER's dhcpd for maintenance (OMAPI control object)")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("pair")
+        p.add_argument("peer", choices=["primary", "secondary"])
+        p.add_argument("--force", action="store_true", help="skip the check that the partner "
+                       "is unreachable from here (never the split-brain check); needs --reason")
+        p.add_argument("--reason", help="why, for the audit trail")
+        p.add_argument("--dry-run", action="store_true", help="check everything, change nothing")
+        p.add_argument("--yes", action="store_true", help="do not ask to type the pair's name")
+        _common(p)
+        p.set_defaults(func=cmd_action, action=name)
+
+    p = sub.add_parser("history", help="state transitions the service recorded")
+    p.add_argument("pair")
+    p.add_argument("--limit", type=int, default=20)
+    _common(p)
+    p.set_defaults(func=cmd_history)
+
+    lease = sub.add_parser("lease", help="look up or release a lease on both peers")
+    lsub = lease.add_subparsers(dest="lease_command", required=True, metavar="COMMAND")
+    show = lsub.add_parser("show", help="a lease by IP, --mac or --client-id")
+    show.add_argument("pair")
+    show.add_argument("ip", nargs="?")
+    show.add_argument("--mac")
+    show.add_argument("--client-id")
+    _common(show)
+    show.set_defaults(func=cmd_lease_show)
+    rel = lsub.add_parser("release", help="release an active lease (asks to confirm)")
+    rel.add_argument("pair")
+    rel.add_argument("ip")
+    rel.add_argument("--dry-run", action="store_true")
+    rel.add_argument("--yes", action="store_true")
+    _common(rel)
+    rel.set_defaults(func=cmd_lease_release)
+
+
+def _backend(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    return open_backend(args.config, args.api, args.audit_log)
+
+
+def _confirm(args: argparse.Namespace, what: str) -> None:
+    if args.yes or getattr(args, "dry_run", False):
+        return
+    if not sys.stdin.isatty():
+        raise ConfigError(f"{what} needs confirmation: run it on a terminal, or add --yes")
+    print(f"{what}.\nType the pair's name ({args.pair}) to go ahead: ", end="", flush=True)
+    if sys.stdin.readline().strip() != args.pair:
+        raise OperationRefused("not confirmed; nothing was changed", operation=what)
+
+
+def _peer_rows(st: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for role in ("primary", "secondary"):
+        p = st[role]
+        local = out.state_name(p["local_state"])
+        rows.append([st["pair"], role, p["endpoint"], out.colour(local),
+                     out.state_name(p["partner_state"]) if p["reachable"] else "-",
+                     out.age(p["since"]) if p["reachable"] else (p["error"] or "")])
+    return rows
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    backend = _backend(args)
+    try:
+        names = [args.pair] if args.pair else backend.pair_names()
+        states = [backend.state(n) for n in names]
+    finally:
+        backend.close()
+    if args.json:
+        out.dump_json(states if not args.pair else states[0])
+    else:
+        rows = [r for st in states for r in _peer_rows(st)]
+        out.table(rows, ["PAIR", "PEER", "OMAPI", "STATE", "SEES PARTNER AS", "SINCE"])
+        for st in states:
+            print(f"\n{st['pair']}: {out.colour(st['health']['level'])}")
+            for reason in st["health"]["reasons"]:
+                print(f"  - {reason}")
+    if any(not st[r]["reachable"] for st in states for r in ("primary", "secondary")):
+        return EXIT_UNREACHABLE
+    return EXIT_OK if all(st["health"]["level"] == "ok" for st in states) else EXIT_FAILED
+
+
+def cmd_action(args: argparse.Namespace) -> int:
+    if args.force and not args.reason:
+        raise ConfigError("--force needs --reason (what happened to the partner)")
+    _confirm(args, f"{args.action} of the {args.peer} of {args.pair}")
+    backend = _backend(args)
+    try:
+        method = backend.partner_down if args.action == "partner-down" else backend.shutdown
+        result = method(args.pair, args.peer, force=args.force, reason=args.reason,
+                        dry_run=args.dry_run)
+    finally:
+        backend.close()
+    if args.json:
+        out.dump_json(result)
+    else:
+        print(result["message"])
+        state = result["after"] or result["before"]
+        out.table(_peer_rows(state), ["PAIR", "PEER", "OMAPI", "STATE", "SEES PARTNER AS",
+                                      "SINCE"])
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    backend = _backend(args)
+    try:
+        hist = backend.history(args.pair, args.limit)
+    finally:
+        backend.close()
+    if args.json:
+        out.dump_json(hist)
+        return EXIT_OK
+    rows = [[out.age(t["at"]).replace("since ", ""), t["peer"], t["field"], t["from"] or "-",
+             out.colour(t["to"] or "-")] for t in hist["transitions"]]
+    out.table(rows, ["WHEN", "PEER", "WHAT", "FROM", "TO"])
+    return EXIT_OK
+
+
+def _print_lease(view: dict[str, Any]) -> None:
+    state = out.state_name(view["state"]) if view["state"] else "unknown"
+    print(f"{view['ip']}: {out.colour(state)}, peers "
+          f"{'agree' if view['agree'] else 'DISAGREE'}"
+          + (f", served by the {view['serving']}" if view["serving"] else ""))
+    rows = []
+    for role in ("primary", "secondary"):
+        le = view[role]
+        if le is None:
+            rows.append([role, view["errors"].get(role, "not known"), "", "", ""])
+        else:
+            rows.append([role, out.state_name(le["state"]), le["hardware_address"] or "-",
+                         le["client_hostname"] or "-", le["ends"] or "-"])
+    out.table(rows, ["PEER", "STATE", "HARDWARE", "HOSTNAME", "ENDS (UTC)"])
+    for d in view["differences"]:
+        print(f"  differs: {d}")
+
+
+def cmd_lease_show(args: argparse.Namespace) -> int:
+    if sum(x is not None for x in (args.ip, args.mac, args.client_id)) != 1:
+        raise ConfigError("give exactly one of IP, --mac or --client-id")
+    backend = _backend(args)
+    try:
+        view = backend.lease(args.pair, args.ip, args.mac, args.client_id)
+    finally:
+        backend.close()
+    out.dump_json(view) if args.json else _print_lease(view)
+    return EXIT_OK
+
+
+def cmd_lease_release(args: argparse.Namespace) -> int:
+    _confirm(args, f"release of {args.ip} in {args.pair}")
+    backend = _backend(args)
+    try:
+        view = backend.release(args.pair, args.ip, dry_run=args.dry_run)
+    finally:
+        backend.close()
+    out.dump_json(view) if args.json else _print_lease(view)
+    return EXIT_OK

@@ -1,0 +1,99 @@
+"""The `omapifo` command against the real pair: status, partner-down, lease, check, --api."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from omapifo import FailoverState, Role, load_config
+from omapifo.clients import cli, servecli
+
+from ..api.conftest import OPERATOR, READER, service_config
+
+pytestmark = pytest.mark.integration
+PAIR = "classroom-1-6"
+
+
+@pytest.fixture
+def run(lab, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("OMAPIFO_AUDIT_LOG", str(tmp_path / "audit.log"))
+
+    def run(*argv: str, config: str | None = None) -> tuple[int, str, str]:
+        code = cli.main(["-c", config or str(lab.config_path), *argv])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+    run.audit = tmp_path / "audit.log"  # type: ignore[attr-defined]
+    return run
+
+
+def test_status_human_and_json(healthy_lab, run):
+    code, out, _ = run("status")
+    assert code == 0 and "classroom-1-6  primary" in out and "normal" in out
+    code, out, _ = run("status", PAIR, "--json")
+    st = json.loads(out)
+    assert st["primary"]["local_state"]["name"] == "normal" and st["health"]["level"] == "ok"
+
+
+def test_partner_down_refused_then_done_after_the_primary_stops(healthy_lab, run):
+    code, _, err = run("partner-down", PAIR, "secondary", "--yes")
+    assert code == 1 and "not communications-interrupted" in err
+    code, _, err = run("partner-down", PAIR, "secondary")  # no tty, no --yes
+    assert code == 2 and "--yes" in err
+    healthy_lab.stop(Role.PRIMARY)
+    healthy_lab.wait_states(None, FailoverState.COMMUNICATIONS_INTERRUPTED, timeout=30)
+    code, out, _ = run("partner-down", PAIR, "secondary", "--yes")
+    assert code == 0 and "now in partner-down" in out
+    entries = [json.loads(line) for line in run.audit.read_text().splitlines()]
+    assert [e["outcome"] for e in entries] == ["refused", "done"]
+
+
+def test_check_returns_each_of_its_four_exit_codes(healthy_lab, run):
+    code, out, _ = run("check", PAIR)
+    assert code == 0 and out.startswith("OMAPIFO OK") and "|" in out
+    code, out, _ = run("check", "no-such-pair")
+    assert code == 3 and out.startswith("OMAPIFO UNKNOWN")
+    healthy_lab.stop(Role.SECONDARY)
+    healthy_lab.wait_states(FailoverState.COMMUNICATIONS_INTERRUPTED, None, timeout=30)
+    code, out, _ = run("check", PAIR, "-w", "0", "-c", "3600")
+    assert code == 1 and out.startswith("OMAPIFO WARNING")
+    time.sleep(2.1)  # longer than the critical threshold below
+    code, out, _ = run("check", PAIR, "-w", "0", "-c", "2")
+    assert code == 2 and out.startswith("OMAPIFO CRITICAL")
+    assert "comms_interrupted_seconds=" in out
+
+
+def test_lease_show_and_release(healthy_lab, run):
+    ip = healthy_lab.client(4, mac="02:00:00:cc:00:04")
+    code, out, _ = run("lease", "show", PAIR, ip)
+    assert code == 0 and "active, peers agree" in out
+    code, out, _ = run("lease", "show", PAIR, "--mac", "02:00:00:cc:00:04", "--json")
+    assert json.loads(out)["ip"] == ip
+    code, out, _ = run("lease", "release", PAIR, ip, "--yes")
+    assert code == 0 and "active" not in out.splitlines()[0]
+    code, _, err = run("lease", "show", PAIR, "not-an-ip")
+    assert code == 2 and "not an IPv4 address" in err
+
+
+def test_same_output_through_the_rest_service(healthy_lab, run, tmp_path, monkeypatch):
+    cfg = service_config(healthy_lab.config_path, tmp_path, tmp_path / "db.sqlite3")
+    url, serve, stop = servecli.start(load_config(cfg), "127.0.0.1:0")
+    servecli.run_in_thread(serve)
+    try:
+        monkeypatch.setenv("OMAPIFO_TOKEN", READER)
+        code, via_api, _ = run("status", PAIR, "--json", "--api", url)
+        code2, direct, _ = run("status", PAIR, "--json")
+        assert code == code2 == 0
+
+        def stable(text: str) -> dict:
+            st = json.loads(text)
+            st.pop("read_at")
+            return st
+        assert stable(via_api) == stable(direct)
+        code, _, err = run("partner-down", PAIR, "secondary", "--yes", "--api", url)
+        assert code == 2 and "operator" in err  # a reader token may not change anything
+        monkeypatch.setenv("OMAPIFO_TOKEN", OPERATOR)
+        code, _, err = run("partner-down", PAIR, "secondary", "--yes", "--api", url)
+        assert code == 1 and "not communications-interrupted" in err
+    finally:
+        stop()

@@ -1,0 +1,116 @@
+"""The REST client: every method and every error shape, with requests-mock; once end to end."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+import requests_mock as requests_mock_module
+
+from omapifo import (NotFound, OperationRefused, PartnerDownRefused, PeerTimeout,
+                     PeerUnreachable, ReleaseRefused, load_config)
+from omapifo.clients import servecli
+from omapifo.clients.client import ApiAuthError, ApiError, BadRequest, Client
+
+from ..api.conftest import OPERATOR, READER, service_config
+
+URL = "http://omapifo.test"
+P = "classroom-1-6"
+OK = {"ok": True}
+
+
+@pytest.mark.parametrize("call,method,path,query,body", [
+    (lambda c: c.pairs(), "GET", "/api/v1/pairs", "", None),
+    (lambda c: c.pair(P), "GET", f"/api/v1/pairs/{P}", "", None),
+    (lambda c: c.pair(P, fresh=True), "GET", f"/api/v1/pairs/{P}", "fresh=1", None),
+    (lambda c: c.history(P, since="2026-01-01T00:00:00+00:00", limit=5), "GET",
+     f"/api/v1/pairs/{P}/history", "limit=5", None),
+    (lambda c: c.lease(P, "198.18.11.40"), "GET", f"/api/v1/pairs/{P}/leases/198.18.11.40", "",
+     None),
+    (lambda c: c.lease(P, mac="02:00:00:00:00:01"), "GET", f"/api/v1/pairs/{P}/leases",
+     "mac=02%3a00%3a00%3a00%3a00%3a01", None),
+    (lambda c: c.lease(P, client_id="01:02"), "GET", f"/api/v1/pairs/{P}/leases",
+     "client_id=01%3a02", None),
+    (lambda c: c.audit(limit=3), "GET", "/api/v1/audit", "limit=3", None),
+    (lambda c: c.healthz(), "GET", "/healthz", "", None),
+    (lambda c: c.openapi(), "GET", "/api/v1/openapi.json", "", None),
+    (lambda c: c.partner_down(P, "secondary", force=True, reason="r", dry_run=True), "POST",
+     f"/api/v1/pairs/{P}/peers/secondary/partner-down", "dry_run=1",
+     {"confirm": P, "force": True, "reason": "r"}),
+    (lambda c: c.shutdown(P, "primary"), "POST", f"/api/v1/pairs/{P}/peers/primary/shutdown", "",
+     {"confirm": P, "force": False, "reason": None}),
+    (lambda c: c.release(P, "198.18.11.40"), "POST",
+     f"/api/v1/pairs/{P}/leases/198.18.11.40/release", "", {"confirm": P}),
+])
+def test_every_method_calls_its_endpoint_with_the_token(requests_mock, call, method, path,
+                                                        query, body):
+    payload = {"pairs": [OK]} if path == "/api/v1/pairs" else OK
+    requests_mock.request(method, URL + path, json=payload,
+                          headers={"Content-Type": "application/json"})
+    result = call(Client(URL, "tok"))
+    req = requests_mock.last_request
+    assert req.headers["Authorization"] == "Bearer tok"
+    assert query in req.query
+    if body is not None:
+        assert req.json() == body
+    assert result == (OK if path != "/api/v1/pairs" else [OK])
+
+
+def test_metrics_is_text(requests_mock):
+    requests_mock.get(URL + "/metrics", text="# HELP x\n", headers={"Content-Type": "text/plain"})
+    assert Client(URL).metrics().startswith("# HELP")
+
+
+def problem(status: int, detail: str) -> dict:
+    return {"status_code": status, "json": {"type": "about:blank", "title": "t",
+                                            "status": status, "detail": detail},
+            "headers": {"Content-Type": "application/problem+json"}}
+
+
+@pytest.mark.parametrize("status,call,error", [
+    (409, lambda c: c.partner_down(P, "secondary"), PartnerDownRefused),
+    (409, lambda c: c.release(P, "198.18.11.40"), ReleaseRefused),
+    (409, lambda c: c.shutdown(P, "primary"), OperationRefused),
+    (404, lambda c: c.pair("x"), NotFound),
+    (401, lambda c: c.pair(P), ApiAuthError),
+    (403, lambda c: c.audit(), ApiAuthError),
+    (400, lambda c: c.lease(P, "x"), BadRequest),
+    (422, lambda c: c.history(P), BadRequest),
+    (502, lambda c: c.pair(P, fresh=True), PeerUnreachable),
+    (504, lambda c: c.pair(P, fresh=True), PeerTimeout),
+    (500, lambda c: c.pairs(), ApiError),
+])
+def test_problem_json_becomes_a_typed_exception(requests_mock, status, call, error):
+    requests_mock.register_uri(requests_mock_module.ANY, re.compile(".*"),
+                               **problem(status, "why"))
+    with pytest.raises(error, match="why"):
+        call(Client(URL))
+
+
+def test_transport_errors(requests_mock):
+    requests_mock.get(URL + "/healthz", exc=requests.ConnectTimeout)
+    with pytest.raises(PeerTimeout):
+        Client(URL).healthz()
+    requests_mock.get(URL + "/healthz", exc=requests.ConnectionError("refused"))
+    with pytest.raises(PeerUnreachable, match="cannot reach"):
+        Client(URL).healthz()
+
+
+@pytest.mark.integration
+def test_end_to_end_against_the_running_service(healthy_lab, tmp_path):
+    cfg = service_config(healthy_lab.config_path, tmp_path, tmp_path / "db.sqlite3")
+    url, serve, stop = servecli.start(load_config(cfg), "127.0.0.1:0")
+    servecli.run_in_thread(serve)
+    try:
+        reader, operator = Client(url, READER), Client(url, OPERATOR)
+        assert reader.healthz()["status"] == "ok"
+        assert reader.pair(P, fresh=True)["health"]["level"] == "ok"
+        with pytest.raises(ApiAuthError):
+            reader.partner_down(P, "secondary")
+        with pytest.raises(PartnerDownRefused, match="not communications-interrupted"):
+            operator.partner_down(P, "secondary")
+        assert operator.audit()["entries"][0]["outcome"] == "refused"
+        with pytest.raises(NotFound):
+            reader.pair("nope")
+    finally:
+        stop()
