@@ -41,7 +41,8 @@ def table(rows: list[list[str]], header: list[str], stream: TextIO | None = None
     widths = [max(len(strip.sub("", str(r[i]))) for r in [header] + rows)
               for i in range(len(header))]
     for r in [header] + rows:
-        cells = [str(c) + " " * (w - len(strip.sub("", str(c)))) for c, w in zip(r, widths, strict=True)]
+        cells = [str(c) + " " * (w - len(strip.sub("", str(c))))
+                 for c, w in zip(r, widths, strict=True)]
         print("  ".join(cells).rstrip(), file=stream or sys.stdout)
 
 
