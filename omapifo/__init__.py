@@ -35,6 +35,8 @@ from .failover import ActionResult, FailoverPair, PairState, PeerView
 from .health import Health, Level
 from .leases import Lease, LeaseState, LeaseView
 from .omapi import OmapiKey, OmapiPeer
+from .pools import PoolCounts, PoolReport, pools_from_files
+from .dhcpdconf import DhcpdConf, DhcpdConfError, parse_file as parse_dhcpd_conf
 from .states import FailoverState, FailoverStatus, Role
 
 # A library logs, it does not print: applications attach their own handlers.
@@ -48,6 +50,8 @@ __all__ = [
     "Config",
     "ConfigError",
     "ConvergenceError",
+    "DhcpdConf",
+    "DhcpdConfError",
     "Endpoint",
     "FailoverPair",
     "FailoverState",
@@ -70,6 +74,8 @@ __all__ = [
     "PeerTimeout",
     "PeerUnreachable",
     "PeerView",
+    "PoolCounts",
+    "PoolReport",
     "ProtocolError",
     "Refused",
     "ReleaseRefused",
@@ -77,4 +83,6 @@ __all__ = [
     "ServiceConfig",
     "TokenConfig",
     "load_config",
+    "parse_dhcpd_conf",
+    "pools_from_files",
 ]

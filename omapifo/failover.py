@@ -13,7 +13,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from collections.abc import Callable
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from .config import Endpoint, PairConfig
 from .errors import ConvergenceError, OperationRefused, PartnerDownRefused, PeerError
@@ -22,6 +24,9 @@ from .leases import release as release_lease
 from .health import DEFAULT_COMMS_INTERRUPTED_LIMIT, Health, assess, recover_wait_until
 from .omapi import OmapiPeer, u32
 from .states import FailoverState, FailoverStatus, Role
+
+if TYPE_CHECKING:
+    from .pools import PoolReport
 
 audit_log = logging.getLogger("omapifo.audit")
 
@@ -310,3 +315,12 @@ class FailoverPair:
                 dry_run: bool = False) -> LeaseView:
         """Release an active lease (guarded, audited); see :func:`omapifo.leases.release`."""
         return release_lease(self, ip, actor=actor, wait=wait, dry_run=dry_run)
+
+    # -- pools (omapifo.pools does the work) --------------------------------------------
+
+    def pools(self, *, window: int = 8, rate: float | None = None,
+              progress: Callable[[int, int], None] | None = None) -> PoolReport:
+        """Every pool of the pair's dhcpd_conf, counted live on both peers."""
+        from .pools import scan_pools  # pools imports leases and scan; keep import light
+
+        return scan_pools(self, window=window, rate=rate, progress=progress)

@@ -18,7 +18,7 @@ from omapifo import lab as labmod
 from omapifo.errors import LabError
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-TEST_PREFIX = re.compile(r"^t\d+$")
+TEST_PREFIX = re.compile(r"^t\d+[a-z0-9]*$")
 
 
 def lab_unavailable() -> str | None:

@@ -1,0 +1,143 @@
+"""Pool counts and runway: live over OMAPI (both peers), or offline from dhcpd.leases.
+
+In a failover pool the primary owns ``free`` addresses and the secondary ``backup``
+ones (dhcpd.conf(5), THE FAILOVER PROTOCOL). A server cut off from its partner
+(communications-interrupted) can hand out only its own share until it is moved to
+partner-down, so each peer's *runway* is the size of its share: the primary's free
+count and the secondary's backup count, as the primary sees them.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import time
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from .dhcpdconf import DhcpdConf, Pool, parse_file
+from .errors import ConfigError, PeerError
+from .leasefile import read_leases
+from .leases import LeaseState
+from .scan import DEFAULT_WINDOW, Progress, lease_states
+from .states import Role
+
+if TYPE_CHECKING:
+    from .failover import FailoverPair
+
+
+@dataclass(frozen=True)
+class PoolCounts:
+    name: str
+    subnet: str | None
+    ranges: tuple[tuple[str, str], ...]
+    failover_peer: str | None
+    total: int
+    active: int
+    free: int
+    backup: int
+    expired: int
+    released: int
+    abandoned: int
+    reset: int
+    reserved: int
+    bootp: int
+    unknown: int  # addresses of the range dhcpd has no lease for
+    disagreements: int = 0  # addresses whose binding state the peers report differently
+    runway: dict[str, int] = field(default_factory=dict)  # "primary"/"secondary" -> addresses
+
+    @property
+    def utilization(self) -> float:
+        """Percent of the pool's addresses bound to clients (active, reserved, bootp)."""
+        used = self.active + self.reserved + self.bootp
+        return round(100.0 * used / self.total, 2) if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class PoolReport:
+    pair: str
+    pools: tuple[PoolCounts, ...]
+    scanned_at: datetime
+    source: str  # "omapi" or "leases-file"
+    complete: bool
+    duration: float
+    errors: dict[str, str] = field(default_factory=dict)  # a peer whose scan failed
+
+
+def _count(pool: Pool, states: Sequence[int | None],
+           other: Sequence[int | None] | None = None) -> PoolCounts:
+    c = Counter(states)
+    disagreements = sum(1 for a, b in zip(states, other, strict=True) if a != b) if other else 0
+    free, backup = c[LeaseState.FREE], c[LeaseState.BACKUP]
+    return PoolCounts(
+        name=pool.name, subnet=str(pool.subnet) if pool.subnet else None,
+        ranges=tuple((str(r.first), str(r.last)) for r in pool.ranges),
+        failover_peer=pool.failover_peer, total=len(states),
+        active=c[LeaseState.ACTIVE], free=free, backup=backup,
+        expired=c[LeaseState.EXPIRED], released=c[LeaseState.RELEASED],
+        abandoned=c[LeaseState.ABANDONED], reset=c[LeaseState.RESET],
+        reserved=c[LeaseState.RESERVED], bootp=c[LeaseState.BOOTP], unknown=c[None],
+        disagreements=disagreements,
+        runway={"primary": free, "secondary": backup} if pool.failover_peer else {})
+
+
+def _addresses(pool: Pool) -> list[ipaddress.IPv4Address]:
+    return [ip for r in pool.ranges for ip in r.addresses()]
+
+
+def pools_from_files(dhcpd_conf: str | os.PathLike[str] | DhcpdConf,
+                     leases_file: str | os.PathLike[str], *, pair: str = "") -> PoolReport:
+    """Offline counts from a dhcpd.conf and its dhcpd.leases (last record of an address wins)."""
+    t = time.monotonic()
+    conf = dhcpd_conf if isinstance(dhcpd_conf, DhcpdConf) else parse_file(dhcpd_conf)
+    records = read_leases(leases_file)
+    pools = []
+    for pool in conf.pools:
+        states = [(rec.state if (rec := records.get(ip)) else None) for ip in _addresses(pool)]
+        pools.append(_count(pool, states))
+    return PoolReport(pair, tuple(pools), datetime.now(timezone.utc), "leases-file", True,
+                      time.monotonic() - t)
+
+
+def scan_pools(pair: FailoverPair, *, window: int = DEFAULT_WINDOW, rate: float | None = None,
+               progress: Progress | None = None, conf: DhcpdConf | None = None) -> PoolReport:
+    """Every pool's counts from one lookup per address on both peers (pipelined).
+
+    Counts are the primary's view (the secondary's when the primary does not answer);
+    ``disagreements`` counts addresses the peers see differently. Raises if either
+    peer's scan fails: never partial counts reported as complete.
+    """
+    if conf is None:
+        if pair.config.dhcpd_conf is None:
+            raise ConfigError(f"pair {pair.name!r} has no dhcpd_conf: pools come from the "
+                              "configuration (dhcpd has no OMAPI object for pools)")
+        conf = parse_file(pair.config.dhcpd_conf)
+    t = time.monotonic()
+    ips = [ip for pool in conf.pools for ip in _addresses(pool)]
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        futures = {role: ex.submit(lease_states, pair.peer(role), ips, window=window,
+                                   rate=rate, progress=progress if role is Role.PRIMARY
+                                   else None) for role in Role}
+        views: dict[Role, list[int | None]] = {}
+        errors: dict[Role, PeerError] = {}
+        for role, fut in futures.items():
+            try:
+                views[role] = fut.result()
+            except PeerError as exc:
+                errors[role] = exc
+    if not views:
+        raise errors[Role.PRIMARY]
+    main = views.get(Role.PRIMARY) or views[Role.SECONDARY]
+    other = views.get(Role.SECONDARY) if Role.PRIMARY in views else None
+    pools, offset = [], 0
+    for pool in conf.pools:
+        n = pool.size
+        pools.append(_count(pool, main[offset:offset + n],
+                            other[offset:offset + n] if other else None))
+        offset += n
+    return PoolReport(pair.name, tuple(pools), datetime.now(timezone.utc), "omapi", True,
+                      time.monotonic() - t, {str(r): str(e) for r, e in errors.items()})
+
