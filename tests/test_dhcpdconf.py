@@ -61,7 +61,8 @@ failover peer "dhcp-pair" {
 shared-network "building-7" {
   subnet 198.18.100.0 netmask 255.255.255.0 {
     option routers 198.18.100.1;
-    pool { failover peer "dhcp-pair"; range 198.18.100.10 198.18.100.99; deny dynamic bootp clients; }
+    pool { failover peer "dhcp-pair"; range 198.18.100.10 198.18.100.99;
+           deny dynamic bootp clients; }
     pool { allow members of "voip"; range 198.18.100.200 198.18.100.220; }
   }
   subnet 198.18.101.0 netmask 255.255.255.0 { }
