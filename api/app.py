@@ -69,7 +69,8 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
              for name, pc in config.pairs.items()}
     store = Store(svc_cfg.database)
     metrics = Metrics()
-    poller = Poller(pairs, store, metrics, svc_cfg.poll_interval)
+    poller = Poller(pairs, store, metrics, svc_cfg.poll_interval, svc_cfg.pool_interval,
+                    svc_cfg.pool_scan_rate)
     service = Service(config, pairs, store, metrics, poller)
     app.extensions["omapifo"] = service
 

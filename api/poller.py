@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 
-from omapifo import FailoverPair, FailoverState, PairState, Role
+from omapifo import FailoverPair, FailoverState, PairState, PoolReport, Role
 
 from .schemas import PairStateSchema
 from .store import Store, Transition
@@ -49,8 +49,26 @@ class Metrics:
                                        "peers", ["pair"], registry=r,
                                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
                                                 2.5, 5, 10))
+        self.pool_addresses = Gauge("omapifo_pool_addresses", "addresses of a pool by binding "
+                                    "state (from the last scan)", ["pair", "pool", "state"],
+                                    registry=r)
+        self.pool_runway = Gauge("omapifo_pool_runway_addresses", "addresses a peer can still "
+                                 "hand out alone if its partner disappears now",
+                                 ["pair", "pool", "peer"], registry=r)
+        self.pool_scan_time = Gauge("omapifo_pool_scan_timestamp_seconds", "UNIX time of the "
+                                    "last complete pool scan", ["pair"], registry=r)
         self.last_success = Gauge("omapifo_poll_last_success_timestamp_seconds", "UNIX time of "
                                   "the last poll that reached both peers", ["pair"], registry=r)
+
+    def observe_pools(self, report: PoolReport) -> None:
+        for pool in report.pools:
+            for state in ("total", "active", "free", "backup", "expired", "released",
+                          "abandoned", "reset", "reserved", "bootp"):
+                self.pool_addresses.labels(report.pair, pool.name, state).set(
+                    getattr(pool, state))
+            for peer, runway in pool.runway.items():
+                self.pool_runway.labels(report.pair, pool.name, peer).set(runway)
+        self.pool_scan_time.labels(report.pair).set(report.scanned_at.timestamp())
 
     def observe(self, st: PairState, duration: float) -> None:
         self.poll_duration.labels(st.pair).observe(duration)
@@ -96,12 +114,16 @@ def _signature(st: PairState) -> dict[tuple[str, str], str | None]:
 
 class Poller:
     def __init__(self, pairs: dict[str, FailoverPair], store: Store, metrics: Metrics,
-                 interval: float) -> None:
+                 interval: float, pool_interval: float = 300.0,
+                 pool_rate: float | None = None) -> None:
         self.pairs = pairs
         self.store = store
         self.metrics = metrics
         self.interval = interval
+        self.pool_interval = pool_interval
+        self.pool_rate = pool_rate or None
         self._cache: dict[str, Snapshot] = {}
+        self._pools: dict[str, PoolReport] = {}
         self._lock = threading.Lock()
         self._scheduler: BackgroundScheduler | None = None
         self.polls = 0
@@ -131,6 +153,27 @@ class Poller:
         except Exception:  # noqa: BLE001 - a poll must never kill the scheduler thread
             log.exception("poll of %s failed", name)
 
+    def scan(self, name: str) -> PoolReport:
+        """Scan ``name``'s pools now (rate-capped), cache the report and its metrics."""
+        report = self.pairs[name].pools(rate=self.pool_rate)
+        with self._lock:
+            self._pools[name] = report
+        self.metrics.observe_pools(report)
+        return report
+
+    def pools(self, name: str, fresh: bool = False) -> PoolReport:
+        with self._lock:
+            report = None if fresh else self._pools.get(name)
+        return report or self.scan(name)
+
+    def _scan_job(self, name: str) -> None:
+        if self.pairs[name].config.dhcpd_conf is None:
+            return  # no configuration to know the pools from; GET says so
+        try:
+            self.scan(name)
+        except Exception:  # noqa: BLE001 - a scan must never kill the scheduler thread
+            log.exception("pool scan of %s failed", name)
+
     def cached(self, name: str) -> Snapshot | None:
         with self._lock:
             return self._cache.get(name)
@@ -152,6 +195,9 @@ class Poller:
             sched.add_job(self._job, "interval", seconds=self.interval, args=[name], id=name,
                           max_instances=1, coalesce=True, next_run_time=now,
                           misfire_grace_time=max(1, int(self.interval)))
+            sched.add_job(self._scan_job, "interval", seconds=self.pool_interval, args=[name],
+                          id=f"{name}/pools", max_instances=1, coalesce=True,
+                          next_run_time=now, misfire_grace_time=max(1, int(self.pool_interval)))
         sched.start()
         self._scheduler = sched
 

@@ -11,7 +11,8 @@ from typing import Any
 from flask import Response
 from werkzeug.exceptions import HTTPException
 
-from omapifo.errors import (AuthenticationFailed, ConvergenceError, NotFound, OmapifoError,
+from omapifo.errors import (AuthenticationFailed, ConfigError, ConvergenceError, NotFound,
+                            OmapifoError,
                             OperationRefused, PeerError, PeerTimeout, PeerUnreachable, Refused)
 
 log = logging.getLogger("omapifo.api")
@@ -26,6 +27,7 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (Refused, 409, "Refused by dhcpd"),
     (ConvergenceError, 504, "Peers did not settle"),
     (PeerError, 502, "OMAPI error"),
+    (ConfigError, 409, "Not configured"),
 ]
 
 

@@ -185,6 +185,39 @@ class LeaseQuerySchema(Strict):
     client_id = f.String(load_default=None, validate=v.Length(max=512))
 
 
+class PoolCountsSchema(_Base):
+    name = f.String()
+    subnet = f.String(allow_none=True)
+    ranges = f.Function(lambda p: [list(r) for r in p.ranges])
+    failover_peer = f.String(allow_none=True)
+    total = f.Integer()
+    active = f.Integer()
+    free = f.Integer(metadata={"description": "owned by the primary"})
+    backup = f.Integer(metadata={"description": "owned by the secondary"})
+    expired = f.Integer()
+    released = f.Integer()
+    abandoned = f.Integer()
+    reset = f.Integer()
+    reserved = f.Integer()
+    bootp = f.Integer()
+    unknown = f.Integer()
+    disagreements = f.Integer()
+    utilization = f.Float(metadata={"description": "percent bound to clients"})
+    runway = f.Dict(keys=f.String(), values=f.Integer(), metadata={
+        "description": "addresses each peer can still hand out alone if its partner "
+                       "disappears now"})
+
+
+class PoolReportSchema(_Base):
+    pair = f.String()
+    scanned_at = f.DateTime(format="iso")
+    source = f.String()
+    complete = f.Boolean()
+    duration = f.Float()
+    errors = f.Dict(keys=f.String(), values=f.String())
+    pools = f.List(f.Nested(PoolCountsSchema))
+
+
 class ProblemSchema(_Base):
     """RFC 9457 problem details."""
 

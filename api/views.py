@@ -178,6 +178,16 @@ class LeaseRelease(MethodView):
             return fp.release(ip, actor=g.caller.name, dry_run=query["dry_run"])
 
 
+@blp.route("/pairs/<string:pair>/pools")
+class Pools(MethodView):
+    @blp.arguments(s.FreshQuerySchema, location="query")
+    @blp.response(200, s.PoolReportSchema)
+    def get(self, query: dict[str, Any], pair: str) -> Any:
+        """Pool counts and runway from the last scan (with its time); ``?fresh=1`` scans now."""
+        _pair(pair)
+        return _service().poller.pools(pair, fresh=query["fresh"])
+
+
 @blp.route("/audit")
 class Audit(MethodView):
     @blp.arguments(s.PageQuerySchema, location="query")

@@ -10,9 +10,10 @@ import logging
 import os
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Protocol
 
-from omapifo import Config, FailoverPair, load_config
+from omapifo import Config, FailoverPair, load_config, pools_from_files
 from omapifo.api import schemas as s
 from omapifo.api.store import Store
 from omapifo.errors import ConfigError
@@ -33,6 +34,8 @@ class Backend(Protocol):
               client_id: str | None) -> dict[str, Any]: ...
     def release(self, pair: str, ip: str, *, dry_run: bool) -> dict[str, Any]: ...
     def history(self, pair: str, limit: int) -> dict[str, Any]: ...
+    def pools(self, pair: str, leases: str | None,
+              progress: Callable[[int, int], None] | None) -> dict[str, Any]: ...
 
 
 class _AuditFile(logging.Handler):
@@ -99,6 +102,16 @@ class DirectBackend:
         return s.LeaseViewSchema().dump(self._pair(pair).release(ip, actor=self.actor,
                                                                  dry_run=dry_run))
 
+    def pools(self, pair: str, leases: str | None,
+              progress: Callable[[int, int], None] | None) -> dict[str, Any]:
+        fp = self._pair(pair)
+        if leases is None:
+            return s.PoolReportSchema().dump(fp.pools(progress=progress))
+        if fp.config.dhcpd_conf is None:
+            raise ConfigError(f"pair {pair!r} has no dhcpd_conf in the configuration")
+        return s.PoolReportSchema().dump(pools_from_files(fp.config.dhcpd_conf, leases,
+                                                          pair=pair))
+
     def history(self, pair: str, limit: int) -> dict[str, Any]:
         self._pair(pair)  # unknown pair: ConfigError
         db = self.config.service.database
@@ -146,6 +159,12 @@ class ApiBackend:
 
     def history(self, pair: str, limit: int) -> dict[str, Any]:
         return self.client.history(pair, limit=limit)
+
+    def pools(self, pair: str, leases: str | None,
+              progress: Callable[[int, int], None] | None) -> dict[str, Any]:
+        if leases is not None:
+            raise ConfigError("--leases reads local files: it does not go with --api")
+        return self.client.pools(pair)
 
 
 def open_backend(config_path: str | None, api: str | None,

@@ -111,6 +111,10 @@ class Client:
         params = {"mac": mac} if mac is not None else {"client_id": client_id}
         return self._call("GET", f"/api/v1/pairs/{pair}/leases", "look up lease", params=params)
 
+    def pools(self, pair: str, *, fresh: bool = False) -> dict[str, Any]:
+        return self._call("GET", f"/api/v1/pairs/{pair}/pools", "pools",
+                          params={"fresh": "1"} if fresh else None)
+
     def audit(self, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
         return self._call("GET", "/api/v1/audit", "audit",
                           params={"limit": limit, "offset": offset})

@@ -46,6 +46,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     _common(p)
     p.set_defaults(func=cmd_history)
 
+    p = sub.add_parser("pools", help="pool counts and each peer's runway (live scan, or "
+                       "--leases FILE offline)")
+    p.add_argument("pair")
+    p.add_argument("--leases", metavar="FILE", help="count from this dhcpd.leases instead of "
+                   "scanning over OMAPI")
+    _common(p)
+    p.set_defaults(func=cmd_pools)
+
     lease = sub.add_parser("lease", help="look up or release a lease on both peers")
     lsub = lease.add_subparsers(dest="lease_command", required=True, metavar="COMMAND")
     show = lsub.add_parser("show", help="a lease by IP, --mac or --client-id")
@@ -143,6 +151,35 @@ def cmd_history(args: argparse.Namespace) -> int:
     rows = [[out.age(t["at"]).replace("since ", ""), t["peer"], t["field"], t["from"] or "-",
              out.colour(t["to"] or "-")] for t in hist["transitions"]]
     out.table(rows, ["WHEN", "PEER", "WHAT", "FROM", "TO"])
+    return EXIT_OK
+
+
+def cmd_pools(args: argparse.Namespace) -> int:
+    progress = None
+    if sys.stderr.isatty() and not args.json:
+        def progress(done: int, total: int) -> None:
+            width = 30
+            filled = width * done // total
+            print(f"\rscanning [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+                  end="" if done < total else "\n", file=sys.stderr, flush=True)
+    backend = _backend(args)
+    try:
+        report = backend.pools(args.pair, args.leases, progress)
+    finally:
+        backend.close()
+    if args.json:
+        out.dump_json(report)
+        return EXIT_OK
+    rows = [[p["name"], str(p["total"]), str(p["active"]), str(p["free"]), str(p["backup"]),
+             str(p["expired"] + p["released"] + p["abandoned"]), f"{p['utilization']:.1f}%",
+             str(p["runway"].get("primary", "-")), str(p["runway"].get("secondary", "-"))]
+            for p in report["pools"]]
+    out.table(rows, ["POOL", "TOTAL", "ACTIVE", "FREE", "BACKUP", "EXP/REL/ABAND", "USED",
+                     "RUNWAY PRIMARY", "RUNWAY SECONDARY"])
+    print(f"\n{report['source']} scan at {out.age(report['scanned_at'])} "
+          f"({report['duration']:.2f} s)")
+    for role, err in report["errors"].items():
+        print(f"  the {role} could not be scanned ({err}); counts are the other peer's view")
     return EXIT_OK
 
 

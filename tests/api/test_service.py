@@ -120,3 +120,22 @@ def test_openapi_document_validates_and_has_every_route(app):
             path = rule.rule.replace("<string:", "<")
             assert path in documented, path
     assert c.get("/api/v1/docs").status_code == 200
+
+
+def test_pools_match_the_librarys_numbers(healthy_lab, app, pair):
+    c = app.test_client()
+    healthy_lab.client(2, mac="02:00:00:bb:00:02")
+    got = c.get(f"/api/v1/pairs/{PAIR}/pools?fresh=1", headers=auth(READER))
+    assert got.status_code == 200, got.get_json()
+    report = got.get_json()
+    lib = pair.pools()
+    assert report["complete"] and report["source"] == "omapi"
+    assert [(p["name"], p["total"], p["active"], p["free"], p["backup"])
+            for p in report["pools"]] == [(p.name, p.total, p.active, p.free, p.backup)
+                                          for p in lib.pools]
+    cached = c.get(f"/api/v1/pairs/{PAIR}/pools", headers=auth(READER)).get_json()
+    assert cached["scanned_at"] == report["scanned_at"]  # from the last scan, not a new one
+    text = c.get("/metrics").get_data(as_text=True)
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    runway = [s for s in families["omapifo_pool_runway_addresses"].samples]
+    assert len(runway) == 2 * len(lib.pools)
