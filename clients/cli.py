@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from omapifo.errors import ConfigError, LabError, OmapifoError, OperationRefused, PeerError
 
 from .client import ApiAuthError, BadRequest
-from . import checkcli, democli, labcli, paircli, servecli
+from . import checkcli, configcli, democli, labcli, paircli, servecli
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     paircli.add_parsers(sub)
     checkcli.add_parser(sub)
+    configcli.add_parsers(sub)
     labcli.add_parser(sub)
     democli.add_parser(sub)
     servecli.add_parser(sub)

@@ -10,6 +10,7 @@ One TOML file (read with the standard library's tomllib) describes any number of
     algorithm = "hmac-md5"                # or hmac-sha256, hmac-sha512
     failover_peer = "classroom-1-6"       # name in dhcpd.conf; defaults to the pair's name
     dhcpd_conf = "/etc/dhcp/dhcpd.conf"   # optional; where pools are read from
+    secondary_dhcpd_conf = "/srv/dhcp2/dhcpd.conf"  # optional; the secondary's copy
     timeout = 3.0                         # seconds per OMAPI request
 
 The library itself never reads files or the environment: :func:`load_config` is for
@@ -88,6 +89,7 @@ class PairConfig:
     key: OmapiKey
     failover_peer: str = ""
     dhcpd_conf: Path | None = None
+    secondary_dhcpd_conf: Path | None = None  # the secondary's, for `config check`/doctor
     timeout: float = DEFAULT_TIMEOUT
 
     def __post_init__(self) -> None:
@@ -164,6 +166,7 @@ class _PairSchema(ma.Schema):
                                  validate=ma.validate.OneOf(sorted(ALGORITHMS)))
     failover_peer = ma.fields.String(validate=ma.validate.Length(min=1))
     dhcpd_conf = ma.fields.String()
+    secondary_dhcpd_conf = ma.fields.String()
     timeout = ma.fields.Float(load_default=DEFAULT_TIMEOUT,
                               validate=ma.validate.Range(min=0.05, max=120))
 
@@ -268,6 +271,8 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
             name=name, primary=p["primary"], secondary=p["secondary"], key=key,
             failover_peer=p.get("failover_peer", name),
             dhcpd_conf=(base / p["dhcpd_conf"]) if "dhcpd_conf" in p else None,
+            secondary_dhcpd_conf=(base / p["secondary_dhcpd_conf"])
+            if "secondary_dhcpd_conf" in p else None,
             timeout=p["timeout"])
     svc = doc.get("service", {})
     tokens = tuple(TokenConfig(**t) for t in svc.pop("tokens", []))

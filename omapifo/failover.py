@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from .config import Endpoint, PairConfig
-from .errors import ConvergenceError, OperationRefused, PartnerDownRefused, PeerError
+from .errors import ConfigError, ConvergenceError, OperationRefused, PartnerDownRefused, PeerError
 from .leases import LeaseView, lease_view
 from .leases import release as release_lease
 from .health import DEFAULT_COMMS_INTERRUPTED_LIMIT, Health, assess, recover_wait_until
@@ -26,6 +26,7 @@ from .omapi import OmapiPeer, u32
 from .states import FailoverState, FailoverStatus, Role
 
 if TYPE_CHECKING:
+    from .confcheck import Finding
     from .pools import PoolReport
 
 audit_log = logging.getLogger("omapifo.audit")
@@ -315,6 +316,19 @@ class FailoverPair:
                 dry_run: bool = False) -> LeaseView:
         """Release an active lease (guarded, audited); see :func:`omapifo.leases.release`."""
         return release_lease(self, ip, actor=actor, wait=wait, dry_run=dry_run)
+
+    # -- configuration (omapifo.confcheck does the work) --------------------------------
+
+    def check_config(self, *, run_dhcpd: bool = True) -> list[Finding]:
+        """Both servers' dhcpd.conf checked against each other (dhcpd_conf and
+        secondary_dhcpd_conf from the configuration)."""
+        from .confcheck import check_pair
+
+        if self.config.dhcpd_conf is None or self.config.secondary_dhcpd_conf is None:
+            raise ConfigError(f"pair {self.name!r} needs dhcpd_conf and secondary_dhcpd_conf "
+                              "in the configuration to check both servers' files")
+        return check_pair(self.config.dhcpd_conf, self.config.secondary_dhcpd_conf,
+                          run_dhcpd=run_dhcpd)
 
     # -- pools (omapifo.pools does the work) --------------------------------------------
 

@@ -469,6 +469,7 @@ class Lab:
             f'key_name = "omapi_key"\nkey_file = "{self.key_path.name}"\n'
             f'algorithm = "{s.algorithm}"\nfailover_peer = "{s.peer_name}"\n'
             f'dhcpd_conf = "{self.conf_path(Role.PRIMARY).relative_to(self.dir)}"\n'
+            f'secondary_dhcpd_conf = "{self.conf_path(Role.SECONDARY).relative_to(self.dir)}"\n'
             "timeout = 3.0\n")
         for role in Role:
             # dhcpd resolves a relative include against its working directory, not

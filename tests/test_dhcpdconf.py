@@ -6,22 +6,13 @@ import ipaddress
 import pytest
 
 from omapifo.dhcpdconf import DhcpdConfError, parse_file, parse_text
-from omapifo.lab import Lab, LabSettings
 from omapifo.states import Role
+
+from .labfiles import write_lab_files
 
 
 def lab_files(tmp_path):
-    """The lab's own configuration, written as `omapifo lab up` writes it (no lab needed)."""
-    lab = Lab.create(LabSettings(prefix="cfgtest"), tmp_path)
-    lab.state["slots"] = [0]
-    for role in Role:
-        d = lab.server_dir(role)
-        d.mkdir(parents=True)
-        for r in Role:
-            (d / f"dhcpd.conf-failover-{r}").write_text(lab.failover_block(r))
-        (d / "dhcpd.conf-failover").symlink_to(f"dhcpd.conf-failover-{role}")
-        lab.conf_path(role).write_text(lab.master_conf(role, "c2VjcmV0"))
-    return lab
+    return write_lab_files(tmp_path)
 
 
 def test_the_labs_primary_with_its_symlinked_failover_include(tmp_path):

@@ -1,0 +1,65 @@
+"""``omapifo config check PRIMARY SECONDARY`` and ``omapifo doctor PAIR``."""
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+
+from omapifo import load_config
+from omapifo.confcheck import check_pair, exit_code
+from omapifo.doctor import diagnose
+
+from . import output as out
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("config", help="check dhcpd configurations")
+    csub = p.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
+    chk = csub.add_parser("check", help="check a failover pair's two dhcpd.conf files against "
+                          "each other; exit 0 clean, 1 warnings, 2 errors")
+    chk.add_argument("primary_conf")
+    chk.add_argument("secondary_conf")
+    chk.add_argument("--json", action="store_true")
+    chk.add_argument("--no-dhcpd", action="store_true", help="do not run dhcpd -t")
+    chk.set_defaults(func=cmd_check)
+
+    doc = sub.add_parser("doctor", help="configuration and live pair, and the next step")
+    doc.add_argument("pair")
+    doc.add_argument("--no-scan", action="store_true", help="skip the pool scan")
+    doc.set_defaults(func=cmd_doctor)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    findings = check_pair(args.primary_conf, args.secondary_conf, run_dhcpd=not args.no_dhcpd)
+    if args.json:
+        out.dump_json([asdict(f) for f in findings])
+    elif not findings:
+        print("clean: no findings")
+    else:
+        for f in findings:
+            print(f"{f.where}: {out.colour(f.severity if f.severity != 'error' else 'critical')}"
+                  f" {f.code} {f.message}\n    fix: {f.hint}")
+    return exit_code(findings)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    with load_config(args.config).pair(args.pair) as pair:
+        rep = diagnose(pair, scan=not args.no_scan)
+    print(f"doctor: {rep.pair}\n\nconfiguration:")
+    for f in rep.findings:
+        print(f"  {f.where}: {f.severity} {f.code} {f.message}")
+    if not rep.findings:
+        print("  no findings" if not rep.notes else "", end="\n" if not rep.notes else "")
+    for n in rep.notes:
+        print(f"  note: {n}")
+    print("\nlive:")
+    for line in rep.live:
+        print(f"  {line}")
+    if rep.pools:
+        print("\npools:")
+        for line in rep.pools:
+            print(f"  {line}")
+    print(f"\nnext step: {rep.next_step}")
+    assert rep.state is not None
+    return 0 if rep.state.health.ok and exit_code(rep.findings) < 2 else 1
+
+
