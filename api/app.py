@@ -18,6 +18,7 @@ from omapifo.errors import OmapifoError
 from . import problems
 from .auth import Caller, identify
 from .poller import Metrics, Poller
+from .schemas import ProblemSchema
 from .store import Store
 from .views import blp
 
@@ -28,6 +29,8 @@ MAX_BODY = 64 * 1024  # a confirmation body is tiny; anything larger is refused 
 
 class _ProblemApi(Api):
     """flask-smorest's Api, with its error payload replaced by RFC 9457 problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema  # documents every error response with the real shape
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         return problems.from_http_exception(error)
@@ -50,6 +53,25 @@ class Service:
         for pair in self.pairs.values():
             pair.close()
         self.store.close()
+
+
+def _document_problems(api: Api) -> None:
+    """Every error response is ``application/problem+json`` on the wire: say so in the
+    OpenAPI document (flask-smorest documents its errors as application/json)."""
+    def fix(response: dict[str, Any]) -> None:
+        content = response.get("content")
+        if content and "application/json" in content:
+            response["content"] = {"application/problem+json": content["application/json"]}
+
+    for response in api.spec.components.responses.values():
+        fix(response)
+    for ops in api.spec._paths.values():  # apispec keeps the paths here; no public setter
+        for op in ops.values():
+            if not isinstance(op, dict):
+                continue  # path-level "parameters"
+            for code, response in op.get("responses", {}).items():
+                if code == "default" or str(code)[0] in "45":
+                    fix(response)
 
 
 def create_app(config: Config, *, poll: bool = True) -> Flask:
@@ -77,6 +99,7 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
     api = _ProblemApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     api.register_blueprint(blp)
+    _document_problems(api)
     app.register_error_handler(OmapifoError, problems.from_omapifo_error)
     app.register_error_handler(ValueError, problems.from_value_error)
     app.register_error_handler(RecursionError, lambda e: problems.problem(

@@ -1,0 +1,167 @@
+"""The service when things break: dead, cut and slow peers; the service killed mid-action."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import requests
+
+from omapifo import FailoverState, Role, load_config
+from omapifo.api import create_app
+
+from .conftest import OPERATOR, POLL, READER, auth
+
+pytestmark = pytest.mark.integration
+PAIR = "classroom-1-6"
+
+
+def fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_dead_peer_seen_within_one_interval_then_reconnected_without_leaks(healthy_lab,
+                                                                           service_cfg):
+    app = create_app(load_config(service_cfg), poll=False)
+    poller = app.extensions["omapifo"].poller
+    try:
+        poller.poll(PAIR)
+        healthy_lab.stop(Role.SECONDARY)
+        t = time.monotonic()
+        snap = poller.poll(PAIR)
+        assert not snap.state.secondary.reachable and time.monotonic() - t < POLL
+        before = (fds(), threading.active_count())
+        for _ in range(50):
+            poller.poll(PAIR)
+        assert fds() <= before[0] + 1 and threading.active_count() <= before[1]
+        healthy_lab.start(Role.SECONDARY, wait=False)
+        deadline = time.monotonic() + 30
+        while not poller.poll(PAIR).state.secondary.reachable:
+            assert time.monotonic() < deadline
+            time.sleep(POLL)
+        rows, _ = app.extensions["omapifo"].store.transitions(PAIR)
+        assert any(r.peer == "secondary" and r.field == "reachable" and r.to_value == "no"
+                   for r in rows)
+    finally:
+        app.extensions["omapifo"].close()
+
+
+def test_a_cut_peer_times_out_and_everything_else_keeps_serving(healthy_lab, app):
+    lab, c = healthy_lab, app.test_client()
+    timeout = lab.pair_config().timeout
+    try:
+        lab.cut(Role.PRIMARY)
+        t = time.monotonic()
+        st = c.get(f"/api/v1/pairs/{PAIR}?fresh=1", headers=auth(READER)).get_json()
+        assert time.monotonic() - t < timeout * 2 + 1  # connect + one request at most
+        assert st["primary"]["error_kind"] == "PeerTimeout"
+        assert st["secondary"]["reachable"]
+        for path in ("/api/v1/pairs", f"/api/v1/pairs/{PAIR}/history", "/healthz", "/metrics"):
+            t = time.monotonic()
+            assert c.get(path, headers=auth(READER)).status_code == 200
+            assert time.monotonic() - t < 1.0, path  # served from the cache, not blocked
+        deadline = time.monotonic() + lab.settings.max_response_delay + 25
+
+        def seen() -> bool:
+            hist = c.get(f"/api/v1/pairs/{PAIR}/history", headers=auth(READER)).get_json()
+            return any(t["peer"] == "secondary" and t["to"] == "communications-interrupted"
+                       for t in hist["transitions"])
+        while not seen():
+            assert time.monotonic() < deadline, "survivor never recorded"
+            time.sleep(1)
+    finally:
+        lab.heal(Role.PRIMARY)
+    lab.wait_normal(timeout=120)
+
+
+def test_a_slow_peer_never_holds_the_poller_past_its_interval(healthy_lab, service_cfg):
+    app = create_app(load_config(service_cfg), poll=False)
+    poller = app.extensions["omapifo"].poller
+    timeout = healthy_lab.pair_config().timeout
+    try:
+        healthy_lab.throttle(Role.SECONDARY, "32kbit")
+        for _ in range(4):
+            t = time.monotonic()
+            snap = poller.poll(PAIR)
+            took = time.monotonic() - t
+            assert took < timeout * 2 + 1
+            assert snap.state.secondary.reachable or \
+                snap.state.secondary.error_kind == "PeerTimeout"
+    finally:
+        healthy_lab.heal(Role.SECONDARY)
+        app.extensions["omapifo"].close()
+    healthy_lab.wait_normal(timeout=120)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(cfg, port: int) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "omapifo.clients.cli", "-c", str(cfg),
+                             "serve", "--listen", f"127.0.0.1:{port}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return proc
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(proc.communicate()[0])
+
+
+def test_service_killed_during_a_partner_down_keeps_its_audit_and_history(healthy_lab,
+                                                                          service_cfg,
+                                                                          tmp_path):
+    lab = healthy_lab
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api/v1/pairs/{PAIR}/peers/secondary/partner-down"
+    proc = serve(service_cfg, port)
+    try:
+        refused = requests.post(url, json={"confirm": PAIR}, headers=auth(OPERATOR), timeout=10)
+        assert refused.status_code == 409
+        lab.stop(Role.PRIMARY)
+        lab.wait_states(None, FailoverState.COMMUNICATIONS_INTERRUPTED, timeout=30)
+        time.sleep(POLL * 2)  # the poller records the transition
+        threading.Thread(target=lambda: requests.post(
+            url, json={"confirm": PAIR}, headers=auth(OPERATOR), timeout=10),
+            daemon=True).start()
+        time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)  # in the middle of the partner-down
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    db = load_config(service_cfg).service.database
+    with sqlite3.connect(db) as con:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    port = free_port()
+    proc = serve(service_cfg, port)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        audit = requests.get(f"{base}/api/v1/audit", headers=auth(OPERATOR), timeout=10).json()
+        outcomes = [e["outcome"] for e in audit["entries"]]
+        assert "refused" in outcomes  # what was committed before the kill is intact
+        hist = requests.get(f"{base}/api/v1/pairs/{PAIR}/history", headers=auth(READER),
+                            timeout=10).json()
+        assert any(t["to"] == "communications-interrupted" for t in hist["transitions"])
+        st = requests.get(f"{base}/api/v1/pairs/{PAIR}?fresh=1", headers=auth(READER),
+                          timeout=10).json()
+        done = st["secondary"]["local_state"]["name"] == "partner-down"
+        # the action is either recorded or visibly absent: if the audit has it, dhcpd did it
+        if "done" in outcomes:
+            assert done
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)

@@ -1,0 +1,69 @@
+"""The dhcpd.conf parser and the dhcpd.leases reader, fuzzed with random mutations of real
+files: only clean errors with file and line, never another exception, never a hang."""
+from __future__ import annotations
+
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from omapifo.dhcpdconf import DhcpdConfError, parse_text
+from omapifo.leasefile import read_leases
+
+from .labfiles import write_lab_files
+from .test_dhcpdconf import OTHER_SHAPES
+from .test_leasefile import LEASES
+
+LOCATED = re.compile(r"^\S+:\d+: |^cannot read ")
+
+
+def lab_conf_text(tmp_path_factory) -> str:
+    lab = write_lab_files(tmp_path_factory.mktemp("fuzz"))
+    from omapifo.states import Role
+    d = lab.server_dir(Role.PRIMARY)
+    return (d / "dhcpd.conf").read_text().replace('include "dhcpd.conf-failover";',
+                                                  (d / "dhcpd.conf-failover").read_text())
+
+
+PIECES = ["{", "}", ";", '"', "#", "\n", " ", "range", "subnet", "pool", "failover peer",
+          "netmask", "198.18.1.1", "999.1.1.1", "include", "lease", "binding state",
+          "\\", "\x00", "é"]
+
+
+def mutate(text: str, edits: list[tuple[int, int, int]]) -> str:
+    for kind, pos, arg in edits:
+        pos %= max(1, len(text))
+        if kind == 0:  # delete a run of characters
+            text = text[:pos] + text[pos + arg % 20:]
+        elif kind == 1:  # insert a piece of dhcpd syntax
+            text = text[:pos] + PIECES[arg % len(PIECES)] + text[pos:]
+        else:  # duplicate a slice
+            text = text[:pos] + text[pos:pos + arg % 40] + text[pos:]
+    return text
+
+
+EDITS = st.lists(st.tuples(st.integers(0, 2), st.integers(0, 10**6), st.integers(0, 10**6)),
+                 min_size=1, max_size=8)
+FUZZ = settings(max_examples=300, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@FUZZ
+@given(edits=EDITS, which=st.booleans())
+def test_mutated_dhcpd_conf(tmp_path_factory, edits, which):
+    base = lab_conf_text(tmp_path_factory) if which else OTHER_SHAPES
+    try:
+        parse_text(mutate(base, edits), "fuzz.conf")
+    except DhcpdConfError as exc:
+        assert LOCATED.match(str(exc)), str(exc)
+
+
+@FUZZ
+@given(edits=EDITS)
+def test_mutated_dhcpd_leases(tmp_path, edits):
+    path = tmp_path / "dhcpd.leases"
+    path.write_text(mutate(LEASES, edits), errors="surrogateescape")
+    try:
+        read_leases(path)
+    except DhcpdConfError as exc:
+        assert LOCATED.match(str(exc)), str(exc)
