@@ -22,7 +22,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="omapifo", description="Read, check and operate ISC dhcpd failover pairs over OMAPI.")
-    parser.add_argument("-c", "--config", help="configuration file (default ./omapifo.toml, "
+    parser.add_argument("-c", "--config", default=os.environ.get("OMAPIFO_CONFIG"),
+                        help="configuration file (default $OMAPIFO_CONFIG, ./omapifo.toml, "
                         "then /etc/omapifo/omapifo.toml)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     paircli.add_parsers(sub)

@@ -49,17 +49,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"""
 The pair is up and the REST service listens on {url}. In another shell:
 
-  export R={reader} O={operator}
+  export R={reader} O={operator} URL={url}
+  export OMAPIFO_CONFIG={lab.config_path} OMAPIFO_LAB_PREFIX={args.prefix}
   curl -s -H "Authorization: Bearer $R" {url}/api/v1/pairs/{pair}
   curl -s -H "Authorization: Bearer $R" {url}/api/v1/pairs/{pair}/history
   curl -s {url}/metrics | grep omapifo_peer_local_state
-  omapifo lab client 1 --prefix {args.prefix}          # a real DHCP client gets an address
-  omapifo lab stop primary --prefix {args.prefix}      # then watch the state change
+  omapifo lab client 1                 # a real DHCP client gets an address
+  omapifo lab stop primary             # then watch the state change
   curl -s -X POST -H "Authorization: Bearer $O" -H 'Content-Type: application/json' \\
        -d '{{"confirm": "{pair}"}}' {url}/api/v1/pairs/{pair}/peers/secondary/partner-down
-  omapifo -c {lab.config_path} status
+  omapifo status
 
-API documentation: {url}/api/v1/docs
+API documentation: {url}/api/v1/docs; the runbook: docs/runbook.md
 Ctrl-C stops the demo and takes the lab down.
 """, flush=True)
         signal.pause()

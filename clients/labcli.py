@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from omapifo import lab as _lab
@@ -19,8 +20,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     lsub = p.add_subparsers(dest="lab_command", required=True, metavar="COMMAND")
 
     def common(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--prefix", default=_lab.DEFAULT_PREFIX,
-                       help="keeps labs apart; names their namespaces (default %(default)s)")
+        q.add_argument("--prefix", default=os.environ.get("OMAPIFO_LAB_PREFIX",
+                                                          _lab.DEFAULT_PREFIX),
+                       help="keeps labs apart; names their namespaces (default "
+                       "$OMAPIFO_LAB_PREFIX, else %(default)s)")
 
     up = lsub.add_parser("up", help="build the lab and wait until both servers are normal")
     common(up)
@@ -55,6 +58,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         q = lsub.add_parser(name, help=text)
         common(q)
         q.add_argument("role", choices=["primary", "secondary"])
+        if name == "start":
+            q.add_argument("--wait", action="store_true",
+                           help="return once both servers are normal again")
         q.set_defaults(func=func)
 
 
@@ -111,6 +117,6 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    _lab.Lab.load(args.prefix).start(args.role, wait=False)
-    print(f"started the {args.role}")
+    _lab.Lab.load(args.prefix).start(args.role, wait=args.wait, timeout=180)
+    print(f"started the {args.role}" + (": both servers normal" if args.wait else ""))
     return EXIT_OK

@@ -176,7 +176,7 @@ def cmd_pools(args: argparse.Namespace) -> int:
             for p in report["pools"]]
     out.table(rows, ["POOL", "TOTAL", "ACTIVE", "FREE", "BACKUP", "EXP/REL/ABAND", "USED",
                      "RUNWAY PRIMARY", "RUNWAY SECONDARY"])
-    print(f"\n{report['source']} scan at {out.age(report['scanned_at'])} "
+    print(f"\n{report['source']} scan, {out.age(report['scanned_at']).replace('since ', '')} "
           f"({report['duration']:.2f} s)")
     for role, err in report["errors"].items():
         print(f"  the {role} could not be scanned ({err}); counts are the other peer's view")

@@ -511,8 +511,19 @@ class Lab:
             raise LabError(f"the {role} is already running (pid {self.state['pids'][key]})")
         d = self.server_dir(role)
         ns = self.ns("pri" if role is Role.PRIMARY else "sec")
+        own_pid = d / "dhcpd.own.pid"
+        # dhcpd refuses to start ("There's already a DHCP server running") while the pid
+        # in its pid file exists, and a stopped dhcpd whose parent has not reaped it yet
+        # still does: a pid file whose process no longer runs dhcpd is stale.
+        if own_pid.exists():
+            try:
+                stale = not _pid_runs(int(own_pid.read_text().split()[0]), "dhcpd")
+            except (ValueError, IndexError):
+                stale = True
+            if stale:
+                own_pid.unlink()
         pid = self._spawn(key, ns, ["dhcpd", "-4", "-f", "-d", "-cf", "dhcpd.conf", "-lf",
-                                    "dhcpd.leases", "-pf", str(d / "dhcpd.own.pid"), "eth0"],
+                                    "dhcpd.leases", "-pf", str(own_pid), "eth0"],
                           self.log_path(role), d).pid
         if wait:
             self.wait_normal(timeout)
