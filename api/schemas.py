@@ -200,7 +200,9 @@ class PoolCountsSchema(_Base):
     reset = f.Integer()
     reserved = f.Integer()
     bootp = f.Integer()
-    unknown = f.Integer()
+    # not named `unknown`: that is marshmallow's own Schema attribute
+    unknown_addresses = f.Integer(attribute="unknown", data_key="unknown",
+                                  metadata={"description": "addresses dhcpd has no lease for"})
     disagreements = f.Integer()
     utilization = f.Float(metadata={"description": "percent bound to clients"})
     runway = f.Dict(keys=f.String(), values=f.Integer(), metadata={

@@ -124,8 +124,9 @@ def main() -> int:
         big = max(conf.pools, key=lambda p: p.size)
         ips = [ip for r in big.ranges for ip in r.addresses()]
         sample = [str(ip) for ip in ips[: args.sample]]
-        print(f"dhcpd {subprocess.run(['dhcpd', '--version'], capture_output=True, text=True).stderr.strip()}, "
-              f"pool of {len(ips)} addresses, {os.cpu_count()} cores")
+        version = subprocess.run(["dhcpd", "--version"], capture_output=True, text=True)
+        print(f"dhcpd {version.stderr.strip()}, pool of {len(ips)} addresses, "
+              f"{os.cpu_count()} cores")
         results = {}
         results["pypureomapi plain loop"] = plain_loop(host, key, sample)
         results["pypureomapi, window 8"] = pypureomapi_windowed(host, key, sample, 8)
