@@ -37,6 +37,8 @@ def client(tmp_path):
     ("get", "/api/v1/pairs/p/leases/999.1.1.1", None, 400),
     ("get", "/api/v1/pairs/p/leases?mac=zz", None, 400),
     ("get", "/api/v1/pairs/p/leases", None, 400),
+    ("get", "/api/v1/pairs/p?fresh=maybe", None, 422),
+    ("get", "/api/v1/pairs/p?colour=blue", None, 422),
     ("get", "/api/v1/pairs/p/history?since=yesterday", None, 422),
     ("get", "/api/v1/pairs/p/history?limit=-1", None, 422),
     ("post", "/api/v1/pairs/p/peers/tertiary/partner-down", {"confirm": "p"}, 400),
