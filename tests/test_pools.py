@@ -43,8 +43,8 @@ def test_counts_after_a_handful_of_leases_match_dhcpd_pools_and_the_live_scan(
         live = pair.pools()
         snap = snapshot(lab, tmp_path)
         offline = pools_from_files(snap / "dhcpd.conf", snap / "dhcpd.leases")
-        same = [(p.active, p.free, p.backup) for p in live.pools] == \
-            [(p.active, p.free, p.backup) for p in offline.pools]
+        same = [(p.active, p.free + p.backup) for p in live.pools] == \
+            [(p.active, p.free + p.backup + p.unknown) for p in offline.pools]
         if same or time.monotonic() > deadline:
             break
         shutil.rmtree(snap)
@@ -59,8 +59,11 @@ def test_counts_after_a_handful_of_leases_match_dhcpd_pools_and_the_live_scan(
         assert off.free + off.expired + off.released + off.abandoned + off.reset \
             == ref["touched"], (off, ref)
         assert ref["free"] == off.total - off.active
-        assert (on.total, on.active, on.free, on.backup) == \
-            (off.total, off.active, off.free, off.backup), (on, off)
+        # dhcpd writes only leases that changed to dhcpd.leases ("Wrote 64 leases" for
+        # 128 pool addresses, measured): an address missing from the file is free or
+        # backup in dhcpd's memory, so the file's unknowns belong to those two
+        assert (on.total, on.active, on.free + on.backup) == \
+            (off.total, off.active, off.free + off.backup + off.unknown), (on, off)
         assert on.disagreements == 0
         assert on.runway == {"primary": on.free, "secondary": on.backup}
 
