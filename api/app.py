@@ -151,6 +151,36 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
                 "cellpadding=4>" + "".join(rows) + "</table>")
         return Response(page, mimetype="text/html")
 
+    app.wsgi_app = _CachedState(app.wsgi_app, service)  # type: ignore[method-assign]
     if poll:
         poller.start()
     return app
+
+
+class _CachedState:
+    """WSGI fast path for what monitoring polls all day: ``GET /api/v1/pairs/{pair}``
+    with no query, answered from the poller's snapshot (serialised once per poll through
+    PairStateSchema) without Flask's dispatch. Everything else, and every case this does
+    not handle (no snapshot yet, unknown pair, missing or bad token, a query), goes to
+    Flask unchanged. Why by hand: on one 2-core machine Flask's dispatch kept the endpoint
+    at 0.75x Kea's ha-heartbeat rate (docs/performance.md, bench/bench_api.py).
+    """
+
+    PREFIX = "/api/v1/pairs/"
+
+    def __init__(self, wsgi_app: Any, service: Service) -> None:
+        self.wsgi_app = wsgi_app
+        self.service = service
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if (environ.get("REQUEST_METHOD") == "GET" and path.startswith(self.PREFIX)
+                and not environ.get("QUERY_STRING")):
+            name = path[len(self.PREFIX):]
+            snap = self.service.poller.cached(name) if "/" not in name else None
+            if snap is not None and identify(environ.get("HTTP_AUTHORIZATION"),
+                                             self.service.config.service.tokens):
+                start_response("200 OK", [("Content-Type", "application/json"),
+                                          ("Content-Length", str(len(snap.body)))])
+                return [snap.body]
+        return self.wsgi_app(environ, start_response)

@@ -79,3 +79,17 @@ def test_tokens_never_appear_in_responses(client):
     assert r.status_code == 401 and "wrong-token" not in r.get_data(as_text=True)
     assert KEY not in client.get("/api/v1/pairs/p?fresh=1", headers=auth(READER)).get_data(
         as_text=True)
+
+
+def test_the_cached_fast_path_answers_exactly_what_flask_would(client):
+    svc = client.application.extensions["omapifo"]
+    svc.poller.poll("p")  # a snapshot exists: the fast path may answer
+    fast = client.get("/api/v1/pairs/p", headers=auth(READER))
+    slow = client.get("/api/v1/pairs/p?fresh=0", headers=auth(READER))  # a query: Flask
+    assert fast.status_code == slow.status_code == 200
+    assert fast.get_data() == svc.poller.cached("p").body
+    assert fast.get_json().keys() == slow.get_json().keys()
+    assert client.get("/api/v1/pairs/p").status_code == 401  # no token: Flask answers
+    assert client.get("/api/v1/pairs/p", headers={"Authorization": "Bearer x"}).status_code \
+        == 401
+    assert client.get("/api/v1/pairs/nope", headers=auth(READER)).status_code == 404
