@@ -74,6 +74,18 @@ def audited() -> Iterator[None]:
         logger.removeHandler(handler)
 
 
+def _guarded(action: str, query: dict[str, Any], body: dict[str, Any], pair: str,
+             role: str) -> Any:
+    """partner-down or shutdown: confirmed by the pair's name, audited with the caller."""
+    fp = _pair(pair)
+    _role(role)
+    _confirm(pair, body)
+    method = fp.partner_down if action == "partner-down" else fp.shutdown
+    with audited():
+        return method(role, force=body["force"], reason=body["reason"],
+                      dry_run=query["dry_run"], actor=g.caller.name)
+
+
 def _json(body: bytes) -> Response:
     return Response(body, mimetype="application/json")
 
@@ -135,12 +147,7 @@ class PartnerDown(MethodView):
     @blp.alt_response(409, schema=s.ProblemSchema, description="refused by the guard")
     def post(self, query: dict[str, Any], body: dict[str, Any], pair: str, role: str) -> Any:
         """Move a peer into partner-down, guarded (see the library's partner_down)."""
-        fp = _pair(pair)
-        _role(role)
-        _confirm(pair, body)
-        with audited():
-            return fp.partner_down(role, force=body["force"], reason=body["reason"],
-                                   dry_run=query["dry_run"], actor=g.caller.name)
+        return _guarded("partner-down", query, body, pair, role)
 
 
 @blp.route("/pairs/<string:pair>/peers/<string:role>/shutdown")
@@ -151,12 +158,7 @@ class Shutdown(MethodView):
     @blp.alt_response(409, schema=s.ProblemSchema, description="refused by the guard")
     def post(self, query: dict[str, Any], body: dict[str, Any], pair: str, role: str) -> Any:
         """Stop a peer's dhcpd for planned maintenance (OMAPI control object)."""
-        fp = _pair(pair)
-        _role(role)
-        _confirm(pair, body)
-        with audited():
-            return fp.shutdown(role, force=body["force"], reason=body["reason"],
-                               dry_run=query["dry_run"], actor=g.caller.name)
+        return _guarded("shutdown", query, body, pair, role)
 
 
 @blp.route("/pairs/<string:pair>/leases/<string:ip>")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import logging
 import os
 import sys
 import tempfile
@@ -37,6 +38,8 @@ def rss_mib() -> float:
 
 
 def main() -> int:
+    # waitress warns on every request queued behind its 8 threads: expected under wrk
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     ap = argparse.ArgumentParser()
     ap.add_argument("--pairs", type=int, default=50)
     ap.add_argument("--minutes", type=int, default=10)
