@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from .config import Endpoint, PairConfig
 from .errors import ConfigError, ConvergenceError, OperationRefused, PartnerDownRefused, PeerError
+from .dhcpdconf import DhcpdConf, parse_file
 from .leases import LeaseView, lease_view
 from .leases import release as release_lease
 from .health import DEFAULT_COMMS_INTERRUPTED_LIMIT, Health, assess, recover_wait_until
@@ -118,6 +119,7 @@ class FailoverPair:
             for role, ep in ((Role.PRIMARY, config.primary), (Role.SECONDARY, config.secondary))
         }
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"omapifo-{self.name}")
+        self._conf: tuple[float, DhcpdConf] | None = None
 
     def __repr__(self) -> str:
         return f"FailoverPair({self.name!r}, {self.config.primary}, {self.config.secondary})"
@@ -304,6 +306,17 @@ class FailoverPair:
         self._audit_record(result.action, str(result.role), outcome, actor, result.message,
                            result.force, result.reason)
         return result
+
+    def dhcpd_conf(self) -> DhcpdConf | None:
+        """The primary's parsed dhcpd.conf (None if not configured), re-read only when the
+        file changed, so lease lookups do not parse it every time."""
+        path = self.config.dhcpd_conf
+        if path is None:
+            return None
+        mtime = path.stat().st_mtime
+        if self._conf is None or self._conf[0] != mtime:
+            self._conf = (mtime, parse_file(path))
+        return self._conf[1]
 
     # -- leases (omapifo.leases does the work) ------------------------------------------
 

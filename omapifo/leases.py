@@ -177,6 +177,21 @@ def _lookup(by_ip: str | None, mac: str | None, client_id: str | None) -> list[t
     return [("dhcp-client-identifier", parse_client_id(client_id))]  # type: ignore[arg-type]
 
 
+def _check_in_a_range(pair: FailoverPair, addr: ipaddress.IPv4Address) -> None:
+    """With a dhcpd_conf configured, an address no range or host covers is a ValueError
+    before any OMAPI traffic: dhcpd would only answer "not found"."""
+    try:
+        conf = pair.dhcpd_conf()
+    except OSError:
+        return  # an unreadable file is the configuration check's business, not a lookup's
+    if conf is None:
+        return
+    if any(addr in r for r in conf.ranges) or any(
+            str(addr) in h.fixed_addresses for h in conf.hosts):
+        return
+    raise ValueError(f"{addr} is outside every range of {conf.path}; dhcpd has no lease for it")
+
+
 def lease_view(pair: FailoverPair, ip: str | None = None, *, mac: str | None = None,
                client_id: str | None = None) -> LeaseView:
     """Look a lease up on both peers. NotFound if neither knows it; ValueError for bad input.
@@ -186,6 +201,8 @@ def lease_view(pair: FailoverPair, ip: str | None = None, *, mac: str | None = N
     then shows).
     """
     lookup = _lookup(ip, mac, client_id)
+    if ip is not None:
+        _check_in_a_range(pair, parse_ip(ip))
     found: dict[Role, Lease | None] = {}
     errors: dict[Role, str] = {}
 

@@ -106,5 +106,7 @@ def test_a_pool_address_is_known_to_both_and_an_unknown_one_not_found(lab, pair)
     view = pair.lease(low)
     assert view.primary and view.secondary and view.state is not None
     outside = str(lab.layout.server_net(Role.PRIMARY).network_address + 5)
+    with pytest.raises(ValueError, match="outside every range of .*dhcpd.conf"):
+        pair.lease(outside)  # the configuration says so before any OMAPI traffic
     with pytest.raises(NotFound):
-        pair.lease(outside)
+        pair.lease(mac="02:00:00:ff:ff:ff")  # nobody ever asked with this one
