@@ -23,6 +23,7 @@ from .schemas import PairStateSchema
 from .store import Store, Transition
 
 log = logging.getLogger("omapifo.api.poller")
+_STATE_SCHEMA = PairStateSchema()  # one instance: every poll of every pair serialises with it
 
 
 class Metrics:
@@ -133,7 +134,7 @@ class Poller:
         t = time.monotonic()
         st = self.pairs[name].state()
         duration = time.monotonic() - t
-        snap = Snapshot(st, json.dumps(PairStateSchema().dump(st)).encode())
+        snap = Snapshot(st, json.dumps(_STATE_SCHEMA.dump(st)).encode())
         with self._lock:
             previous = self._cache.get(name)
             self._cache[name] = snap
