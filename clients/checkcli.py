@@ -32,6 +32,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="communications-interrupted longer than this: WARNING (default 60)")
     p.add_argument("-c", "--critical", type=float, default=300.0, metavar="SECONDS",
                    help="communications-interrupted longer than this: CRITICAL (default 300)")
+    p.add_argument("--runway-warning", type=int, metavar="ADDRESSES",
+                   help="a pool where a peer could hand out fewer addresses alone: WARNING "
+                   "(scans the pools; off by default)")
+    p.add_argument("--runway-critical", type=int, metavar="ADDRESSES",
+                   help="the same for CRITICAL")
     p.add_argument("--api", metavar="URL", help="ask the REST service (token in OMAPIFO_TOKEN)")
     p.set_defaults(func=cmd_check, audit_log=None)
 
@@ -72,6 +77,20 @@ def evaluate(st: dict[str, Any], warn: float, crit: float,
     return status, f"{st['pair']}: " + ", ".join(notes), " ".join(perf)
 
 
+def evaluate_runway(report: dict[str, Any], warn: int | None,
+                    crit: int | None) -> tuple[int, str, str]:
+    """(status, text, perfdata) of the smallest runway of any failover pool."""
+    runways = [(min(p["runway"].values()), p["name"]) for p in report["pools"] if p["runway"]]
+    if not runways:
+        return OK, "", ""
+    low, name = min(runways)
+    status = CRITICAL if crit is not None and low < crit else \
+        WARNING if warn is not None and low < warn else OK
+    text = f"runway {low} in {name}" if status != OK else ""
+    return status, text, f"min_runway={low};{warn if warn is not None else ''};" \
+                         f"{crit if crit is not None else ''};0"
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     try:
         if args.warning > args.critical:
@@ -79,9 +98,17 @@ def cmd_check(args: argparse.Namespace) -> int:
         backend = open_backend(args.config, args.api, None)
         try:
             st = backend.state(args.pair)
+            report = backend.pools(args.pair, None, None) if (
+                args.runway_warning is not None or args.runway_critical is not None) else None
         finally:
             backend.close()
         status, text, perf = evaluate(st, args.warning, args.critical)
+        if report is not None:
+            r_status, r_text, r_perf = evaluate_runway(report, args.runway_warning,
+                                                       args.runway_critical)
+            status = max(status, r_status)
+            text += f", {r_text}" if r_text else ""
+            perf = f"{perf} {r_perf}".strip()
     except (OmapifoError, ValueError) as exc:
         print(f"OMAPIFO UNKNOWN - {exc}")
         return UNKNOWN

@@ -4,7 +4,10 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
+from pathlib import Path
+
 from omapifo import load_config
+from omapifo.api.store import Store
 from omapifo.confcheck import check_pair, exit_code
 from omapifo.doctor import diagnose
 
@@ -42,7 +45,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    with load_config(args.config).pair(args.pair) as pair:
+    config = load_config(args.config)
+    with config.pair(args.pair) as pair:
         rep = diagnose(pair, scan=not args.no_scan)
     print(f"doctor: {rep.pair}\n\nconfiguration:")
     for f in rep.findings:
@@ -58,6 +62,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print("\npools:")
         for line in rep.pools:
             print(f"  {line}")
+    if Path(config.service.database).exists():  # what `omapifo serve` recorded
+        store = Store(config.service.database)
+        try:
+            rows, _ = store.transitions(args.pair, limit=5)
+        finally:
+            store.close()
+        print("\nlast transitions (from the service's history):")
+        for t in rows:
+            print(f"  {out.age(t.at.isoformat()).replace('since ', '')}  {t.peer} {t.field}: "
+                  f"{t.from_value} -> {t.to_value}")
     print(f"\nnext step: {rep.next_step}")
     assert rep.state is not None
     return 0 if rep.state.health.ok and exit_code(rep.findings) < 2 else 1

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -53,6 +54,12 @@ def test_check_returns_each_of_its_four_exit_codes(healthy_lab, run):
     assert code == 0 and out.startswith("OMAPIFO OK") and "|" in out
     code, out, _ = run("check", "no-such-pair")
     assert code == 3 and out.startswith("OMAPIFO UNKNOWN")
+    code, out, _ = run("check", PAIR, "--runway-warning", "100")  # 16 per side in the lab
+    assert code == 1 and "runway 16" in out and "min_runway=16;100;;0" in out
+    code, out, _ = run("check", PAIR, "--runway-warning", "100", "--runway-critical", "17")
+    assert code == 2
+    code, out, _ = run("check", PAIR, "--runway-warning", "5")
+    assert code == 0 and "min_runway=16" in out
     healthy_lab.stop(Role.SECONDARY)
     healthy_lab.wait_states(FailoverState.COMMUNICATIONS_INTERRUPTED, None, timeout=30)
     code, out, _ = run("check", PAIR, "-w", "0", "-c", "3600")
@@ -107,3 +114,22 @@ def test_pools_live_and_from_the_leases_file(healthy_lab, run):
     report = json.loads(out)
     assert report["source"] == "leases-file" and len(report["pools"]) == 4
     assert all(p["total"] == 32 for p in report["pools"])
+
+
+def test_doctor_shows_the_services_last_transitions(healthy_lab, run):
+    from datetime import datetime, timezone
+
+    from omapifo.api.store import Store, Transition
+    db = load_config(healthy_lab.config_path).service.database
+    store = Store(db)
+    try:
+        store.add_transition(Transition(datetime.now(timezone.utc), PAIR, "primary",
+                                        "local_state", "normal", "communications-interrupted"))
+        code, out, _ = run("doctor", PAIR, "--no-scan")
+    finally:
+        store.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+    assert code == 0 and "last transitions" in out
+    assert "primary local_state: normal -> communications-interrupted" in out
+    assert "next step: Nothing to do" in out
