@@ -277,7 +277,9 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
     svc = doc.get("service", {})
     tokens = tuple(TokenConfig(**t) for t in svc.pop("tokens", []))
     if "database" in svc:
-        svc["database"] = base / svc["database"]
+        # ":memory:" is SQLite's in-memory database, not a file next to the config
+        db = svc["database"]
+        svc["database"] = Path(db) if db == ":memory:" else base / db
     return Config(pairs=pairs, service=ServiceConfig(**svc, tokens=tokens), path=path)
 
 

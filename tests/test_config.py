@@ -114,3 +114,8 @@ sha256 = "%s"
     assert svc.tokens[0].name == "noc" and svc.tokens[0].role == "reader"
     with pytest.raises(ConfigError, match="tokens.0.sha256"):
         load_config(write(tmp_path, body.replace("a" * 64, "secret")))
+
+
+def test_in_memory_database_is_not_a_file_next_to_the_config(tmp_path):
+    body = GOOD + '\n[service]\ndatabase = ":memory:"\n'
+    assert str(load_config(write(tmp_path, body)).service.database) == ":memory:"
