@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .confcheck import ERROR, Finding, check_pair
-from .dhcpdconf import DhcpdConfError, parse_file
+from .dhcpdconf import DhcpdConfError
 from .errors import OmapifoError
 from .states import FailoverState as S
 from .states import Role
@@ -65,7 +65,8 @@ def diagnose(pair: FailoverPair, *, run_dhcpd: bool = True, scan: bool = True) -
     configured_mclt = None
     if cfg.dhcpd_conf:
         try:
-            peers = parse_file(cfg.dhcpd_conf).failover_peers
+            conf = pair.dhcpd_conf()
+            peers = conf.failover_peers if conf else {}
             fo = peers.get(cfg.failover_peer) or next(iter(peers.values()), None)
             configured_mclt = fo.int("mclt") if fo else None
         except DhcpdConfError:

@@ -111,10 +111,10 @@ def scan_pools(pair: FailoverPair, *, window: int = DEFAULT_WINDOW, rate: float 
     peer's scan fails: never partial counts reported as complete.
     """
     if conf is None:
-        if pair.config.dhcpd_conf is None:
+        conf = pair.dhcpd_conf()  # parsed once, re-read only when the file changes
+        if conf is None:
             raise ConfigError(f"pair {pair.name!r} has no dhcpd_conf: pools come from the "
                               "configuration (dhcpd has no OMAPI object for pools)")
-        conf = parse_file(pair.config.dhcpd_conf)
     t = time.monotonic()
     ips = [ip for pool in conf.pools for ip in _addresses(pool)]
     with ThreadPoolExecutor(max_workers=2) as ex:
