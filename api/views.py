@@ -139,6 +139,21 @@ class History(MethodView):
                 "offset": query["offset"], "transitions": rows}
 
 
+@blp.route("/pairs/<string:pair>/peers/<string:role>")
+class Peer(MethodView):
+    @blp.response(200, s.PeerSchema)
+    @blp.alt_response(502, schema=s.ProblemSchema, description="the peer cannot be reached")
+    @blp.alt_response(504, schema=s.ProblemSchema,
+                      description="the peer did not answer within the pair's timeout")
+    def get(self, pair: str, role: str) -> Any:
+        """One peer's failover state, read over OMAPI now.
+
+        Unlike the pair's view (which reports a dead peer inside a 200 so that the survivor
+        stays readable), this answers with the peer's own fate: 502 unreachable, 504 timed out.
+        """
+        return _pair(pair).view(_role(role), strict=True)
+
+
 @blp.route("/pairs/<string:pair>/peers/<string:role>/partner-down")
 class PartnerDown(MethodView):
     @blp.arguments(s.DryRunQuerySchema, location="query")

@@ -151,6 +151,7 @@ def main() -> int:
               f"{st.secondary.local_state}")
     finally:
         lab.down()
+        shutil.rmtree(lab.dir, ignore_errors=True)  # a benchmark's lab keeps no post-mortem
     files_benchmark()
     return 0
 

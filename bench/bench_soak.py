@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -78,6 +79,7 @@ def main() -> int:
         stop()
     finally:
         lab.down()
+        shutil.rmtree(lab.dir, ignore_errors=True)  # a benchmark's lab keeps no post-mortem
     return 0
 
 

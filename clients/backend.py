@@ -128,7 +128,11 @@ class DirectBackend:
 
 
 class ApiBackend:
-    """The REST service, through :class:`~omapifo.clients.client.Client`."""
+    """The REST service, through :class:`~omapifo.clients.client.Client`.
+
+    The client returns the library's objects, dumped here with the same schemas as
+    :class:`DirectBackend` uses: the CLI prints the same either way by construction.
+    """
 
     def __init__(self, client: Client) -> None:
         self.client = client
@@ -137,25 +141,28 @@ class ApiBackend:
         self.client.session.close()
 
     def pair_names(self) -> list[str]:
-        return [p["pair"] for p in self.client.pairs()]
+        return [p.pair for p in self.client.pairs()]
 
     def state(self, pair: str) -> dict[str, Any]:
-        return self.client.pair(pair, fresh=True)
+        return s.PairStateSchema().dump(self.client.pair(pair, fresh=True))
 
     def partner_down(self, pair: str, peer: str, *, force: bool, reason: str | None,
                      dry_run: bool) -> dict[str, Any]:
-        return self.client.partner_down(pair, peer, force=force, reason=reason, dry_run=dry_run)
+        return s.ActionResultSchema().dump(self.client.partner_down(
+            pair, peer, force=force, reason=reason, dry_run=dry_run))
 
     def shutdown(self, pair: str, peer: str, *, force: bool, reason: str | None,
                  dry_run: bool) -> dict[str, Any]:
-        return self.client.shutdown(pair, peer, force=force, reason=reason, dry_run=dry_run)
+        return s.ActionResultSchema().dump(self.client.shutdown(
+            pair, peer, force=force, reason=reason, dry_run=dry_run))
 
     def lease(self, pair: str, ip: str | None, mac: str | None,
               client_id: str | None) -> dict[str, Any]:
-        return self.client.lease(pair, ip, mac=mac, client_id=client_id)
+        return s.LeaseViewSchema().dump(self.client.lease(pair, ip, mac=mac,
+                                                          client_id=client_id))
 
     def release(self, pair: str, ip: str, *, dry_run: bool) -> dict[str, Any]:
-        return self.client.release(pair, ip, dry_run=dry_run)
+        return s.LeaseViewSchema().dump(self.client.release(pair, ip, dry_run=dry_run))
 
     def history(self, pair: str, limit: int) -> dict[str, Any]:
         return self.client.history(pair, limit=limit)
@@ -164,7 +171,7 @@ class ApiBackend:
               progress: Callable[[int, int], None] | None) -> dict[str, Any]:
         if leases is not None:
             raise ConfigError("--leases reads local files: it does not go with --api")
-        return self.client.pools(pair)
+        return s.PoolReportSchema().dump(self.client.pools(pair))
 
 
 def open_backend(config_path: str | None, api: str | None,

@@ -2,12 +2,15 @@
 
     from omapifo.clients.client import Client
     c = Client("http://127.0.0.1:8067", token=os.environ["OMAPIFO_TOKEN"])
-    c.pair("classroom-1-6")["health"]["level"]           # "ok"
+    st = c.pair("classroom-1-6")                       # a PairState, as the library returns
+    st.secondary.local_state                           # FailoverState.NORMAL
     c.partner_down("classroom-1-6", "secondary", reason="primary's PSU died")
 
-Methods return the service's JSON (the same shapes the CLI prints with ``--json``).
-Errors are raised from the service's problem+json as omapifo's own exceptions, so a
-script handles ``PartnerDownRefused`` the same way over HTTP as with the library.
+Methods return the library's own objects (PairState, PeerView, LeaseView, PoolReport,
+ActionResult) rebuilt from the service's JSON (:mod:`.decoding`); history, audit,
+healthz and openapi, which exist only in the service, stay JSON. Errors are raised from
+the service's problem+json as omapifo's own exceptions, so a script handles
+``PartnerDownRefused`` the same way over HTTP as with the library.
 """
 from __future__ import annotations
 
@@ -15,8 +18,12 @@ from typing import Any
 
 import requests
 
+from omapifo import ActionResult, LeaseView, PairState, PeerView, PoolReport
 from omapifo.errors import (NotFound, OmapifoError, OperationRefused, PartnerDownRefused,
                             PeerTimeout, PeerUnreachable, ReleaseRefused)
+
+from . import decoding
+from .decoding import decode
 
 
 class ApiError(OmapifoError):
@@ -90,12 +97,19 @@ class Client:
 
     # -- reading ----------------------------------------------------------------------
 
-    def pairs(self) -> list[dict[str, Any]]:
-        return self._call("GET", "/api/v1/pairs", "list pairs")["pairs"]
+    def pairs(self) -> list[PairState]:
+        body = self._call("GET", "/api/v1/pairs", "list pairs")
+        return decode(lambda b: [decoding.pair_state(p) for p in b["pairs"]], body, "list pairs")
 
-    def pair(self, pair: str, *, fresh: bool = False) -> dict[str, Any]:
-        return self._call("GET", f"/api/v1/pairs/{pair}", "read pair",
+    def pair(self, pair: str, *, fresh: bool = False) -> PairState:
+        body = self._call("GET", f"/api/v1/pairs/{pair}", "read pair",
                           params={"fresh": "1"} if fresh else None)
+        return decode(decoding.pair_state, body, "read pair")
+
+    def peer(self, pair: str, peer: str) -> PeerView:
+        """One peer read now; PeerUnreachable (502) or PeerTimeout (504) if it cannot be."""
+        body = self._call("GET", f"/api/v1/pairs/{pair}/peers/{peer}", "read peer")
+        return decode(decoding.peer_view, body, "read peer")
 
     def history(self, pair: str, *, since: str | None = None, limit: int = 50,
                 offset: int = 0) -> dict[str, Any]:
@@ -105,15 +119,19 @@ class Client:
         return self._call("GET", f"/api/v1/pairs/{pair}/history", "history", params=params)
 
     def lease(self, pair: str, ip: str | None = None, *, mac: str | None = None,
-              client_id: str | None = None) -> dict[str, Any]:
+              client_id: str | None = None) -> LeaseView:
         if ip is not None:
-            return self._call("GET", f"/api/v1/pairs/{pair}/leases/{ip}", "look up lease")
-        params = {"mac": mac} if mac is not None else {"client_id": client_id}
-        return self._call("GET", f"/api/v1/pairs/{pair}/leases", "look up lease", params=params)
+            body = self._call("GET", f"/api/v1/pairs/{pair}/leases/{ip}", "look up lease")
+        else:
+            params = {"mac": mac} if mac is not None else {"client_id": client_id}
+            body = self._call("GET", f"/api/v1/pairs/{pair}/leases", "look up lease",
+                              params=params)
+        return decode(decoding.lease_view, body, "look up lease")
 
-    def pools(self, pair: str, *, fresh: bool = False) -> dict[str, Any]:
-        return self._call("GET", f"/api/v1/pairs/{pair}/pools", "pools",
+    def pools(self, pair: str, *, fresh: bool = False) -> PoolReport:
+        body = self._call("GET", f"/api/v1/pairs/{pair}/pools", "pools",
                           params={"fresh": "1"} if fresh else None)
+        return decode(decoding.pool_report, body, "pools")
 
     def audit(self, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
         return self._call("GET", "/api/v1/audit", "audit",
@@ -130,18 +148,22 @@ class Client:
 
     # -- changing (each needs an operator token and confirms with the pair's name) -----
 
-    def partner_down(self, pair: str, peer: str, *, force: bool = False,
-                     reason: str | None = None, dry_run: bool = False) -> dict[str, Any]:
-        return self._call("POST", f"/api/v1/pairs/{pair}/peers/{peer}/partner-down",
-                          "partner-down", params={"dry_run": "1"} if dry_run else None,
-                          json={"confirm": pair, "force": force, "reason": reason})
-
-    def shutdown(self, pair: str, peer: str, *, force: bool = False, reason: str | None = None,
-                 dry_run: bool = False) -> dict[str, Any]:
-        return self._call("POST", f"/api/v1/pairs/{pair}/peers/{peer}/shutdown", "shutdown",
+    def _guarded(self, action: str, pair: str, peer: str, force: bool, reason: str | None,
+                 dry_run: bool) -> ActionResult:
+        body = self._call("POST", f"/api/v1/pairs/{pair}/peers/{peer}/{action}", action,
                           params={"dry_run": "1"} if dry_run else None,
                           json={"confirm": pair, "force": force, "reason": reason})
+        return decode(decoding.action_result, body, action)
 
-    def release(self, pair: str, ip: str, *, dry_run: bool = False) -> dict[str, Any]:
-        return self._call("POST", f"/api/v1/pairs/{pair}/leases/{ip}/release", "release",
+    def partner_down(self, pair: str, peer: str, *, force: bool = False,
+                     reason: str | None = None, dry_run: bool = False) -> ActionResult:
+        return self._guarded("partner-down", pair, peer, force, reason, dry_run)
+
+    def shutdown(self, pair: str, peer: str, *, force: bool = False, reason: str | None = None,
+                 dry_run: bool = False) -> ActionResult:
+        return self._guarded("shutdown", pair, peer, force, reason, dry_run)
+
+    def release(self, pair: str, ip: str, *, dry_run: bool = False) -> LeaseView:
+        body = self._call("POST", f"/api/v1/pairs/{pair}/leases/{ip}/release", "release",
                           params={"dry_run": "1"} if dry_run else None, json={"confirm": pair})
+        return decode(decoding.lease_view, body, "release")

@@ -150,12 +150,15 @@ class FailoverPair:
                                    operation="read failover state")
         return FailoverStatus.from_omapi(self.config.failover_peer, obj.attrs)
 
-    def view(self, role: Role | str) -> PeerView:
-        """One peer's view; an unreachable peer is a view with ``error`` set, not an exception."""
+    def view(self, role: Role | str, *, strict: bool = False) -> PeerView:
+        """One peer's view; an unreachable peer is a view with ``error`` set, not an exception
+        (with ``strict=True`` its PeerError is raised instead)."""
         role = Role.parse(role)
         try:
             return PeerView(role, self.endpoint(role), self.status(role))
         except PeerError as exc:
+            if strict:
+                raise
             return PeerView(role, self.endpoint(role), None, str(exc), type(exc).__name__)
 
     def state(self) -> PairState:

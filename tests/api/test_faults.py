@@ -36,6 +36,10 @@ def test_dead_peer_seen_within_one_interval_then_reconnected_without_leaks(healt
         t = time.monotonic()
         snap = poller.poll(PAIR)
         assert not snap.state.secondary.reachable and time.monotonic() - t < POLL
+        got = app.test_client().get(f"/api/v1/pairs/{PAIR}/peers/secondary",
+                                    headers=auth(READER))
+        assert got.status_code == 502 and got.mimetype == "application/problem+json"
+        assert "secondary" in got.get_json()["detail"]
         before = (fds(), threading.active_count())
         for _ in range(50):
             poller.poll(PAIR)
@@ -62,6 +66,12 @@ def test_a_cut_peer_times_out_and_everything_else_keeps_serving(healthy_lab, app
         assert time.monotonic() - t < timeout * 2 + 1  # connect + one request at most
         assert st["primary"]["error_kind"] == "PeerTimeout"
         assert st["secondary"]["reachable"]
+        t = time.monotonic()
+        got = c.get(f"/api/v1/pairs/{PAIR}/peers/primary", headers=auth(READER))
+        assert got.status_code == 504, got.get_json()
+        assert time.monotonic() - t < timeout * 2 + 1
+        got = c.get(f"/api/v1/pairs/{PAIR}/peers/secondary", headers=auth(READER))
+        assert got.status_code == 200 and got.get_json()["reachable"]
         for path in ("/api/v1/pairs", f"/api/v1/pairs/{PAIR}/history", "/healthz", "/metrics"):
             t = time.monotonic()
             assert c.get(path, headers=auth(READER)).status_code == 200

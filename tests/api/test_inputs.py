@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import socket
+import time
 
 import pytest
 
@@ -41,6 +43,7 @@ def client(tmp_path):
     ("get", "/api/v1/pairs/p?colour=blue", None, 422),
     ("get", "/api/v1/pairs/p/history?since=yesterday", None, 422),
     ("get", "/api/v1/pairs/p/history?limit=-1", None, 422),
+    ("get", "/api/v1/pairs/p/peers/tertiary", None, 400),
     ("post", "/api/v1/pairs/p/peers/tertiary/partner-down", {"confirm": "p"}, 400),
     ("post", "/api/v1/pairs/p/peers/primary/partner-down", {"confirm": "q"}, 400),
     ("post", "/api/v1/pairs/p/peers/primary/partner-down", {"confirm": "p", "x": 1}, 422),
@@ -62,6 +65,29 @@ def test_unreachable_peers_give_502_and_refusals_409(client):
     r = client.post("/api/v1/pairs/p/peers/primary/partner-down", json={"confirm": "p"},
                     headers=auth(OPERATOR))
     assert r.status_code == 409
+
+
+def test_one_peer_answers_with_its_own_fate(client, tmp_path):
+    refused = client.get("/api/v1/pairs/p/peers/primary", headers=auth(READER))
+    assert refused.status_code == 502 and "refused" in refused.get_json()["detail"]
+    with socket.socket() as silent:  # accepts, never greets: what a cut link looks like
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        cfg = parse_config({"pairs": {"p": {
+            "primary": f"127.0.0.1:{silent.getsockname()[1]}", "secondary": "127.0.0.1:10",
+            "key_name": "k", "key": KEY, "timeout": 0.3}},
+            "service": {"database": str(tmp_path / "silent.sqlite3"), "tokens": [
+                {"name": "noc", "role": "reader",
+                 "sha256": hashlib.sha256(READER.encode()).hexdigest()}]}})
+        app = create_app(cfg, poll=False)
+        try:
+            t = time.monotonic()
+            r = app.test_client().get("/api/v1/pairs/p/peers/primary", headers=auth(READER))
+            assert r.status_code == 504 and r.content_type == "application/problem+json"
+            assert time.monotonic() - t < 2, "bounded by the pair's timeout"
+            assert "primary" in r.get_json()["detail"]
+        finally:
+            app.extensions["omapifo"].close()
 
 
 def test_oversized_and_deeply_nested_bodies(client):

@@ -7,45 +7,62 @@ import pytest
 import requests
 import requests_mock as requests_mock_module
 
-from omapifo import (NotFound, OperationRefused, PartnerDownRefused, PeerTimeout,
-                     PeerUnreachable, ReleaseRefused, load_config)
+from omapifo import (FailoverState, NotFound, OperationRefused, PartnerDownRefused,
+                     PeerTimeout, PeerUnreachable, ProtocolError, ReleaseRefused, load_config)
+from omapifo.api import schemas as s
 from omapifo.clients import servecli
 from omapifo.clients.client import ApiAuthError, ApiError, BadRequest, Client
 
 from ..api.conftest import OPERATOR, READER, service_config
+from .samples import action_result, dumped, lease_view, pair_state, pool_report
 
 URL = "http://omapifo.test"
 P = "classroom-1-6"
-OK = {"ok": True}
+STATE = dumped(pair_state, s.PairStateSchema)
+PEER = dumped(lambda: pair_state().primary, s.PeerSchema)
+LEASE = dumped(lease_view, s.LeaseViewSchema)
+ACTION = dumped(action_result, s.ActionResultSchema)
+POOLS = dumped(pool_report, s.PoolReportSchema)
+PAGE = {"total": 0, "limit": 5, "offset": 0}
 
-
-@pytest.mark.parametrize("call,method,path,query,body", [
-    (lambda c: c.pairs(), "GET", "/api/v1/pairs", "", None),
-    (lambda c: c.pair(P), "GET", f"/api/v1/pairs/{P}", "", None),
-    (lambda c: c.pair(P, fresh=True), "GET", f"/api/v1/pairs/{P}", "fresh=1", None),
+# (call, method, path, query, request body, response body, what the method returns)
+CASES = [
+    (lambda c: c.pairs(), "GET", "/api/v1/pairs", "", None, {"pairs": [STATE]},
+     [pair_state()]),
+    (lambda c: c.pair(P), "GET", f"/api/v1/pairs/{P}", "", None, STATE, pair_state()),
+    (lambda c: c.pair(P, fresh=True), "GET", f"/api/v1/pairs/{P}", "fresh=1", None, STATE,
+     pair_state()),
+    (lambda c: c.peer(P, "primary"), "GET", f"/api/v1/pairs/{P}/peers/primary", "", None, PEER,
+     pair_state().primary),
     (lambda c: c.history(P, since="2026-01-01T00:00:00+00:00", limit=5), "GET",
-     f"/api/v1/pairs/{P}/history", "limit=5", None),
-    (lambda c: c.lease(P, "198.18.11.40"), "GET", f"/api/v1/pairs/{P}/leases/198.18.11.40", "",
-     None),
+     f"/api/v1/pairs/{P}/history", "limit=5", None, PAGE, PAGE),
+    (lambda c: c.lease(P, "198.18.11.47"), "GET", f"/api/v1/pairs/{P}/leases/198.18.11.47", "",
+     None, LEASE, lease_view()),
     (lambda c: c.lease(P, mac="02:00:00:00:00:01"), "GET", f"/api/v1/pairs/{P}/leases",
-     "mac=02%3a00%3a00%3a00%3a00%3a01", None),
+     "mac=02%3a00%3a00%3a00%3a00%3a01", None, LEASE, lease_view()),
     (lambda c: c.lease(P, client_id="01:02"), "GET", f"/api/v1/pairs/{P}/leases",
-     "client_id=01%3a02", None),
-    (lambda c: c.audit(limit=3), "GET", "/api/v1/audit", "limit=3", None),
-    (lambda c: c.healthz(), "GET", "/healthz", "", None),
-    (lambda c: c.openapi(), "GET", "/api/v1/openapi.json", "", None),
+     "client_id=01%3a02", None, LEASE, lease_view()),
+    (lambda c: c.pools(P, fresh=True), "GET", f"/api/v1/pairs/{P}/pools", "fresh=1", None,
+     POOLS, pool_report()),
+    (lambda c: c.audit(limit=3), "GET", "/api/v1/audit", "limit=3", None, PAGE, PAGE),
+    (lambda c: c.healthz(), "GET", "/healthz", "", None, {"status": "ok"}, {"status": "ok"}),
+    (lambda c: c.openapi(), "GET", "/api/v1/openapi.json", "", None, {"openapi": "3.0.3"},
+     {"openapi": "3.0.3"}),
     (lambda c: c.partner_down(P, "secondary", force=True, reason="r", dry_run=True), "POST",
      f"/api/v1/pairs/{P}/peers/secondary/partner-down", "dry_run=1",
-     {"confirm": P, "force": True, "reason": "r"}),
+     {"confirm": P, "force": True, "reason": "r"}, ACTION, action_result()),
     (lambda c: c.shutdown(P, "primary"), "POST", f"/api/v1/pairs/{P}/peers/primary/shutdown", "",
-     {"confirm": P, "force": False, "reason": None}),
-    (lambda c: c.release(P, "198.18.11.40"), "POST",
-     f"/api/v1/pairs/{P}/leases/198.18.11.40/release", "", {"confirm": P}),
-])
-def test_every_method_calls_its_endpoint_with_the_token(requests_mock, call, method, path,
-                                                        query, body):
-    payload = {"pairs": [OK]} if path == "/api/v1/pairs" else OK
-    requests_mock.request(method, URL + path, json=payload,
+     {"confirm": P, "force": False, "reason": None}, ACTION, action_result()),
+    (lambda c: c.release(P, "198.18.11.47"), "POST",
+     f"/api/v1/pairs/{P}/leases/198.18.11.47/release", "", {"confirm": P}, LEASE, lease_view()),
+]
+
+
+@pytest.mark.parametrize("call,method,path,query,body,answer,expected", CASES,
+                         ids=[c[2] + "?" + c[3] for c in CASES])
+def test_every_method_calls_its_endpoint_and_returns_library_objects(
+        requests_mock, call, method, path, query, body, answer, expected):
+    requests_mock.request(method, URL + path, json=answer,
                           headers={"Content-Type": "application/json"})
     result = call(Client(URL, "tok"))
     req = requests_mock.last_request
@@ -53,7 +70,25 @@ def test_every_method_calls_its_endpoint_with_the_token(requests_mock, call, met
     assert query in req.query
     if body is not None:
         assert req.json() == body
-    assert result == (OK if path != "/api/v1/pairs" else [OK])
+    assert type(result) is type(expected)
+    if isinstance(expected, dict):
+        assert result == expected
+    else:  # the service does not send hierarchy, skew and ports: compare what it sends
+        schema = SCHEMA[type(expected[0] if isinstance(expected, list) else expected).__name__]
+        assert schema(many=isinstance(expected, list)).dump(result) == \
+            schema(many=isinstance(expected, list)).dump(expected)
+
+
+SCHEMA = {"PairState": s.PairStateSchema, "PeerView": s.PeerSchema,
+          "LeaseView": s.LeaseViewSchema, "ActionResult": s.ActionResultSchema,
+          "PoolReport": s.PoolReportSchema}
+
+
+def test_a_body_from_something_else_is_a_protocol_error(requests_mock):
+    requests_mock.get(URL + f"/api/v1/pairs/{P}", json={"ok": True},
+                      headers={"Content-Type": "application/json"})
+    with pytest.raises(ProtocolError, match="not an omapifo v1 body"):
+        Client(URL).pair(P)
 
 
 def test_metrics_is_text(requests_mock):
@@ -76,8 +111,8 @@ def problem(status: int, detail: str) -> dict:
     (403, lambda c: c.audit(), ApiAuthError),
     (400, lambda c: c.lease(P, "x"), BadRequest),
     (422, lambda c: c.history(P), BadRequest),
-    (502, lambda c: c.pair(P, fresh=True), PeerUnreachable),
-    (504, lambda c: c.pair(P, fresh=True), PeerTimeout),
+    (502, lambda c: c.peer(P, "secondary"), PeerUnreachable),
+    (504, lambda c: c.peer(P, "secondary"), PeerTimeout),
     (500, lambda c: c.pairs(), ApiError),
 ])
 def test_problem_json_becomes_a_typed_exception(requests_mock, status, call, error):
@@ -104,7 +139,9 @@ def test_end_to_end_against_the_running_service(healthy_lab, tmp_path):
     try:
         reader, operator = Client(url, READER), Client(url, OPERATOR)
         assert reader.healthz()["status"] == "ok"
-        assert reader.pair(P, fresh=True)["health"]["level"] == "ok"
+        st = reader.pair(P, fresh=True)
+        assert str(st.health.level) == "ok" and st.primary.local_state is FailoverState.NORMAL
+        assert reader.peer(P, "secondary").local_state is FailoverState.NORMAL
         with pytest.raises(ApiAuthError):
             reader.partner_down(P, "secondary")
         with pytest.raises(PartnerDownRefused, match="not communications-interrupted"):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -50,6 +51,9 @@ def test_demo_runs_and_ctrl_c_takes_the_lab_down():
             proc.kill()
             proc.wait()
         labmod.down(prefix)  # only acts if the demo failed to clean up
+        # `down` keeps the lab's directory (logs, leases) for a post-mortem; the demo's
+        # default one is /run/omapifo-lab/PREFIX, and test runs must not pile them up there
+        shutil.rmtree(labmod.REGISTRY / prefix, ignore_errors=True)
     text = "".join(out)
     assert "taken down" in text
     names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
