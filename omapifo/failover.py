@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from .config import Endpoint, PairConfig
 from .errors import ConfigError, ConvergenceError, OperationRefused, PartnerDownRefused, PeerError
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .pools import PoolReport
 
 audit_log = logging.getLogger("omapifo.audit")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -161,11 +162,16 @@ class FailoverPair:
                 raise
             return PeerView(role, self.endpoint(role), None, str(exc), type(exc).__name__)
 
+    def on_both(self, fn: Callable[[Role], T]) -> tuple[T, T]:
+        """``(fn(PRIMARY), fn(SECONDARY))``, the two called concurrently (the secondary on
+        the pair's worker thread): a dead peer's timeout does not delay the live one."""
+        fut = self._pool.submit(fn, Role.SECONDARY)
+        primary = fn(Role.PRIMARY)
+        return primary, fut.result()
+
     def state(self) -> PairState:
         """Both peers' failover state, read concurrently, with the pair's health."""
-        fut = self._pool.submit(self.view, Role.SECONDARY)
-        primary = self.view(Role.PRIMARY)
-        secondary = fut.result()
+        primary, secondary = self.on_both(self.view)
         now = datetime.now(timezone.utc)
         return PairState(self.name, primary, secondary, now,
                          assess(primary, secondary, now, self.comms_interrupted_limit))
@@ -285,9 +291,10 @@ class FailoverPair:
 
     # -- audit --------------------------------------------------------------------------
 
-    def _audit_record(self, action: str, peer: str, outcome: str, actor: str, detail: str,
-                      force: bool = False, reason: str | None = None) -> None:
-        """One record on the ``omapifo.audit`` logger for every mutating decision.
+    def audit(self, action: str, peer: str, outcome: str, actor: str, detail: str,
+              force: bool = False, reason: str | None = None) -> None:
+        """One record on the ``omapifo.audit`` logger for a mutating decision (refused,
+        dry-run, done); every operation that changes a peer calls it.
 
         The REST service stores these (SQLite), the CLI appends them to its audit log.
         """
@@ -300,13 +307,13 @@ class FailoverPair:
 
     def _refuse(self, role: Role, action: str, why: str, force: bool, reason: str | None,
                 actor: str) -> OperationRefused:
-        self._audit_record(action, str(role), "refused", actor, why, force, reason)
+        self.audit(action, str(role), "refused", actor, why, force, reason)
         cls = PartnerDownRefused if action == "partner-down" else OperationRefused
         return cls(why, peer=str(role), operation=action)
 
     def _audit(self, result: ActionResult, actor: str) -> ActionResult:
         outcome = "dry-run" if result.dry_run else ("done" if result.done else "no-op")
-        self._audit_record(result.action, str(result.role), outcome, actor, result.message,
+        self.audit(result.action, str(result.role), outcome, actor, result.message,
                            result.force, result.reason)
         return result
 

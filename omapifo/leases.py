@@ -203,23 +203,19 @@ def lease_view(pair: FailoverPair, ip: str | None = None, *, mac: str | None = N
     lookup = _lookup(ip, mac, client_id)
     if ip is not None:
         _check_in_a_range(pair, parse_ip(ip))
-    found: dict[Role, Lease | None] = {}
     errors: dict[Role, str] = {}
 
-    def read(role: Role) -> None:
+    def read(role: Role) -> Lease | None:
         try:
-            obj = pair.peer(role).open("lease", lookup, operation="look up lease")
-            found[role] = Lease.from_omapi(obj.attrs)
+            return Lease.from_omapi(pair.peer(role).open("lease", lookup,
+                                                         operation="look up lease").attrs)
         except NotFound:
-            found[role] = None
+            return None
         except PeerError as exc:
-            found[role] = None
             errors[role] = str(exc)
+            return None
 
-    fut = pair._pool.submit(read, Role.SECONDARY)
-    read(Role.PRIMARY)
-    fut.result()
-    primary, secondary = found.get(Role.PRIMARY), found.get(Role.SECONDARY)
+    primary, secondary = pair.on_both(read)
     if primary is None and secondary is None:
         what = ip or mac or client_id
         if len(errors) == 2:
@@ -239,7 +235,7 @@ def release(pair: FailoverPair, ip: str, *, actor: str = "library", wait: float 
     the partner acknowledges and the address goes to ``backup`` on both within a second.
     """
     before = lease_view(pair, ip)
-    audit = pair._audit_record
+    audit = pair.audit
     if before.state is not LeaseState.ACTIVE:
         why = f"{before.ip} is {before.state}, not active: nothing to release"
         audit("release", str(before.ip), "refused", actor, why)

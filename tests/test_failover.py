@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import logging
 import time
+import threading
 
 import pytest
 
@@ -163,3 +164,15 @@ def test_planned_shutdown_of_the_primary(healthy_lab, pair):
     assert "I move from normal to shutdown" in healthy_lab.log_path(Role.PRIMARY).read_text()
     assert result.after.secondary.local_state is not S.NORMAL or \
         result.after.secondary.partner_state is not S.NORMAL
+
+
+def test_on_both_asks_the_two_peers_at_once_and_keeps_their_order():
+    """A dead peer's timeout must not delay the live one: the two calls overlap."""
+    both_inside = threading.Barrier(2, timeout=5)  # breaks unless both calls run together
+
+    def ask(role: Role) -> str:
+        both_inside.wait()
+        return str(role)
+
+    assert fake_pair(FakePeer(S.NORMAL), FakePeer(S.NORMAL)).on_both(ask) == \
+        ("primary", "secondary")
