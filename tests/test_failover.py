@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import base64
 import logging
-import time
 import threading
+import time
 
 import pytest
 
