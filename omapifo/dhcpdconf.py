@@ -45,9 +45,10 @@ class Token:
 _TOKEN_RE = re.compile(r'"((?:[^"\\]|\\.)*)"|([{};,])|([^\s{};,"#]+)|(#[^\n]*)|(\n)|([ \t\r\f\v]+)')
 
 
-def tokenize(text: str, file: str) -> Iterator[Token]:
-    """dhcpd.conf's tokens with their line; comments and blanks dropped."""
-    line, pos = 1, 0
+def tokenize(text: str, file: str, line: int = 1) -> Iterator[Token]:
+    """dhcpd.conf's tokens with their line (``text`` starting on ``line``); comments and
+    blanks dropped."""
+    pos = 0
     while pos < len(text):
         m = _TOKEN_RE.match(text, pos)
         if m is None:
@@ -84,12 +85,13 @@ class Node:
         return " ".join(f'"{t.text}"' if t.quoted else t.text for t in self.words)
 
 
-def parse_tree(text: str, file: str) -> list[Node]:
-    """The statement tree of one file (no include resolution)."""
+def parse_tree(text: str, file: str, line: int = 1) -> list[Node]:
+    """The statement tree of one file, or of a piece of it starting on ``line`` (no
+    include resolution)."""
     root: list[Node] = []
     stack: list[tuple[list[Node], Loc | None]] = [(root, None)]
     words: list[Token] = []
-    for tok in tokenize(text, file):
+    for tok in tokenize(text, file, line):
         if not tok.quoted and tok.text == ";":
             if words:
                 stack[-1][0].append(Node(words, None, words[0].loc))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from omapifo.dhcpdconf import DhcpdConfError, parse_text
+from omapifo import leasefile
 from omapifo.leasefile import read_leases
 
 from .labfiles import write_lab_files
@@ -62,8 +64,15 @@ def test_mutated_dhcpd_conf(tmp_path_factory, edits, which):
 @given(edits=EDITS)
 def test_mutated_dhcpd_leases(tmp_path, edits):
     path = tmp_path / "dhcpd.leases"
-    path.write_text(mutate(LEASES, edits), errors="surrogateescape")
+    text = mutate(LEASES, edits)
+    path.write_text(text, errors="surrogateescape")
+    text = path.read_text(errors="replace")
     try:
-        read_leases(path)
+        got = read_leases(path)
     except DhcpdConfError as exc:
         assert LOCATED.match(str(exc)), str(exc)
+        with pytest.raises(DhcpdConfError) as general:  # the same error as the tokenizer's
+            leasefile._read_general(text, str(path))
+        assert str(general.value) == str(exc)
+    else:  # the fast reader and the general one agree on every record
+        assert got == leasefile._read_general(text, str(path))

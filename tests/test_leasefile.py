@@ -54,3 +54,34 @@ def test_errors(tmp_path, text, line, words):
     with pytest.raises(DhcpdConfError) as info:
         read_leases(path)
     assert str(info.value).startswith(f"{path}:{line}:") and words in str(info.value)
+
+
+def test_the_fast_reader_takes_apart_what_dhcpd_writes(tmp_path):
+    """Records as dhcpd writes them are read without falling back to the tokenizer."""
+    from omapifo import leasefile
+    body = "".join(f"lease 198.18.11.{n} {{\n  binding state active;\n  next binding state "
+                   f"free;\n  hardware ethernet 02:00:00:00:00:{n:02X};\n  uid \"\\001\";\n}}\n"
+                   for n in range(32, 64))
+    fast = leasefile._read_fast(LEASES + body, "f")
+    assert fast == leasefile._read_general(LEASES + body, "f")
+    assert len(fast) == 32 and fast[ipaddress.IPv4Address("198.18.11.63")].hardware_address \
+        == "02:00:00:00:00:3f"
+
+
+@pytest.mark.parametrize("record", [
+    "lease 198.18.11.9 {\n  BINDING STATE Active;\n}\n",
+    'lease 198.18.11.9 {\n  "binding" state active;\n}\n',
+    "lease 198.18.11.9 {\n  binding  state\tactive ;\n}\n",
+    "lease 198.18.11.9 {\n  binding state active; hardware ethernet 02:00:00:00:00:09;\n}\n",
+    "lease 198.18.11.9 {\n  on expiry {\n    set x = 1;\n  }\n  binding state active;\n}\n",
+    "lease 198.18.11.9 {\n  # a comment\n  binding state active;\n}\n",
+    "lease 198.18.11.9 {\n  binding state active;\n} lease 198.18.11.10 {\n"
+    "  binding state free;\n}\n",
+    'x "\nlease 198.18.11.9 {\n  binding state active;\n}\n";\n',
+    "lease 198.18.11.9 {\n  binding state active,free;\n}\n",
+])
+def test_odd_shapes_read_as_the_general_reader_reads_them(tmp_path, record):
+    from omapifo import leasefile
+    path = tmp_path / "dhcpd.leases"
+    path.write_text(LEASES + record)
+    assert read_leases(path) == leasefile._read_general(LEASES + record, str(path))
