@@ -314,7 +314,7 @@ class FailoverPair:
     def _audit(self, result: ActionResult, actor: str) -> ActionResult:
         outcome = "dry-run" if result.dry_run else ("done" if result.done else "no-op")
         self.audit(result.action, str(result.role), outcome, actor, result.message,
-                           result.force, result.reason)
+                   result.force, result.reason)
         return result
 
     def dhcpd_conf(self) -> DhcpdConf | None:

@@ -5,14 +5,14 @@ file only now and then (dhcpd.leases(5)), so an address can appear many times: t
 record is the current one. The lexical structure is dhcpd.conf's, so the tokenizer of
 :mod:`omapifo.dhcpdconf` is the authority, with file:line in every error.
 
-Written by hand, in two readers: the general tokenizer took 24.5 s for a /16's 65,534
-realistic records where dhcpd-pools takes 0.07 s (measured, docs/performance.md). So
+Written by hand, in two readers: the general tokenizer took 26 s for a /16's 65,534
+realistic records where dhcpd-pools takes 0.06 s (measured, docs/performance.md). So
 records in the shape dhcpd writes them (``lease A {``, one statement per indented line,
 ``}`` in column 0; db.c's write_lease) are taken apart with regular expressions, and
 everything else (the header, ``failover peer ... state`` blocks, ``on expiry { }``
 blocks, hand edits) goes through the tokenizer piece by piece. When anything does not
 fit, the whole file is read by the tokenizer alone, which decides the result and the
-error; tests/test_leasefile.py checks that both readers agree on mutated files.
+error; tests/test_fuzz_parsers.py checks that both readers agree on mutated files.
 """
 from __future__ import annotations
 
