@@ -90,9 +90,12 @@ class _NotPlain(Exception):
     """The fast reader met something it does not take apart: use the general one."""
 
 
-# One statement on one indented line: words and complete quoted strings, one ';' at the end.
-# Possessive quantifiers (Python 3.11): runs of plain characters never backtrack.
-_STMT = r'[ \t]+(?:[^\n{}#";]++|"(?:[^"\\\n]++|\\[^\n])*+")*+;[ \t]*\n'
+# One statement on one indented line: printable ASCII words (what dhcpd writes; anything
+# else, such as a Unicode space the tokenizer rejects, goes to the tokenizer) and complete
+# quoted strings, one ';' at the end. Possessive quantifiers (Python 3.11): runs of plain
+# characters never backtrack.
+_PLAIN = r'[\t !$-:<-z|~]'  # printable ASCII but for " # ; { }
+_STMT = r'[ \t]+(?:' + _PLAIN + r'++|"(?:[^"\\\n]++|\\[^\n])*+")*+;[ \t]*\n'
 _RECORD = re.compile(r'^lease[ \t]+([^\s{};,#"]+)[ \t]*\{[ \t]*\n((?:' + _STMT + r')*)\}', re.M)
 # A body line whose first word is one the reader needs, then the exact shapes dhcpd writes.
 _KEY_LINE = re.compile(r'^[ \t]+"?(?:binding|hardware)(?![^\s{};,"#])[^\n]*', re.M | re.I)

@@ -29,7 +29,7 @@ def lab_conf_text(tmp_path_factory) -> str:
 
 PIECES = ["{", "}", ";", '"', "#", "\n", " ", "range", "subnet", "pool", "failover peer",
           "netmask", "198.18.1.1", "999.1.1.1", "include", "lease", "binding state",
-          "\\", "\x00", "é"]
+          "\\", "\x00", "é", "\xa0", "\x1c", "\r", "\t", "LEASE", "hardware ethernet"]
 
 
 def mutate(text: str, edits: list[tuple[int, int, int]]) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
 import pytest
 
@@ -79,9 +80,17 @@ def test_the_fast_reader_takes_apart_what_dhcpd_writes(tmp_path):
     "  binding state free;\n}\n",
     'x "\nlease 198.18.11.9 {\n  binding state active;\n}\n";\n',
     "lease 198.18.11.9 {\n  binding state active,free;\n}\n",
+    "lease 198.18.11.9 {\n  client-hostname\xa0x;\n  binding state active;\n}\n",
+    "lease 198.18.11.9 {\r\n  binding state active;\r\n}\r\n",
 ])
 def test_odd_shapes_read_as_the_general_reader_reads_them(tmp_path, record):
     from omapifo import leasefile
     path = tmp_path / "dhcpd.leases"
-    path.write_text(LEASES + record)
-    assert read_leases(path) == leasefile._read_general(LEASES + record, str(path))
+    path.write_text(LEASES + record, newline="")
+    try:
+        general = leasefile._read_general(LEASES + record, str(path))
+    except DhcpdConfError as exc:  # then the same error, not a result
+        with pytest.raises(DhcpdConfError, match=re.escape(str(exc))):
+            read_leases(path)
+    else:
+        assert read_leases(path) == general
