@@ -7,6 +7,7 @@ Ctrl-C (or SIGTERM) stops the service and takes the lab down.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import secrets
 import signal
 
@@ -16,6 +17,8 @@ from omapifo import load_config
 from omapifo.api.auth import digest as token_digest
 
 from . import servecli
+
+STOP_WATCHDOG = 30.0  # seconds before a slow stop dumps every thread's stack to stderr
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -67,8 +70,15 @@ Ctrl-C stops the demo and takes the lab down.
     except KeyboardInterrupt:
         print("\nstopping", flush=True)
     finally:
-        if stop is not None:
-            stop()
-        removed = lab.down()
-        print(f"lab {args.prefix} taken down ({len(removed)} items removed)", flush=True)
+        # Every step below is bounded (OMAPI timeouts, SIGKILL after a grace period); if
+        # stopping still takes long, show where it is stuck instead of hanging silently.
+        faulthandler.dump_traceback_later(STOP_WATCHDOG)
+        try:
+            if stop is not None:
+                stop()
+                print("service stopped", flush=True)
+            removed = lab.down()
+            print(f"lab {args.prefix} taken down ({len(removed)} items removed)", flush=True)
+        finally:
+            faulthandler.cancel_dump_traceback_later()
     return 0

@@ -43,7 +43,12 @@ def test_demo_runs_and_ctrl_c_takes_the_lab_down():
                            headers={"Authorization": f"Bearer {token}"})
         assert got.status_code == 200 and got.json()["health"]["level"] in ("ok", "warning")
         proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=60)
+        try:
+            rest, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # the demo's watchdog has printed where it was stuck: show it
+            out.append(proc.communicate()[0])
+            pytest.fail("the demo did not stop within 60 s of Ctrl-C:\n" + "".join(out))
         out.append(rest)
         assert proc.returncode == 0, "".join(out)
     finally:
