@@ -5,8 +5,9 @@ The REST client returns :class:`~omapifo.PairState`, :class:`~omapifo.LeaseView`
 ``st.secondary.local_state is FailoverState.PARTNER_DOWN`` whether it talks to dhcpd
 directly or through the service. Each function here is the inverse of one schema in
 ``omapifo.api.schemas``: dumping what it builds gives back the JSON it was given
-(tests/clients/test_decoding.py checks that for every schema). Attributes the service
-does not send (a peer's ``hierarchy``, ``skew`` and ports) come back as None.
+(tests/clients/test_decoding.py checks that for every schema). What the service does not
+send comes back empty: a peer's ``hierarchy``, ``skew`` and ports as None, and its
+failover-state object's ``name`` as "" (the pair's name is ``PairState.pair``).
 """
 from __future__ import annotations
 
