@@ -29,11 +29,29 @@ def start(config: Config, listen: str | None = None,
                            clear_untrusted_proxy_headers=True)
     url = f"http://{server.effective_host}:{server.effective_port}"
 
+    looping = threading.Event()  # set while run() is in waitress's loop
+
+    def run() -> None:
+        looping.set()
+        try:
+            server.run()
+        finally:
+            looping.clear()
+
     def stop() -> None:
-        server.close()
+        if looping.is_set():
+            # waitress has no thread-safe stop: closing its sockets from this thread while
+            # its loop sat in select() failed that select with EBADF (seen in CI). Its
+            # trigger runs a callable on the loop's own thread (waitress/trigger.py).
+            closed = threading.Event()
+            server.trigger.pull_trigger(lambda: (server.close(), closed.set()))
+            closed.wait(5)
+        else:
+            server.close()
+        server.task_dispatcher.shutdown()
         app.extensions["omapifo"].close()
 
-    return url, server.run, stop
+    return url, run, stop
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
