@@ -10,6 +10,7 @@ import argparse
 import faulthandler
 import secrets
 import signal
+import time
 
 from omapifo import lab as _lab
 from omapifo import load_config
@@ -30,6 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 PID`: every thread's stack to stderr
     _lab.check_prerequisites()
     lab = _lab.Lab.create(_lab.LabSettings(prefix=args.prefix))
     stop = None
@@ -66,7 +68,12 @@ The pair is up and the REST service listens on {url}. In another shell:
 API documentation: {url}/api/v1/docs; the runbook: docs/runbook.md
 Ctrl-C stops the demo and takes the lab down.
 """, flush=True)
-        signal.pause()
+        # Not signal.pause(): twice in CI the demo printed nothing after SIGINT and never
+        # stopped. pause() only returns for a signal delivered to the main thread (or may
+        # miss one that lands just before it starts waiting); with the service's threads
+        # about, a sleep that wakes each second to run pending handlers cannot miss it.
+        while True:
+            time.sleep(1)
     except KeyboardInterrupt:
         print("\nstopping", flush=True)
     finally:

@@ -46,7 +46,9 @@ def test_demo_runs_and_ctrl_c_takes_the_lab_down():
         try:
             rest, _ = proc.communicate(timeout=60)
         except subprocess.TimeoutExpired:
-            proc.kill()  # the demo's watchdog has printed where it was stuck: show it
+            proc.send_signal(signal.SIGUSR1)  # the demo dumps every thread's stack
+            time.sleep(1)
+            proc.kill()
             out.append(proc.communicate()[0])
             pytest.fail("the demo did not stop within 60 s of Ctrl-C:\n" + "".join(out))
         out.append(rest)
