@@ -167,7 +167,6 @@ class Subnet:
     pools: list[Pool] = field(default_factory=list)
     ranges: list[Range] = field(default_factory=list)  # ranges directly in the subnet
     shared_network: str | None = None
-    options: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -260,11 +259,16 @@ _FAILOVER_KEYS = {
 }
 
 
-def _ip(tok: Token) -> ipaddress.IPv4Address:
+def ipv4_at(text: str, loc: Loc) -> ipaddress.IPv4Address:
+    """``text`` as an IPv4 address, or a DhcpdConfError located at ``loc``."""
     try:
-        return ipaddress.IPv4Address(tok.text)
+        return ipaddress.IPv4Address(text)
     except ValueError:
-        raise DhcpdConfError(f"{tok.loc}: {tok.text!r} is not an IPv4 address") from None
+        raise DhcpdConfError(f"{loc}: {text!r} is not an IPv4 address") from None
+
+
+def _ip(tok: Token) -> ipaddress.IPv4Address:
+    return ipv4_at(tok.text, tok.loc)
 
 
 class _Reader:
@@ -349,8 +353,6 @@ class _Reader:
                 raise DhcpdConfError(f"{node.loc}: 'failover peer' reference outside a pool")
             else:
                 self.conf.options.append((str(node), node.loc))
-                if subnet is not None and head == "option":
-                    subnet.options.append(str(node))
 
     def range(self, node: Node) -> Range:
         toks = node.words[1:]

@@ -7,12 +7,12 @@ than 60 s, which the report mentions when the peers cannot connect.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .confcheck import ERROR, Finding, check_pair
 from .dhcpdconf import DhcpdConfError
 from .errors import OmapifoError
+from .health import fmt_age
 from .states import FailoverState as S
 from .states import Role
 
@@ -30,13 +30,6 @@ class DoctorReport:
     live: list[str] = field(default_factory=list)
     pools: list[str] = field(default_factory=list)
     next_step: str = ""
-
-
-def _age(since: datetime | None, now: datetime) -> str:
-    if since is None:
-        return "for an unknown time"
-    s = int((now - since).total_seconds())
-    return f"for {s} s" if s < 120 else f"for {s // 60} min" if s < 7200 else f"for {s // 3600} h"
 
 
 def diagnose(pair: FailoverPair, *, run_dhcpd: bool = True, scan: bool = True) -> DoctorReport:
@@ -57,7 +50,8 @@ def diagnose(pair: FailoverPair, *, run_dhcpd: bool = True, scan: bool = True) -
         if not v.reachable:
             rep.live.append(f"{role} ({v.endpoint}): does not answer OMAPI: {v.error}")
             continue
-        line = (f"{role} ({v.endpoint}): {v.local_state} {_age(v.since, now)}, "
+        age = (now - v.since).total_seconds() if v.since else None
+        line = (f"{role} ({v.endpoint}): {v.local_state} {fmt_age(age)}, "
                 f"sees its partner as {v.partner_state}")
         if v.recover_wait_until:
             line += f"; may leave recover-wait at {v.recover_wait_until:%H:%M:%S} UTC"

@@ -24,6 +24,7 @@ from .leases import LeaseView, lease_view
 from .leases import release as release_lease
 from .health import DEFAULT_COMMS_INTERRUPTED_LIMIT, Health, assess, recover_wait_until
 from .omapi import OmapiPeer, u32
+from .scan import DEFAULT_WINDOW
 from .states import FailoverState, FailoverStatus, Role
 
 if TYPE_CHECKING:
@@ -355,7 +356,7 @@ class FailoverPair:
 
     # -- pools (omapifo.pools does the work) --------------------------------------------
 
-    def pools(self, *, window: int = 8, rate: float | None = None,
+    def pools(self, *, window: int = DEFAULT_WINDOW, rate: float | None = None,
               progress: Callable[[int, int], None] | None = None) -> PoolReport:
         """Every pool of the pair's dhcpd_conf, counted live on both peers."""
         from .pools import scan_pools  # pools imports leases and scan; keep import light

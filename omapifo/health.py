@@ -75,10 +75,13 @@ def _age(since: datetime | None, now: datetime) -> float | None:
     return (now - since).total_seconds() if since else None
 
 
-def _fmt_age(seconds: float | None) -> str:
+def fmt_age(seconds: float | None) -> str:
+    """``"for 42 s"``, ``"for 10 min"``, ``"for 3 h"``: how long a peer has been in a state."""
     if seconds is None:
         return "for an unknown time"
-    return f"for {int(seconds)} s" if seconds < 120 else f"for {int(seconds // 60)} min"
+    if seconds < 120:
+        return f"for {int(seconds)} s"
+    return f"for {int(seconds // 60)} min" if seconds < 7200 else f"for {int(seconds // 3600)} h"
 
 
 def assess(primary: PeerView, secondary: PeerView, now: datetime,
@@ -109,7 +112,7 @@ def assess(primary: PeerView, secondary: PeerView, now: datetime,
             age = _age(view.status.since, now)
             long = age is None or age >= comms_interrupted_limit
             findings.append((Level.CRITICAL if long else Level.WARNING,
-                             f"{who} has been in communications-interrupted {_fmt_age(age)}: it "
+                             f"{who} has been in communications-interrupted {fmt_age(age)}: it "
                              "cannot reach its partner and serves only from its own share of "
                              "free addresses, with short leases. Find out whether the partner is "
                              "down (then partner-down on this server) or only cut off "

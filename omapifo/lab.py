@@ -510,7 +510,7 @@ class Lab:
         if _pid_runs(self._reload()["pids"].get(key), "dhcpd"):
             raise LabError(f"the {role} is already running (pid {self.state['pids'][key]})")
         d = self.server_dir(role)
-        ns = self.ns("pri" if role is Role.PRIMARY else "sec")
+        ns = self._server_ns(role)
         own_pid = d / "dhcpd.own.pid"
         # dhcpd refuses to start ("There's already a DHCP server running") while the pid
         # in its pid file exists, and a stopped dhcpd whose parent has not reaped it yet

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .dhcpdconf import DhcpdConfError, Loc, Node, parse_tree
+from .dhcpdconf import DhcpdConfError, Loc, Node, ipv4_at, parse_tree
 from .leases import LeaseState
 
 
@@ -60,7 +60,7 @@ def _take(nodes: list[Node], out: dict[ipaddress.IPv4Address, LeaseRecord]) -> N
             continue
         if len(node.words) != 2:
             raise DhcpdConfError(f"{node.loc}: expected lease ADDRESS {{")
-        ip = _address(node.words[1].text, node.loc)
+        ip = ipv4_at(node.words[1].text, node.loc)
         state: LeaseState | None = None
         hw = None
         for child in node.children:
@@ -70,13 +70,6 @@ def _take(nodes: list[Node], out: dict[ipaddress.IPv4Address, LeaseRecord]) -> N
             elif w[:2] == ["hardware", "ethernet"] and len(w) == 3:
                 hw = w[2]
         out[ip] = LeaseRecord(ip, state, hw, node.loc)
-
-
-def _address(text: str, loc: Loc) -> ipaddress.IPv4Address:
-    try:
-        return ipaddress.IPv4Address(text)
-    except ValueError:
-        raise DhcpdConfError(f"{loc}: {text!r} is not an IPv4 address") from None
 
 
 def _state(text: str, loc: Loc) -> LeaseState:

@@ -117,6 +117,8 @@ def scan_pools(pair: FailoverPair, *, window: int = DEFAULT_WINDOW, rate: float 
                               "configuration (dhcpd has no OMAPI object for pools)")
     t = time.monotonic()
     ips = [ip for pool in conf.pools for ip in _addresses(pool)]
+    # Threads of its own, not pair.on_both: a scan lasts seconds, and the pair's two
+    # workers must stay free for the state reads of the health poller.
     with ThreadPoolExecutor(max_workers=2) as ex:
         futures = {role: ex.submit(lease_states, pair.peer(role), ips, window=window,
                                    rate=rate, progress=progress if role is Role.PRIMARY
