@@ -12,16 +12,14 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
+from omapifo import FailoverState
 from omapifo.errors import OmapifoError
+from omapifo.health import CRITICAL_STATES, WARNING_STATES
 
 from .backend import open_backend
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 NAMES = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
-_CRITICAL_STATES = {"potential-conflict", "conflict-done", "resolution-interrupted",
-                    "unknown-state"}
-_WARNING_STATES = {"startup", "recover", "recover-wait", "recover-done", "paused", "shutdown",
-                   "partner-down"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -66,10 +64,10 @@ def evaluate(st: dict[str, Any], warn: float, crit: float,
             status = max(status, level)
             notes.append(f"{role} communications-interrupted for {int(seconds)}s")
             perf.append(f"comms_interrupted_seconds={int(seconds)}s;{warn:g};{crit:g};0")
-        elif name in _CRITICAL_STATES:
+        elif FailoverState.from_name(name) in CRITICAL_STATES:
             status = max(status, CRITICAL)
             notes.append(f"{role} {name}")
-        elif name in _WARNING_STATES:
+        elif FailoverState.from_name(name) in WARNING_STATES:
             status = max(status, WARNING)
             notes.append(f"{role} {name}")
     if status == OK and not notes:

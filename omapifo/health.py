@@ -71,6 +71,12 @@ _CRITICAL_STATES = {
 }
 
 
+# What assess() makes of a peer's own state by itself, for callers that rate states with
+# other thresholds (the Nagios check): communications-interrupted depends on how long.
+WARNING_STATES = frozenset(_WARNING_STATES) | {S.RECOVER_WAIT, S.PARTNER_DOWN}
+CRITICAL_STATES = frozenset(_CRITICAL_STATES)
+
+
 def _age(since: datetime | None, now: datetime) -> float | None:
     return (now - since).total_seconds() if since else None
 
