@@ -70,6 +70,11 @@ def evaluate(st: dict[str, Any], warn: float, crit: float,
         elif FailoverState.from_name(name) in WARNING_STATES:
             status = max(status, WARNING)
             notes.append(f"{role} {name}")
+    if all(v["reachable"] and v["local_state"]["name"] == "partner-down"
+           for v in views.values()):
+        # each a warning alone, together a split brain: both hand out every address
+        status = CRITICAL
+        notes.append("both partner-down (split brain): stop one server now")
     if status == OK and not notes:
         notes.append("both peers normal")
     return status, f"{st['pair']}: " + ", ".join(notes), " ".join(perf)
