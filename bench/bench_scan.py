@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pypureomapi
 
-from omapifo import Role, pools_from_files
+from omapifo import FailoverPair, Role, pools_from_files
 from omapifo import lab as labmod
 from omapifo import leasefile
 from omapifo.dhcpdconf import parse_file
@@ -146,9 +146,7 @@ def main() -> int:
         results["pypureomapi plain loop"] = plain_loop(host, key, sample)
         results["pypureomapi, window 8"] = pypureomapi_windowed(host, key, sample, 8)
         results["omshell per query"] = omshell(host, key, sample[: args.omshell_sample])
-        pair_peer = lab.pair_config()
-        from omapifo import FailoverPair
-        with FailoverPair(pair_peer) as pair:
+        with FailoverPair(lab.pair_config()) as pair:
             for window in (8, 16):
                 t = time.perf_counter()
                 states = lease_states(pair.peer(Role.PRIMARY), ips, window=window)
@@ -161,7 +159,8 @@ def main() -> int:
             print(f"{name:<28} {r:>10.0f} {r / base:>13.1f}x")
         best = max(v for k, v in results.items() if k.startswith("omapifo"))
         print(f"\na /16 (65,534 addresses) at {best:.0f}/s: {65534 / best:.1f} s (one peer)")
-        st = FailoverPair(pair_peer).state()
+        with FailoverPair(lab.pair_config()) as pair:
+            st = pair.state()
         print(f"after the scans: primary {st.primary.local_state}, secondary "
               f"{st.secondary.local_state}")
     finally:
