@@ -84,7 +84,7 @@ def _pool(d: dict[str, Any]) -> PoolCounts:
 
 def pool_report(d: dict[str, Any]) -> PoolReport:
     return PoolReport(d["pair"], tuple(_pool(p) for p in d["pools"]),
-                      _time(d["scanned_at"]), d["source"], d["complete"],  # type: ignore[arg-type]
+                      _time(d["scanned_at"]), d["source"],  # type: ignore[arg-type]
                       d["duration"], dict(d["errors"]))
 
 

@@ -62,9 +62,13 @@ class PoolReport:
     pools: tuple[PoolCounts, ...]
     scanned_at: datetime
     source: str  # "omapi" or "leases-file"
-    complete: bool
     duration: float
     errors: dict[str, str] = field(default_factory=dict)  # a peer whose scan failed
+
+    @property
+    def complete(self) -> bool:
+        """Every peer's view is in: no peer's scan failed (counts always cover every address)."""
+        return not self.errors
 
 
 def _count(pool: Pool, states: Sequence[int | None],
@@ -98,7 +102,7 @@ def pools_from_files(dhcpd_conf: str | os.PathLike[str] | DhcpdConf,
     for pool in conf.pools:
         states = [(rec.state if (rec := records.get(ip)) else None) for ip in _addresses(pool)]
         pools.append(_count(pool, states))
-    return PoolReport(pair, tuple(pools), datetime.now(timezone.utc), "leases-file", True,
+    return PoolReport(pair, tuple(pools), datetime.now(timezone.utc), "leases-file",
                       time.monotonic() - t)
 
 
@@ -106,9 +110,10 @@ def scan_pools(pair: FailoverPair, *, window: int = DEFAULT_WINDOW, rate: float 
                progress: Progress | None = None, conf: DhcpdConf | None = None) -> PoolReport:
     """Every pool's counts from one lookup per address on both peers (pipelined).
 
-    Counts are the primary's view (the secondary's when the primary does not answer);
-    ``disagreements`` counts addresses the peers see differently. Raises if either
-    peer's scan fails: never partial counts reported as complete.
+    Counts are the primary's view (the secondary's when the primary's scan fails);
+    ``disagreements`` counts addresses the peers see differently. A peer's scan either
+    covers every address or fails: never partial counts. One failed peer is named in
+    ``errors`` (and the report is not ``complete``); both failed raises.
     """
     if conf is None:
         conf = pair.dhcpd_conf()  # parsed once, re-read only when the file changes
@@ -140,6 +145,6 @@ def scan_pools(pair: FailoverPair, *, window: int = DEFAULT_WINDOW, rate: float 
         pools.append(_count(pool, main[offset:offset + n],
                             other[offset:offset + n] if other else None))
         offset += n
-    return PoolReport(pair.name, tuple(pools), datetime.now(timezone.utc), "omapi", True,
+    return PoolReport(pair.name, tuple(pools), datetime.now(timezone.utc), "omapi",
                       time.monotonic() - t, {str(r): str(e) for r, e in errors.items()})
 
