@@ -37,6 +37,11 @@ def require_lab() -> None:
         pytest.skip(reason)
 
 
+def open_fds() -> int:
+    """This process's open file descriptors (leak checks)."""
+    return len(os.listdir("/proc/self/fd"))
+
+
 def _down_stale_test_labs() -> None:
     """Take down test labs left by a test run that was killed (its owner pid is gone)."""
     for record in labmod.REGISTRY.glob("t*.json"):

@@ -10,9 +10,8 @@ import pytest
 
 from omapifo.confcheck import check_pair, exit_code
 
+from .conftest import IN_CI
 from .labfiles import write_lab_files
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def edit(role: str, name: str, old: str, new: str, count: int = 1) -> Callable[[Path], None]:

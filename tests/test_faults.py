@@ -6,7 +6,6 @@ by ``heal`` in ``finally`` and ``healthy_lab`` restores both servers afterwards.
 from __future__ import annotations
 
 import base64
-import os
 import socket
 import struct
 import threading
@@ -17,11 +16,9 @@ import pytest
 
 from omapifo import (FailoverPair, FailoverState as S, OmapiKey, OmapiPeer, ProtocolError, Role)
 
+from .conftest import open_fds
+
 SECRET = base64.b64encode(b"s" * 32).decode()
-
-
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
 
 
 @pytest.mark.integration

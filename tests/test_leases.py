@@ -43,7 +43,7 @@ def test_views_that_disagree_on_the_binding_say_how():
 
 @pytest.mark.parametrize("number", range(1, 10))
 def test_every_binding_state(number):
-    assert Lease.from_omapi(dict(LEASE_PRIMARY, state=u32(number))).state == number
+    assert Lease.from_omapi(dict(LEASE_PRIMARY, state=u32(number))).state is LeaseState(number)
 
 
 @pytest.mark.parametrize("func,text,words", [

@@ -1,6 +1,7 @@
 """Fixtures for the REST service: the app on the session's lab pair, with two tokens."""
 from __future__ import annotations
 
+import base64
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -8,12 +9,14 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from omapifo import load_config
+from omapifo import Config, load_config
 from omapifo.api import create_app
 from omapifo.api.auth import digest
+from omapifo.config import parse_config
 
 READER, OPERATOR = "reader-token-for-tests", "operator-token-for-tests"
 POLL = 1.0
+OFFLINE_KEY = base64.b64encode(b"x" * 16).decode()
 
 
 def service_config(lab_config: Path, directory: Path, database: Path) -> Path:
@@ -27,6 +30,17 @@ def service_config(lab_config: Path, directory: Path, database: Path) -> Path:
     path = directory / "omapifo.toml"
     path.write_text(text)
     return path
+
+
+def offline_config(database: Path, primary: str = "127.0.0.1:9") -> Config:
+    """Pair "p" on loopback ports where no OMAPI answers (closed ones by default: every
+    request fails fast and cleanly), with the two test tokens; no lab needed."""
+    return parse_config({
+        "pairs": {"p": {"primary": primary, "secondary": "127.0.0.1:10", "key_name": "k",
+                        "key": OFFLINE_KEY, "timeout": 0.3}},
+        "service": {"database": str(database), "tokens": [
+            {"name": "noc", "role": "reader", "sha256": digest(READER)},
+            {"name": "alice", "role": "operator", "sha256": digest(OPERATOR)}]}})
 
 
 @pytest.fixture

@@ -16,14 +16,11 @@ import requests
 from omapifo import FailoverState, Role, load_config
 from omapifo.api import create_app
 
+from ..conftest import open_fds
 from .conftest import OPERATOR, POLL, READER, auth
 
 pytestmark = pytest.mark.integration
 PAIR = "classroom-1-6"
-
-
-def fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
 
 
 def test_dead_peer_seen_within_one_interval_then_reconnected_without_leaks(healthy_lab,
@@ -40,10 +37,10 @@ def test_dead_peer_seen_within_one_interval_then_reconnected_without_leaks(healt
                                     headers=auth(READER))
         assert got.status_code == 502 and got.mimetype == "application/problem+json"
         assert "secondary" in got.get_json()["detail"]
-        before = (fds(), threading.active_count())
+        before = (open_fds(), threading.active_count())
         for _ in range(50):
             poller.poll(PAIR)
-        assert fds() <= before[0] + 1 and threading.active_count() <= before[1]
+        assert open_fds() <= before[0] + 1 and threading.active_count() <= before[1]
         healthy_lab.start(Role.SECONDARY, wait=False)
         deadline = time.monotonic() + 30
         while not poller.poll(PAIR).state.secondary.reachable:

@@ -7,8 +7,9 @@ import pytest
 import requests
 import requests_mock as requests_mock_module
 
-from omapifo import (FailoverState, NotFound, OperationRefused, PartnerDownRefused,
-                     PeerTimeout, PeerUnreachable, ProtocolError, ReleaseRefused, load_config)
+from omapifo import (FailoverState, LeaseState, NotFound, OperationRefused, PartnerDownRefused,
+                     PeerTimeout, PeerUnreachable, ProtocolError, ReleaseRefused, Role,
+                     load_config, parse_dhcpd_conf)
 from omapifo.api import schemas as s
 from omapifo.clients import servecli
 from omapifo.clients.client import ApiAuthError, ApiError, BadRequest, Client
@@ -35,7 +36,8 @@ CASES = [
     (lambda c: c.peer(P, "primary"), "GET", f"/api/v1/pairs/{P}/peers/primary", "", None, PEER,
      pair_state().primary),
     (lambda c: c.history(P, since="2026-01-01T00:00:00+00:00", limit=5), "GET",
-     f"/api/v1/pairs/{P}/history", "limit=5", None, PAGE, PAGE),
+     f"/api/v1/pairs/{P}/history", "limit=5&offset=0&since=2026-01-01t00%3a00%3a00%2b00%3a00",
+     None, PAGE, PAGE),
     (lambda c: c.lease(P, "198.18.11.47"), "GET", f"/api/v1/pairs/{P}/leases/198.18.11.47", "",
      None, LEASE, lease_view()),
     (lambda c: c.lease(P, mac="02:00:00:00:00:01"), "GET", f"/api/v1/pairs/{P}/leases",
@@ -44,7 +46,8 @@ CASES = [
      "client_id=01%3a02", None, LEASE, lease_view()),
     (lambda c: c.pools(P, fresh=True), "GET", f"/api/v1/pairs/{P}/pools", "fresh=1", None,
      POOLS, pool_report()),
-    (lambda c: c.audit(limit=3), "GET", "/api/v1/audit", "limit=3", None, PAGE, PAGE),
+    (lambda c: c.audit(limit=3), "GET", "/api/v1/audit", "limit=3&offset=0", None, PAGE,
+     PAGE),
     (lambda c: c.healthz(), "GET", "/healthz", "", None, {"status": "ok"}, {"status": "ok"}),
     (lambda c: c.openapi(), "GET", "/api/v1/openapi.json", "", None, {"openapi": "3.0.3"},
      {"openapi": "3.0.3"}),
@@ -67,7 +70,7 @@ def test_every_method_calls_its_endpoint_and_returns_library_objects(
     result = call(Client(URL, "tok"))
     req = requests_mock.last_request
     assert req.headers["Authorization"] == "Bearer tok"
-    assert query in req.query
+    assert req.query == query  # requests-mock lower-cases it
     if body is not None:
         assert req.json() == body
     assert type(result) is type(expected)
@@ -149,5 +152,18 @@ def test_end_to_end_against_the_running_service(healthy_lab, tmp_path):
         assert operator.audit()["entries"][0]["outcome"] == "refused"
         with pytest.raises(NotFound):
             reader.pair("nope")
+        # a real lease through the service: by address and by MAC, then released
+        mac = "02:00:00:dd:00:03"
+        ip = healthy_lab.client(3, mac=mac)
+        lease = reader.lease(P, ip)
+        assert lease.state is LeaseState.ACTIVE and lease.agree, lease.differences
+        assert reader.lease(P, mac=mac).ip == lease.ip
+        released = operator.release(P, ip)
+        assert LeaseState.ACTIVE not in (released.primary.state, released.secondary.state)
+        report = reader.pools(P, fresh=True)
+        assert report.complete and report.source == "omapi"
+        pools = parse_dhcpd_conf(healthy_lab.conf_path(Role.PRIMARY)).pools
+        assert sum(p.total for p in report.pools) == sum(p.size for p in pools)
+        assert reader.history(P)["pair"] == P
     finally:
         stop()

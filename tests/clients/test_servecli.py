@@ -1,22 +1,17 @@
 """`omapifo serve`'s start/stop: stopping from another thread ends waitress's loop cleanly."""
 from __future__ import annotations
 
-import base64
 import threading
 
 import requests
 
 from omapifo.clients import servecli
-from omapifo.config import parse_config
+
+from ..api.conftest import offline_config
 
 
 def test_stop_from_another_thread_ends_the_loop_without_an_exception(tmp_path):
-    cfg = parse_config({
-        # closed loopback ports: polls fail fast; this test is about the server
-        "pairs": {"p": {"primary": "127.0.0.1:9", "secondary": "127.0.0.1:10",
-                        "key_name": "k", "key": base64.b64encode(b"x" * 16).decode(),
-                        "timeout": 0.3}},
-        "service": {"database": str(tmp_path / "db.sqlite3")}})
+    cfg = offline_config(tmp_path / "db.sqlite3")  # this test is about the server
     died: list[BaseException] = []
     hook, threading.excepthook = threading.excepthook, lambda a: died.append(a.exc_value)
     try:
