@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,6 +54,16 @@ def app(service_cfg: Path) -> Iterator[Flask]:
     app = create_app(load_config(service_cfg), poll=True)
     yield app
     app.extensions["omapifo"].close()
+
+
+def wait_for(check, timeout: float, step: float = 0.2):
+    """``check()``'s first true value within ``timeout`` seconds, else its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
 
 
 def auth(token: str) -> dict[str, str]:

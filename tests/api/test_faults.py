@@ -17,7 +17,7 @@ from omapifo import FailoverState, Role, load_config
 from omapifo.api import create_app
 
 from ..conftest import open_fds
-from .conftest import OPERATOR, POLL, READER, auth
+from .conftest import OPERATOR, POLL, READER, auth, wait_for
 
 pytestmark = pytest.mark.integration
 PAIR = "classroom-1-6"
@@ -139,7 +139,11 @@ def test_service_killed_during_a_partner_down_keeps_its_audit_and_history(health
         assert refused.status_code == 409
         lab.stop(Role.PRIMARY)
         lab.wait_states(None, FailoverState.COMMUNICATIONS_INTERRUPTED, timeout=30)
-        time.sleep(POLL * 2)  # the poller records the transition
+        history = f"http://127.0.0.1:{port}/api/v1/pairs/{PAIR}/history"
+        assert wait_for(lambda: any(  # the poller has recorded the transition
+            t["to"] == "communications-interrupted" for t in requests.get(
+                history, headers=auth(READER), timeout=10).json()["transitions"]),
+            timeout=POLL * 10)
         threading.Thread(target=lambda: requests.post(
             url, json={"confirm": PAIR}, headers=auth(OPERATOR), timeout=10),
             daemon=True).start()

@@ -10,19 +10,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from omapifo import Role, load_config
 from omapifo.api import create_app
 
-from .conftest import OPERATOR, POLL, READER, auth
+from .conftest import OPERATOR, POLL, READER, auth, wait_for
 
 pytestmark = pytest.mark.integration
 PAIR = "classroom-1-6"
-
-
-def wait_for(check, timeout: float, step: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(step)
 
 
 def test_pairs_and_state_read_normal(healthy_lab, app):
