@@ -7,6 +7,7 @@ import time.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
@@ -69,7 +70,8 @@ class Metrics:
                     getattr(pool, state))
             for peer, runway in pool.runway.items():
                 self.pool_runway.labels(report.pair, pool.name, peer).set(runway)
-        self.pool_scan_time.labels(report.pair).set(report.scanned_at.timestamp())
+        if report.complete:  # the metric is the time of the last *complete* scan
+            self.pool_scan_time.labels(report.pair).set(report.scanned_at.timestamp())
 
     def observe(self, st: PairState, duration: float) -> None:
         self.poll_duration.labels(st.pair).observe(duration)
@@ -107,9 +109,11 @@ def _signature(st: PairState) -> dict[tuple[str, str], str | None]:
     for role in Role:
         view = st.peer(role)
         out[(str(role), "reachable")] = "yes" if view.reachable else "no"
-        out[(str(role), "local_state")] = str(view.local_state) if view.local_state else None
-        out[(str(role), "partner_state")] = str(view.partner_state) if view.partner_state \
-            else None
+        # `is not None`: FailoverState.UNKNOWN_STATE is 0, falsy, and still a state
+        out[(str(role), "local_state")] = None if view.local_state is None \
+            else str(view.local_state)
+        out[(str(role), "partner_state")] = None if view.partner_state is None \
+            else str(view.partner_state)
     return out
 
 
@@ -122,8 +126,11 @@ class Poller:
         self.metrics = metrics
         self.interval = interval
         self.pool_interval = pool_interval
-        self.pool_rate = pool_rate or None
+        self.pool_rate = pool_rate
         self._cache: dict[str, Snapshot] = {}
+        self._started = itertools.count()  # polls of a pair may overlap (job + ?fresh=1)
+        self._cached_start: dict[str, int] = {}
+        self._scan_locks = {name: threading.Lock() for name in pairs}
         self._pools: dict[str, PoolReport] = {}
         self._lock = threading.Lock()
         self._scheduler: BackgroundScheduler | None = None
@@ -131,14 +138,19 @@ class Poller:
 
     def poll(self, name: str) -> Snapshot:
         """Read both peers of ``name`` now; record transitions; refresh cache and metrics."""
+        with self._lock:
+            started = next(self._started)
         t = time.monotonic()
         st = self.pairs[name].state()
         duration = time.monotonic() - t
         snap = Snapshot(st, json.dumps(_STATE_SCHEMA.dump(st)).encode())
         with self._lock:
+            self.polls += 1
+            if started < self._cached_start.get(name, -1):
+                return snap  # a poll started later has already been stored: keep it
             previous = self._cache.get(name)
             self._cache[name] = snap
-            self.polls += 1
+            self._cached_start[name] = started
         if previous is not None:
             old, new = _signature(previous.state), _signature(st)
             for (peer, field), value in new.items():
@@ -155,8 +167,12 @@ class Poller:
             log.exception("poll of %s failed", name)
 
     def scan(self, name: str) -> PoolReport:
-        """Scan ``name``'s pools now (rate-capped), cache the report and its metrics."""
-        report = self.pairs[name].pools(rate=self.pool_rate)
+        """Scan ``name``'s pools now (rate-capped), cache the report and its metrics.
+
+        One scan of a pair at a time (the job and ``?fresh=1`` may meet): two at once
+        would ask dhcpd for twice the configured rate."""
+        with self._scan_locks[name]:
+            report = self.pairs[name].pools(rate=self.pool_rate)
         with self._lock:
             self._pools[name] = report
         self.metrics.observe_pools(report)
