@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import html
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +21,6 @@ from .schemas import ProblemSchema
 from .store import Store
 from .views import blp
 
-log = logging.getLogger("omapifo.api")
 
 MAX_BODY = 64 * 1024  # a confirmation body is tiny; anything larger is refused with 413
 

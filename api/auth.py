@@ -11,9 +11,6 @@ from dataclasses import dataclass
 
 from omapifo.config import TokenConfig
 
-ROLES = ("reader", "operator")
-
-
 @dataclass(frozen=True)
 class Caller:
     name: str

@@ -66,7 +66,3 @@ def from_omapifo_error(error: OmapifoError) -> Response:
 def from_value_error(error: ValueError) -> Response:
     return problem(400, "Bad Request", str(error))
 
-
-def from_unexpected(error: Exception) -> Response:
-    log.exception("unexpected error: %s", error)
-    return problem(500, "Internal Server Error", "the service failed; see its log")

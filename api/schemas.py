@@ -26,11 +26,6 @@ class Strict(_Base):
         unknown = ma.RAISE
 
 
-class StateSchema(_Base):
-    name = f.String(required=True)
-    number = f.Integer(required=True)
-
-
 def _state(value: Any) -> dict[str, Any] | None:
     return None if value is None else {"name": str(value), "number": int(value)}
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import threading
 from collections.abc import Callable
@@ -44,8 +45,13 @@ def start(config: Config, listen: str | None = None,
             # its loop sat in select() failed that select with EBADF (seen in CI). Its
             # trigger runs a callable on the loop's own thread (waitress/trigger.py).
             closed = threading.Event()
-            server.trigger.pull_trigger(lambda: (server.close(), closed.set()))
-            closed.wait(5)
+            try:
+                server.trigger.pull_trigger(lambda: (server.close(), closed.set()))
+            except OSError:  # the trigger is already closed: the loop is ending by itself
+                with contextlib.suppress(OSError):
+                    server.close()
+            else:
+                closed.wait(5)
         else:
             server.close()
         server.task_dispatcher.shutdown()
