@@ -63,7 +63,8 @@ def evaluate(st: dict[str, Any], warn: float, crit: float,
             level = CRITICAL if seconds >= crit else WARNING if seconds >= warn else OK
             status = max(status, level)
             notes.append(f"{role} communications-interrupted for {int(seconds)}s")
-            perf.append(f"comms_interrupted_seconds={int(seconds)}s;{warn:g};{crit:g};0")
+            # one label per peer: a cut link puts both in communications-interrupted
+            perf.append(f"{role}_comms_interrupted_seconds={int(seconds)}s;{warn:g};{crit:g};0")
         elif FailoverState.from_name(name) in CRITICAL_STATES:
             status = max(status, CRITICAL)
             notes.append(f"{role} {name}")
