@@ -15,6 +15,7 @@ from omapifo import Config, FailoverPair
 from omapifo.errors import OmapifoError
 
 from . import problems
+from .auditing import ServiceAudit, record_rejected
 from .auth import Caller, identify
 from .poller import Metrics, Poller
 from .schemas import ProblemSchema
@@ -85,10 +86,12 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
         MAX_CONTENT_LENGTH=MAX_BODY,
     )
     svc_cfg = config.service
-    pairs = {name: FailoverPair(pc, comms_interrupted_limit=svc_cfg.comms_interrupted_warning)
-             for name, pc in config.pairs.items()}
     store = Store(svc_cfg.database)
     metrics = Metrics()
+    audit = ServiceAudit(store, metrics)
+    pairs = {name: FailoverPair(pc, audit=audit,
+                                comms_interrupted_limit=svc_cfg.comms_interrupted_warning)
+             for name, pc in config.pairs.items()}
     poller = Poller(pairs, store, metrics, svc_cfg.poll_interval, svc_cfg.pool_interval,
                     svc_cfg.pool_scan_rate)
     service = Service(config, pairs, store, metrics, poller)
@@ -116,11 +119,14 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
             return problems.problem(401, "Unauthorized", "send Authorization: Bearer <token> "
                                     "with a token from the service's configuration",
                                     headers={"WWW-Authenticate": 'Bearer realm="omapifo"'})
+        g.caller = caller  # also for a 403: the audit names who was turned away
         if request.method not in ("GET", "HEAD", "OPTIONS") and not caller.operator:
             return problems.problem(403, "Forbidden", f"token {caller.name!r} is a reader; "
                                     "this needs an operator token")
         g.caller = caller
         return None
+
+    app.after_request(lambda response: record_rejected(store, response))
 
     @app.get("/healthz")
     def healthz() -> Any:

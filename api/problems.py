@@ -11,8 +11,8 @@ from typing import Any
 from flask import Response
 from werkzeug.exceptions import HTTPException
 
-from omapifo.errors import (AuthenticationFailed, ConfigError, ConvergenceError, NotFound,
-                            OmapifoError,
+from omapifo.errors import (AuditUnavailable, AuthenticationFailed, ConfigError,
+                            ConvergenceError, NotFound, OmapifoError,
                             OperationRefused, PeerError, PeerTimeout, PeerUnreachable, Refused)
 
 log = logging.getLogger("omapifo.api")
@@ -20,6 +20,7 @@ log = logging.getLogger("omapifo.api")
 # (status, short title) per omapifo error; the first match in this order wins.
 _STATUS: list[tuple[type[Exception], int, str]] = [
     (OperationRefused, 409, "Refused"),
+    (AuditUnavailable, 503, "Audit unavailable"),  # nothing was sent; try again later
     (NotFound, 404, "Not found"),
     (PeerTimeout, 504, "Peer timed out"),
     (PeerUnreachable, 502, "Peer unreachable"),

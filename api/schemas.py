@@ -103,6 +103,11 @@ class ActionResultSchema(_Base):
     at = f.DateTime(format="iso")
     before = f.Nested(PairStateSchema)
     after = f.Nested(PairStateSchema, allow_none=True)
+    evidence = f.Function(lambda r: str(r.evidence) if r.evidence else None, allow_none=True,
+                          metadata={"description": "what omapifo knew of the partner when it "
+                                    "decided: readable, dhcpd-stopped, silent, answers-badly"})
+    split_brain = f.Boolean(metadata={"description": "the read after the change shows both "
+                                      "peers in partner-down"})
 
 
 class PageQuerySchema(Strict):
@@ -141,6 +146,8 @@ class AuditEntrySchema(_Base):
     force = f.Boolean()
     reason = f.String(allow_none=True)
     detail = f.String(allow_none=True)
+    finished_at = f.DateTime(format="iso", allow_none=True, metadata={
+        "description": "when the outcome was recorded; null while it is unknown"})
 
 
 class AuditSchema(_Base):

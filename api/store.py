@@ -1,17 +1,31 @@
 """SQLite storage for the poller's transitions and the audit trail.
 
-WAL mode and one commit per record: a service killed at any moment (SIGKILL during a
-partner-down) leaves every committed record intact, and an action is either recorded
-or visibly absent. One connection behind a lock serves the poller and request threads.
+WAL mode, synchronous=FULL and one commit per record: a commit is on disk when the call
+returns, so a service killed at any moment (SIGKILL during a partner-down) keeps every
+record it wrote. The audit trail is an :class:`omapifo.audit.AuditSink`: an attempt is
+committed (outcome ``unknown``) before anything is sent, then completed; an attempt whose
+process died stays ``unknown``. The database and its -wal/-shm files are owner-only
+(SQLite gives those the database file's mode). One connection behind a lock serves the
+poller and request threads; a database locked by someone else for longer than
+BUSY_TIMEOUT makes an action's begin() fail, and the action is refused.
 """
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
+import stat
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from omapifo.audit import AuditRecord, Outcome, clean_text
+from omapifo.errors import AuditUnavailable
+
+log = logging.getLogger("omapifo.api.store")
+BUSY_TIMEOUT = 2.0  # seconds a write waits for another connection's lock
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS transitions (
@@ -24,7 +38,7 @@ CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL, actor TEXT NOT NULL, pair TEXT NOT NULL, peer TEXT NOT NULL,
     action TEXT NOT NULL, outcome TEXT NOT NULL, force INTEGER NOT NULL,
-    reason TEXT, detail TEXT
+    reason TEXT, detail TEXT, finished_at TEXT
 );
 """
 
@@ -50,6 +64,7 @@ class AuditEntry:
     force: bool
     reason: str | None
     detail: str | None
+    finished_at: datetime | None = None
 
 
 def _ts(dt: datetime) -> str:
@@ -60,15 +75,35 @@ def _dt(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+def _owner_only(path: str) -> None:
+    """Create the database file 0600 before SQLite does (it would use the umask), and take
+    group and other bits off one that exists."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        if mode & 0o077:
+            os.fchmod(fd, mode & 0o700)
+            log.warning("%s was readable by others (mode %o): now %o", path, mode, mode & 0o700)
+    finally:
+        os.close(fd)
+
+
 class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            _owner_only(self.path)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                                   timeout=BUSY_TIMEOUT)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a process kill
+        # FULL: a commit is fsynced before it returns, so an attempt recorded before an
+        # action survives a power cut, not only a process kill (NORMAL does not, in WAL)
+        self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(audit)")}
+        if "finished_at" not in columns:  # a database from before audit-first
+            self._db.execute("ALTER TABLE audit ADD COLUMN finished_at TEXT")
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -97,15 +132,37 @@ class Store:
                           (*args, limit, offset))
         return [Transition(_dt(r[0]), *r[1:]) for r in rows], total
 
-    def add_audit(self, e: AuditEntry) -> None:
-        self._exec("INSERT INTO audit (at, actor, pair, peer, action, outcome, force, reason, "
-                   "detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   (_ts(e.at), e.actor, e.pair, e.peer, e.action, e.outcome, int(e.force),
-                    e.reason, e.detail))
+    # -- the audit trail: an omapifo.audit.AuditSink ----------------------------------
+
+    def begin(self, record: AuditRecord) -> str:
+        """Commit an attempt before anything is sent; AuditUnavailable if it cannot be."""
+        try:
+            rows = self._exec(
+                "INSERT INTO audit (at, actor, pair, peer, action, outcome, force, reason, "
+                "detail, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (_ts(record.at), clean_text(record.actor), clean_text(record.pair),
+                 clean_text(record.peer), record.action, str(record.outcome),
+                 int(record.force), clean_text(record.reason), clean_text(record.detail),
+                 _ts(record.finished_at) if record.finished_at else None))
+        except sqlite3.Error as exc:
+            raise AuditUnavailable(f"the audit database {self.path} cannot be written ({exc}); "
+                                   "nothing was sent", peer=record.peer,
+                                   operation=record.action) from None
+        return str(rows[0][0])
+
+    def finish(self, record_id: str, outcome: Outcome, detail: str) -> None:
+        try:
+            self._exec("UPDATE audit SET outcome = ?, detail = ?, finished_at = ? WHERE id = ?",
+                       (str(outcome), clean_text(detail), _ts(datetime.now(timezone.utc)),
+                        int(record_id)))
+        except sqlite3.Error as exc:
+            raise AuditUnavailable(f"the audit database {self.path} cannot be written ({exc})",
+                                   operation="audit") from None
 
     def audit(self, *, limit: int = 50, offset: int = 0) -> tuple[list[AuditEntry], int]:
         total = self._exec("SELECT COUNT(*) FROM audit")[0][0]
-        rows = self._exec("SELECT at, actor, pair, peer, action, outcome, force, reason, detail "
-                          "FROM audit ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset))
-        return [AuditEntry(_dt(r[0]), r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8])
-                for r in rows], total
+        rows = self._exec("SELECT at, actor, pair, peer, action, outcome, force, reason, detail, "
+                          "finished_at FROM audit ORDER BY id DESC LIMIT ? OFFSET ?",
+                          (limit, offset))
+        return [AuditEntry(_dt(r[0]), r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8],
+                           _dt(r[9]) if r[9] else None) for r in rows], total

@@ -1,11 +1,6 @@
 """The v1 endpoints. Thin: parse with a schema, call the library, dump with a schema."""
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime, timezone
 from typing import Any
 
 from flask import Response, current_app, g, request
@@ -16,7 +11,6 @@ from flask_smorest import Blueprint, abort
 from omapifo import FailoverPair
 
 from . import schemas as s
-from .store import AuditEntry, Store
 
 blp = Blueprint("v1", __name__, url_prefix="/api/v1",
                 description="ISC dhcpd failover pairs: state, history, partner-down, leases")
@@ -46,44 +40,16 @@ def _confirm(name: str, body: dict[str, Any]) -> None:
         abort(400, message=f"confirm must be the pair's name ({name!r}) to go ahead")
 
 
-class _AuditCapture(logging.Handler):
-    """Stores the library's ``omapifo.audit`` records made by this request's thread."""
-
-    def __init__(self, store: Store) -> None:
-        super().__init__()
-        self.store = store
-        self.thread = threading.get_ident()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        data = getattr(record, "omapifo_audit", None)
-        if data is None or record.thread != self.thread:
-            return
-        self.store.add_audit(AuditEntry(datetime.now(timezone.utc), data["actor"], data["pair"],
-                                        data["peer"], data["action"], data["outcome"],
-                                        bool(data["force"]), data["reason"], data["detail"]))
-
-
-@contextmanager
-def audited() -> Iterator[None]:
-    handler = _AuditCapture(_service().store)
-    logger = logging.getLogger("omapifo.audit")
-    logger.addHandler(handler)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-
-
 def _guarded(action: str, query: dict[str, Any], body: dict[str, Any], pair: str,
              role: str) -> Any:
-    """partner-down or shutdown: confirmed by the pair's name, audited with the caller."""
+    """partner-down or shutdown: confirmed by the pair's name; the library audits it (the
+    pair's sink is the service's store) with the caller as actor."""
     fp = _pair(pair)
     _role(role)
     _confirm(pair, body)
     method = fp.partner_down if action == "partner-down" else fp.shutdown
-    with audited():
-        return method(role, force=body["force"], reason=body["reason"],
-                      dry_run=query["dry_run"], actor=g.caller.name)
+    return method(role, force=body["force"], reason=body["reason"], dry_run=query["dry_run"],
+                  actor=g.caller.name)
 
 
 def _json(body: bytes) -> Response:
@@ -206,8 +172,7 @@ class LeaseRelease(MethodView):
         """Release an active lease on the peer that serves it."""
         fp = _pair(pair)
         _confirm(pair, body)
-        with audited():
-            return fp.release(ip, actor=g.caller.name, dry_run=query["dry_run"])
+        return fp.release(ip, actor=g.caller.name, dry_run=query["dry_run"])
 
 
 @blp.route("/pairs/<string:pair>/pools")

@@ -5,15 +5,12 @@ Both backends return the same JSON shapes (the REST service's schemas), so
 """
 from __future__ import annotations
 
-import json
-import logging
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from omapifo import Config, FailoverPair, load_config, pools_from_files
+from omapifo import Config, FailoverPair, JsonLinesAudit, load_config, pools_from_files
 from omapifo.api import schemas as s
 from omapifo.api.store import Store
 from omapifo.errors import ConfigError
@@ -38,43 +35,22 @@ class Backend(Protocol):
               progress: Callable[[int, int], None] | None) -> dict[str, Any]: ...
 
 
-class _AuditFile(logging.Handler):
-    """Appends the library's omapifo.audit records to a JSON-lines file."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path = path
-
-    def emit(self, record: logging.LogRecord) -> None:
-        data = getattr(record, "omapifo_audit", None)
-        if data is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        at = datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat()
-        entry = {"at": at, **data}
-        with open(self.path, "a") as fh:
-            fh.write(json.dumps(entry) + "\n")
-
-
 class DirectBackend:
     """The library over OMAPI, from the configuration file."""
 
     def __init__(self, config: Config, actor: str, audit_log: Path) -> None:
         self.config = config
         self.actor = actor
+        self.audit = JsonLinesAudit(audit_log)
         self._pairs: dict[str, FailoverPair] = {}
-        handler = _AuditFile(audit_log.expanduser())
-        logging.getLogger("omapifo.audit").addHandler(handler)
-        self._handler = handler
 
     def close(self) -> None:
-        logging.getLogger("omapifo.audit").removeHandler(self._handler)
         for p in self._pairs.values():
             p.close()
 
     def _pair(self, name: str) -> FailoverPair:
         if name not in self._pairs:
-            self._pairs[name] = self.config.pair(name)
+            self._pairs[name] = self.config.pair(name, audit=self.audit)
         return self._pairs[name]
 
     def pair_names(self) -> list[str]:

@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from omapifo import faults
 from omapifo.errors import ConfigError, LabError, OmapifoError, OperationRefused, PeerError
 
 from .client import ApiAuthError, BadRequest
@@ -39,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        # test-only fault injection (omapifo.faults); unset in real use
+        faults.configure(os.environ.get("OMAPIFO_FAULTS"))
         return int(args.func(args) or 0)
     except (ConfigError, LabError, BadRequest, ApiAuthError) as exc:
         print(f"omapifo: {exc}", file=sys.stderr)

@@ -15,7 +15,7 @@ import ipaddress
 from datetime import datetime, timezone
 from typing import Any
 
-from omapifo import (ActionResult, Endpoint, FailoverState, FailoverStatus, Health, Lease,
+from omapifo import (ActionResult, Endpoint, Evidence, FailoverState, FailoverStatus, Health, Lease,
                      LeaseState, LeaseView, Level, PairState, PeerView, PoolCounts, PoolReport,
                      ProtocolError, Role)
 
@@ -56,7 +56,8 @@ def action_result(d: dict[str, Any]) -> ActionResult:
     return ActionResult(d["pair"], Role.parse(d["peer"]), d["action"], d["done"], d["dry_run"],
                         d["message"], pair_state(d["before"]),
                         pair_state(d["after"]) if d["after"] else None, d["force"],
-                        d["reason"], _time(d["at"]))  # type: ignore[arg-type]
+                        d["reason"], _time(d["at"]),  # type: ignore[arg-type]
+                        Evidence(d["evidence"]) if d["evidence"] else None, d["split_brain"])
 
 
 def _lease(d: dict[str, Any] | None) -> Lease | None:

@@ -119,8 +119,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_action(args: argparse.Namespace) -> int:
-    if args.force and not args.reason:
-        raise ConfigError("--force needs --reason (what happened to the partner)")
+    # --force without --reason is refused by the library, which records the refusal
     _confirm(args, f"{args.action} of the {args.peer} of {args.pair}")
     backend = _backend(args)
     try:
@@ -133,10 +132,12 @@ def cmd_action(args: argparse.Namespace) -> int:
         out.dump_json(result)
     else:
         print(result["message"])
+        if result["evidence"]:
+            print(f"evidence about the partner: {result['evidence']}")
         state = result["after"] or result["before"]
         out.table(_peer_rows(state), ["PAIR", "PEER", "OMAPI", "STATE", "SEES PARTNER AS",
                                       "SINCE"])
-    return EXIT_OK
+    return EXIT_FAILED if result["split_brain"] else EXIT_OK
 
 
 def cmd_history(args: argparse.Namespace) -> int:

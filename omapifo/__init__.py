@@ -1,23 +1,28 @@
 """omapifo: read, check and operate ISC dhcpd 4.x failover pairs over OMAPI.
 
-    from omapifo import load_config, FailoverState
-    pair = load_config("omapifo.toml").pair("classroom-1-6")
+    from omapifo import load_config, FailoverState, JsonLinesAudit
+    pair = load_config("omapifo.toml").pair("classroom-1-6", audit=JsonLinesAudit("audit.log"))
     st = pair.state()                       # both peers, read concurrently
     st.primary.local_state                  # FailoverState.NORMAL
     str(st.secondary.partner_state)         # "normal", as dhcpd logs it
     st.health.level, st.health.reasons      # ok / warning / critical, and why
-    pair.partner_down("secondary")          # guarded: refuses unless it is safe
+    pair.partner_down("secondary")          # guarded, audited: refuses unless it is safe
 
 Layers, each depending only on those before it: protocol (:mod:`omapifo.omapi`) →
-model (:mod:`omapifo.states`) → operations (:mod:`omapifo.failover`) → interfaces
+model (:mod:`omapifo.states`, :mod:`omapifo.pairstate`, :mod:`omapifo.evidence`) →
+operations (:mod:`omapifo.guards`, :mod:`omapifo.failover`) → interfaces
 (``omapifo.api`` REST service, ``omapifo.clients`` client and command line).
 """
 import logging as _logging
 
+from .audit import AuditRecord, AuditSink, JsonLinesAudit, Outcome
 from .config import Config, Endpoint, PairConfig, ServiceConfig, TokenConfig, load_config
 from .errors import (
+    ActionBusy,
+    AuditUnavailable,
     AuthenticationFailed,
     ConfigError,
+    ConnectionRefused,
     ConvergenceError,
     LabError,
     NotFound,
@@ -31,8 +36,10 @@ from .errors import (
     Refused,
     ReleaseRefused,
 )
-from .failover import ActionResult, FailoverPair, PairState, PeerView
-from .health import Health, Level
+from .evidence import Evidence
+from .failover import FailoverPair
+from .pairstate import ActionResult, PairState, PeerView
+from .severity import Health, Level
 from .leases import Lease, LeaseState, LeaseView
 from .omapi import OmapiKey, OmapiPeer
 from .pools import PoolCounts, PoolReport, pools_from_files
@@ -45,18 +52,25 @@ _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 __version__ = "0.1.0"
 
 __all__ = [
+    "ActionBusy",
     "ActionResult",
+    "AuditRecord",
+    "AuditSink",
+    "AuditUnavailable",
     "AuthenticationFailed",
     "Config",
     "ConfigError",
+    "ConnectionRefused",
     "ConvergenceError",
     "DhcpdConf",
     "DhcpdConfError",
     "Endpoint",
+    "Evidence",
     "FailoverPair",
     "FailoverState",
     "FailoverStatus",
     "Health",
+    "JsonLinesAudit",
     "LabError",
     "Lease",
     "LeaseState",
@@ -67,6 +81,7 @@ __all__ = [
     "OmapiPeer",
     "OmapifoError",
     "OperationRefused",
+    "Outcome",
     "PairConfig",
     "PairState",
     "PartnerDownRefused",

@@ -31,8 +31,10 @@ import marshmallow as ma
 
 from .errors import ConfigError
 from .omapi import ALGORITHMS, DEFAULT_PORT, DEFAULT_TIMEOUT, OmapiKey
+from .pairlock import DEFAULT_LOCK_DIR
 
 if TYPE_CHECKING:
+    from .audit import AuditSink
     from .failover import FailoverPair
 
 DEFAULT_CONFIG_PATHS = (Path("omapifo.toml"), Path("/etc/omapifo/omapifo.toml"))
@@ -91,6 +93,9 @@ class PairConfig:
     dhcpd_conf: Path | None = None
     secondary_dhcpd_conf: Path | None = None  # the secondary's, for `config check`/doctor
     timeout: float = DEFAULT_TIMEOUT
+    # where the pair's lock file lives: the service and the command line on one host
+    # must use the same directory (omapifo.pairlock)
+    lock_dir: Path = DEFAULT_LOCK_DIR
 
     def __post_init__(self) -> None:
         if not self.failover_peer:
@@ -129,12 +134,14 @@ class Config:
     service: ServiceConfig = ServiceConfig()
     path: Path | None = None
 
-    def pair(self, name: str) -> FailoverPair:
-        """The :class:`~omapifo.FailoverPair` for a configured pair name."""
+    def pair(self, name: str, *, audit: AuditSink | None = None) -> FailoverPair:
+        """The :class:`~omapifo.FailoverPair` for a configured pair name (changes need
+        ``audit``, see :mod:`omapifo.audit`)."""
         from .failover import FailoverPair  # operations layer sits above configuration
 
         try:
-            return FailoverPair(self.pairs[name])
+            return FailoverPair(self.pairs[name], audit=audit,
+                                comms_interrupted_limit=self.service.comms_interrupted_warning)
         except KeyError:
             known = ", ".join(sorted(self.pairs)) or "none"
             raise ConfigError(f"no pair named {name!r} (configured: {known})",
@@ -209,6 +216,7 @@ class _FileSchema(ma.Schema):
     pairs = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(_PairSchema),
                            required=True)
     service = ma.fields.Nested(_ServiceSchema)
+    lock_dir = ma.fields.String(validate=ma.validate.Length(min=1))
 
 
 def _flatten(messages: Any, prefix: str = "") -> list[str]:
@@ -249,6 +257,7 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
     except ma.ValidationError as exc:
         raise ConfigError(f"{label}: " + "; ".join(_flatten(exc.messages))) from None
     base = path.parent if path else Path.cwd()
+    lock_dir = base / doc["lock_dir"] if "lock_dir" in doc else DEFAULT_LOCK_DIR
     pairs: dict[str, PairConfig] = {}
     seen: dict[Endpoint, str] = {}
     for name, p in doc["pairs"].items():
@@ -273,7 +282,7 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
             dhcpd_conf=(base / p["dhcpd_conf"]) if "dhcpd_conf" in p else None,
             secondary_dhcpd_conf=(base / p["secondary_dhcpd_conf"])
             if "secondary_dhcpd_conf" in p else None,
-            timeout=p["timeout"])
+            timeout=p["timeout"], lock_dir=lock_dir)
     svc = doc.get("service", {})
     tokens = tuple(TokenConfig(**t) for t in svc.pop("tokens", []))
     if "database" in svc:

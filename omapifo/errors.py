@@ -3,15 +3,18 @@
     OmapifoError                      anything omapifo raises on purpose
     ├── ConfigError                   a configuration file or value is wrong (file, pair, field)
     ├── PeerError                     something went wrong talking to one dhcpd
-    │   ├── PeerUnreachable           no OMAPI connection (refused, no route, closed)
-    │   │   └── PeerTimeout           the peer did not answer within the timeout
+    │   ├── PeerUnreachable           no OMAPI connection (no route, closed, ...)
+    │   │   ├── PeerTimeout           the peer did not answer within the timeout
+    │   │   └── ConnectionRefused     its host refused the connection: dhcpd is not running
     │   ├── AuthenticationFailed      dhcpd refused our OMAPI key
     │   ├── NotFound                  dhcpd has no such object (lease, failover peer name)
     │   ├── Refused                   dhcpd answered an update with an error status
     │   └── ProtocolError             the answer is not OMAPI, or its signature is wrong
     ├── OperationRefused              omapifo's own guard said no (nothing was sent)
     │   ├── PartnerDownRefused
-    │   └── ReleaseRefused
+    │   ├── ReleaseRefused
+    │   └── ActionBusy                another change of this pair holds its lock
+    ├── AuditUnavailable              the audit record could not be written: nothing was sent
     ├── ConvergenceError              the change was made but the peers did not settle in time
     └── LabError                      the lab (omapifo.lab) could not be built or run
 
@@ -55,6 +58,12 @@ class PeerTimeout(PeerUnreachable):
     """The peer did not answer within the configured timeout."""
 
 
+class ConnectionRefused(PeerUnreachable):
+    """The peer's host answered the connection with a reset: the host is up and nothing
+    listens on the OMAPI port, which is what a stopped dhcpd looks like (a firewall that
+    rejects instead of dropping looks the same: see docs/runbook.md)."""
+
+
 class AuthenticationFailed(PeerError):
     """dhcpd did not accept the OMAPI key (wrong secret, name or algorithm)."""
 
@@ -81,6 +90,15 @@ class PartnerDownRefused(OperationRefused):
 
 class ReleaseRefused(OperationRefused):
     """release() refused: the lease is not active."""
+
+
+class ActionBusy(OperationRefused):
+    """Another change of the same pair (this process, the service or the command line on
+    this host) held the pair's lock for longer than we wait; nothing was sent."""
+
+
+class AuditUnavailable(OmapifoError):
+    """The audit record of an attempt could not be written, so nothing was sent."""
 
 
 class ConvergenceError(OmapifoError):

@@ -1,29 +1,38 @@
 """A failover pair: both peers' state, health, and the guarded state changes.
 
->>> pair = FailoverPair(config)            # a PairConfig, or load_config(...).pair(name)
->>> st = pair.state()                      # both peers, read concurrently
->>> st.primary.local_state
-<FailoverState.NORMAL: 2>
->>> pair.partner_down("secondary")         # refuses unless it is safe
+    pair = FailoverPair(config, audit=JsonLinesAudit("audit.log"))
+    st = pair.state()                      # both peers, read concurrently
+    st.primary.local_state                 # FailoverState.NORMAL
+    pair.partner_down("secondary")         # refuses unless the evidence says it is safe
+
+Every change (partner-down, shutdown, lease release) goes the same way: the attempt is
+recorded in the audit sink before anything is sent (no sink, or a sink that cannot
+write: refused); the pair's lock is taken (one change of a pair at a time on this
+host); both peers are read; :mod:`omapifo.guards` decides; the change is sent; both
+peers are read again; the outcome completes the record.
 """
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from contextlib import contextmanager
 from datetime import datetime, timezone
-from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Mapping, TypeVar
 
+from . import faults, guards, pairlock
+from .audit import AuditRecord, AuditSink, Outcome, clean_text
 from .config import Endpoint, PairConfig
-from .errors import ConfigError, ConvergenceError, OperationRefused, PartnerDownRefused, PeerError
 from .dhcpdconf import DhcpdConf, parse_file
-from .leases import LeaseView, lease_view
-from .leases import release as release_lease
-from .health import DEFAULT_COMMS_INTERRUPTED_LIMIT, Health, assess, recover_wait_until
-from .omapi import OmapiPeer, u32
+from .errors import (AuditUnavailable, AuthenticationFailed, ConfigError, ConnectionRefused,
+                     ConvergenceError, NotFound, OperationRefused, PartnerDownRefused, PeerError,
+                     Refused, ReleaseRefused)
+from .health import DEFAULT_COMMS_INTERRUPTED_LIMIT, assess
+from .leases import LeaseState, LeaseView, lease_view, parse_ip, wait_not_active
+from .omapi import OmapiPeer, ip_bytes, u32
+from .pairstate import ActionResult, PairState, PeerView
 from .scan import DEFAULT_WINDOW
 from .states import FailoverState, FailoverStatus, Role
 
@@ -31,92 +40,63 @@ if TYPE_CHECKING:
     from .confcheck import Finding
     from .pools import PoolReport
 
-audit_log = logging.getLogger("omapifo.audit")
+log = logging.getLogger("omapifo.actions")
 T = TypeVar("T")
 
+# Errors of an update that mean dhcpd did not take it: it said no, or no connection was
+# ever made. Any other failure after sending (timeout, connection lost) leaves the
+# outcome unknown until a read tells.
+_NOT_TAKEN = (Refused, NotFound, AuthenticationFailed, ConnectionRefused)
 
-@dataclass(frozen=True)
-class PeerView:
-    """One server as seen from here: reachable or not, and its failover status."""
-
-    role: Role
-    endpoint: Endpoint
-    status: FailoverStatus | None
-    error: str | None = None
-    error_kind: str | None = None  # the omapifo.errors class name, e.g. "PeerTimeout"
-
-    @property
-    def reachable(self) -> bool:
-        return self.status is not None
-
-    @property
-    def local_state(self) -> FailoverState | None:
-        return self.status.local_state if self.status else None
-
-    @property
-    def partner_state(self) -> FailoverState | None:
-        return self.status.partner_state if self.status else None
-
-    @property
-    def since(self) -> datetime | None:
-        return self.status.since if self.status else None
-
-    @property
-    def mclt(self) -> int | None:
-        return self.status.mclt if self.status else None
-
-    @property
-    def recover_wait_until(self) -> datetime | None:
-        """In recover-wait: when dhcpd may move on (state change + MCLT); else None."""
-        if not self.status or self.status.local_state is not FailoverState.RECOVER_WAIT:
-            return None
-        return recover_wait_until(self.status.since, self.status.mclt)
+__all__ = ["ActionResult", "FailoverPair", "PairState", "PeerView"]
 
 
-@dataclass(frozen=True)
-class PairState:
-    """Both peers' views at one moment, and the health derived from them."""
+class _Attempt:
+    """One audited attempt: its record id, whether anything was sent, its outcome."""
 
-    pair: str
-    primary: PeerView
-    secondary: PeerView
-    read_at: datetime
-    health: Health
+    def __init__(self, sink: AuditSink, record_id: str, action: str, peer: str) -> None:
+        self.sink, self.id, self.action, self.peer = sink, record_id, action, peer
+        self.sent = False
+        self.outcome: Outcome | None = None
 
-    def peer(self, role: Role | str) -> PeerView:
-        return self.primary if Role.parse(role) is Role.PRIMARY else self.secondary
+    def close(self, outcome: Outcome, detail: str) -> None:
+        """Complete the record. The change (if any) is already made, so a sink that fails
+        now is logged, not raised: the record then stays "unknown", which is the truth."""
+        if self.outcome is not None:
+            return
+        self.outcome = outcome
+        try:
+            self.sink.finish(self.id, outcome, detail)
+        except Exception:  # noqa: BLE001 - any sink failure; the action's result stands
+            log.exception("could not record the outcome (%s) of %s of %s; the audit record "
+                          "%s stays 'unknown'", outcome, self.action, self.peer, self.id)
 
-
-@dataclass(frozen=True)
-class ActionResult:
-    """What a guarded operation did (or, with dry_run, would do)."""
-
-    pair: str
-    role: Role
-    action: str  # "partner-down" or "shutdown"
-    done: bool  # a change was sent to dhcpd
-    dry_run: bool
-    message: str
-    before: PairState
-    after: PairState | None = None
-    force: bool = False
-    reason: str | None = None
-    at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    def refuse(self, why: str, cls: type[OperationRefused] = OperationRefused
+               ) -> OperationRefused:
+        self.close(Outcome.REFUSED, why)
+        return cls(why, peer=self.peer, operation=self.action)
 
 
 class FailoverPair:
     """Both servers of one ISC dhcpd failover pair, over OMAPI.
 
-    Thread-safe: each peer's connection has its own lock. Close it (or use ``with``)
-    to drop the connections.
+    ``peers`` replaces the OMAPI connections (tests hand in fakes); ``audit`` is where
+    every change is recorded first: without one, reading works and every change is
+    refused. Thread-safe: each peer's connection has its own lock, and changes of the
+    pair take its lock file. Close it (or use ``with``) to drop the connections.
     """
 
-    def __init__(self, config: PairConfig, *,
-                 comms_interrupted_limit: float = DEFAULT_COMMS_INTERRUPTED_LIMIT) -> None:
+    def __init__(self, config: PairConfig, *, peers: Mapping[Role, OmapiPeer] | None = None,
+                 audit: AuditSink | None = None,
+                 comms_interrupted_limit: float = DEFAULT_COMMS_INTERRUPTED_LIMIT,
+                 lock_wait: float = pairlock.DEFAULT_WAIT) -> None:
         self.config = config
         self.name = config.name
         self.comms_interrupted_limit = comms_interrupted_limit
-        self.peers = {
+        self.audit_sink = audit
+        self.lock_wait = lock_wait
+        self.lock_path = pairlock.lock_path(config.lock_dir, config.name)
+        self.peers: dict[Role, OmapiPeer] = dict(peers) if peers is not None else {
             role: OmapiPeer(ep.host, ep.port, config.key, label=str(role), timeout=config.timeout)
             for role, ep in ((Role.PRIMARY, config.primary), (Role.SECONDARY, config.secondary))
         }
@@ -171,76 +151,123 @@ class FailoverPair:
         return primary, fut.result()
 
     def state(self) -> PairState:
-        """Both peers' failover state, read concurrently, with the pair's health."""
+        """Both peers' failover state, read concurrently, with the pair's health.
+
+        A peer that cannot be read is a view with ``error``, ``error_kind`` and
+        ``evidence`` (what the failure tells: omapifo.evidence), never an exception."""
         primary, secondary = self.on_both(self.view)
         now = datetime.now(timezone.utc)
         return PairState(self.name, primary, secondary, now,
                          assess(primary, secondary, now, self.comms_interrupted_limit))
 
-    # -- partner-down -----------------------------------------------------------------
+    # -- changes: audited first, one at a time, decided by omapifo.guards --------------
+
+    @contextmanager
+    def _attempt(self, action: str, peer: str, *, actor: str, force: bool = False,
+                 reason: str | None = None) -> Iterator[_Attempt]:
+        """Record the attempt, then hold the pair's lock while the body decides and acts.
+
+        Raises AuditUnavailable (nothing sent) when the attempt cannot be recorded. A body
+        that leaves without closing the attempt completes it here: refused for a guard's
+        refusal, failed when nothing was sent, unknown when something was.
+        """
+        if self.audit_sink is None:
+            raise AuditUnavailable(f"{action} needs an audit sink: FailoverPair(config, "
+                                   "audit=JsonLinesAudit(path)) or the service's store; "
+                                   "nothing was sent", peer=peer, operation=action)
+        record = AuditRecord(datetime.now(timezone.utc), clean_text(actor) or "?", self.name,
+                             peer, action, force, clean_text(reason))
+        attempt = _Attempt(self.audit_sink, self.audit_sink.begin(record), action, peer)
+        try:
+            with pairlock.hold(self.lock_path, pair=self.name, operation=action,
+                               wait=self.lock_wait):
+                yield attempt
+        except OperationRefused as exc:
+            attempt.close(Outcome.REFUSED, exc.message)
+            raise
+        except BaseException as exc:
+            attempt.close(Outcome.UNKNOWN if attempt.sent else Outcome.FAILED,
+                          f"{type(exc).__name__}: {exc}")
+            raise
+        if attempt.outcome is None:  # a body that returned without saying: a bug, not a fact
+            attempt.close(Outcome.UNKNOWN, "the action ended without recording its outcome")
+
+    def _send(self, attempt: _Attempt, role: Role, type_: str,
+              lookup: Sequence[tuple[str, bytes]], changes: Sequence[tuple[str, bytes]], *,
+              expect_answer: bool = True) -> None:
+        faults.point("before-send")
+        attempt.sent = True
+        try:
+            self.peer(role).update(type_, lookup, changes, operation=attempt.action,
+                                   expect_answer=expect_answer)
+        except _NOT_TAKEN as exc:
+            attempt.close(Outcome.FAILED, f"dhcpd did not take it: {exc}")
+            raise
+        faults.point("after-send")
 
     def partner_down(self, role: Role | str, *, force: bool = False, reason: str | None = None,
                      dry_run: bool = False, actor: str = "library") -> ActionResult:
-        """Move ``role`` into partner-down, only when it is safe.
+        """Move ``role`` into partner-down when the evidence says it is safe.
 
-        Safe means: that peer answers and reports communications-interrupted, and its
-        partner does not answer over OMAPI from here and is not itself partner-down.
-        dhcpd applies any ``local-state`` written to it with no check of its own
-        (dhcpd(8), THE FAILOVER-STATE OBJECT, warns that partner-down while the partner
-        is alive but unreachable makes address conflicts likely): this guard is the
-        only one. ``force=True`` needs a ``reason`` and skips only the check that the
-        partner is unreachable from here, never the split-brain check.
-        Raises :class:`PartnerDownRefused` with the reason; every call is audited.
+        See :func:`omapifo.guards.partner_down` for the rules: the partner's host refusing
+        the connection (dhcpd stopped) proceeds; a partner that cannot be reached needs
+        ``force`` with a ``reason``; a partner that answers but cannot be read, and a
+        split brain, are refused even with force. Both peers are read under the pair's
+        lock immediately before the change and again after it; if the read after shows
+        both in partner-down, the result says SPLIT BRAIN. Raises
+        :class:`PartnerDownRefused` with the reason; every call is audited first.
         """
         role = Role.parse(role)
-        if force and not (reason and reason.strip()):
-            raise self._refuse(role, "partner-down", "force needs a reason (what happened to "
-                               "the partner), for the audit trail", force, reason, actor)
-        before = self.state()
-        target, other = before.peer(role), before.peer(role.other)
-        if not target.reachable:
-            raise self._refuse(role, "partner-down", f"the {role} does not answer over OMAPI "
-                               f"({target.error}), so its state cannot be changed", force, reason,
-                               actor)
-        if target.local_state is FailoverState.PARTNER_DOWN:
-            return self._audit(ActionResult(self.name, role, "partner-down", False, dry_run,
-                                            f"the {role} is already in partner-down; nothing to do",
-                                            before, before, force, reason), actor)
-        if target.local_state is not FailoverState.COMMUNICATIONS_INTERRUPTED:
-            raise self._refuse(role, "partner-down", f"the {role} is {target.local_state}, not "
-                               "communications-interrupted: it can still talk to its partner, "
-                               "or is busy with another transition", force, reason, actor)
-        if other.local_state is FailoverState.PARTNER_DOWN or \
-                target.partner_state is FailoverState.PARTNER_DOWN:
-            raise self._refuse(role, "partner-down", f"the {role.other} is itself in "
-                               "partner-down: both in partner-down is a split brain (both hand "
-                               "out every address)", force, reason, actor)
-        if other.reachable and not force:
-            raise self._refuse(role, "partner-down", f"the {role.other} still answers over OMAPI "
-                               f"from here ({other.local_state}): it is alive, only cut off from "
-                               f"the {role}. Partner-down now makes address conflicts likely; "
-                               "repair the failover link instead, or use force with a reason "
-                               "if you know it cannot serve clients", force, reason, actor)
-        if dry_run:
-            return self._audit(ActionResult(
-                self.name, role, "partner-down", False, True,
-                f"would move the {role} from communications-interrupted to partner-down",
-                before, None, force, reason), actor)
-        self.peer(role).update("failover-state", [("name", self.config.failover_peer.encode())],
-                               [("local-state", u32(FailoverState.PARTNER_DOWN))],
-                               operation="partner-down")
-        after = self.state()
-        if after.peer(role).local_state is not FailoverState.PARTNER_DOWN:
-            self._audit(ActionResult(self.name, role, "partner-down", True, False,
-                                     f"sent, but the {role} reads back "
-                                     f"{after.peer(role).local_state}", before, after, force,
-                                     reason), actor)
-            raise ConvergenceError(f"partner-down was sent but the {role} reads back "
-                                   f"{after.peer(role).local_state}", peer=str(role),
-                                   operation="partner-down")
-        return self._audit(ActionResult(self.name, role, "partner-down", True, False,
-                                        f"the {role} is now in partner-down", before, after,
-                                        force, reason), actor)
+        action = "partner-down"
+        with self._attempt(action, str(role), actor=actor, force=force, reason=reason) as att:
+            why = guards.needs_reason(force, reason)
+            if why:
+                raise att.refuse(why, PartnerDownRefused)
+            before = self.state()
+            decision = guards.partner_down(role, before, force=force)
+
+            def result(done: bool, message: str, after: PairState | None) -> ActionResult:
+                return ActionResult(self.name, role, action, done, dry_run, message, before,
+                                    after, force, reason, evidence=decision.partner,
+                                    split_brain=bool(after and after.split_brain))
+            if decision.no_op:
+                att.close(Outcome.NO_OP, decision.why)
+                return result(False, decision.why, before)
+            if not decision.proceed:
+                raise att.refuse(decision.why, PartnerDownRefused)
+            if dry_run:
+                message = f"would move the {role} from communications-interrupted to " \
+                          f"partner-down ({decision.why})"
+                att.close(Outcome.DRY_RUN, message)
+                return result(False, message, None)
+            lookup = [("name", self.config.failover_peer.encode())]
+            try:
+                self._send(att, role, "failover-state", lookup,
+                           [("local-state", u32(FailoverState.PARTNER_DOWN))])
+            except PeerError as exc:
+                if att.outcome is not None:
+                    raise  # dhcpd did not take it: recorded as failed
+                after = self.state()  # no answer: did it happen?
+                if after.peer(role).local_state is not FailoverState.PARTNER_DOWN:
+                    raise
+                log.warning("no answer to the partner-down of %s/%s (%s), but it reads back "
+                            "partner-down", self.name, role, exc)
+            else:
+                after = self.state()
+            now = after.peer(role).local_state
+            if now is not FailoverState.PARTNER_DOWN:
+                att.close(Outcome.UNKNOWN, f"sent and acknowledged, but the {role} reads back "
+                          f"{now}")
+                raise ConvergenceError(f"partner-down was sent but the {role} reads back {now}",
+                                       peer=str(role), operation=action)
+            message = f"the {role} is now in partner-down ({decision.why})"
+            if after.split_brain:
+                message = (f"SPLIT BRAIN: the {role} is now in partner-down, and the "
+                           f"{role.other} is in partner-down too: both hand out every address. "
+                           f"Stop one dhcpd now ({guards.RUNBOOK_SPLIT_BRAIN})")
+                log.error("%s: %s", self.name, message)
+            att.close(Outcome.DONE, message)
+            return result(True, message, after)
 
     # -- planned maintenance ----------------------------------------------------------
 
@@ -253,70 +280,39 @@ class FailoverPair:
         shutdown", times out waiting for its partner and exits; the partner only sees
         the connection drop (communications-interrupted, partner still "normal"), so
         a partner-down is still needed for it to serve every address. Refused unless
-        the partner answers and is normal (else nobody would serve), unless ``force``.
+        the partner reads normal (:func:`omapifo.guards.shutdown`), unless ``force``.
         Waits up to ``wait`` seconds for the partner to report the change.
         """
         role = Role.parse(role)
-        if force and not (reason and reason.strip()):
-            raise self._refuse(role, "shutdown", "force needs a reason, for the audit trail",
-                               force, reason, actor)
-        before = self.state()
-        target, other = before.peer(role), before.peer(role.other)
-        if not target.reachable:
-            raise self._refuse(role, "shutdown", f"the {role} does not answer over OMAPI "
-                               f"({target.error})", force, reason, actor)
-        if not force and other.local_state is not FailoverState.NORMAL:
-            raise self._refuse(role, "shutdown", f"its partner, the {role.other}, is "
-                               f"{other.local_state or 'unreachable'}, not normal: nobody "
-                               "would be left to serve clients", force, reason, actor)
-        if dry_run:
-            return self._audit(ActionResult(self.name, role, "shutdown", False, True,
-                                            f"would shut down the {role}'s dhcpd; the "
-                                            f"{role.other} would take over", before, None,
-                                            force, reason), actor)
-        self.peer(role).update("control", [], [("state", u32(2))], operation="shutdown",
-                               expect_answer=False)
-        deadline = time.monotonic() + wait
-        after = self.state()
-        while time.monotonic() < deadline and after.peer(role.other).partner_state \
-                is not FailoverState.SHUTDOWN and after.peer(role.other).local_state not in (
-                FailoverState.PARTNER_DOWN, FailoverState.COMMUNICATIONS_INTERRUPTED):
-            time.sleep(0.2)
+        action = "shutdown"
+        with self._attempt(action, str(role), actor=actor, force=force, reason=reason) as att:
+            why = guards.needs_reason(force, reason)
+            if why:
+                raise att.refuse(why)
+            before = self.state()
+            decision = guards.shutdown(role, before, force=force)
+            if not decision.proceed:
+                raise att.refuse(decision.why)
+            if dry_run:
+                message = f"would shut down the {role}'s dhcpd ({decision.why})"
+                att.close(Outcome.DRY_RUN, message)
+                return ActionResult(self.name, role, action, False, True, message, before, None,
+                                    force, reason, evidence=decision.partner)
+            # dhcpd does not answer a control-object shutdown: no answer is success
+            self._send(att, role, "control", [], [("state", u32(2))], expect_answer=False)
+            deadline = time.monotonic() + wait
             after = self.state()
-        survivor = after.peer(role.other)
-        return self._audit(ActionResult(
-            self.name, role, "shutdown", True, False,
-            f"the {role} was told to shut down; the {role.other} is {survivor.local_state} "
-            f"and sees its partner as {survivor.partner_state}", before, after, force, reason),
-            actor)
-
-    # -- audit --------------------------------------------------------------------------
-
-    def audit(self, action: str, peer: str, outcome: str, actor: str, detail: str,
-              force: bool = False, reason: str | None = None) -> None:
-        """One record on the ``omapifo.audit`` logger for a mutating decision (refused,
-        dry-run, done); every operation that changes a peer calls it.
-
-        The REST service stores these (SQLite), the CLI appends them to its audit log.
-        """
-        audit_log.warning("%s %s of %s/%s by %s (force=%s, reason=%r): %s", outcome, action,
-                          self.name, peer, actor, force, reason, detail,
-                          extra={"omapifo_audit": {"pair": self.name, "peer": peer,
-                                                   "action": action, "outcome": outcome,
-                                                   "force": force, "reason": reason,
-                                                   "actor": actor, "detail": detail}})
-
-    def _refuse(self, role: Role, action: str, why: str, force: bool, reason: str | None,
-                actor: str) -> OperationRefused:
-        self.audit(action, str(role), "refused", actor, why, force, reason)
-        cls = PartnerDownRefused if action == "partner-down" else OperationRefused
-        return cls(why, peer=str(role), operation=action)
-
-    def _audit(self, result: ActionResult, actor: str) -> ActionResult:
-        outcome = "dry-run" if result.dry_run else ("done" if result.done else "no-op")
-        self.audit(result.action, str(result.role), outcome, actor, result.message,
-                   result.force, result.reason)
-        return result
+            while time.monotonic() < deadline and after.peer(role.other).partner_state \
+                    is not FailoverState.SHUTDOWN and after.peer(role.other).local_state not in (
+                    FailoverState.PARTNER_DOWN, FailoverState.COMMUNICATIONS_INTERRUPTED):
+                time.sleep(0.2)
+                after = self.state()
+            survivor = after.peer(role.other)
+            message = (f"the {role} was told to shut down; the {role.other} is "
+                       f"{survivor.local_state} and sees its partner as {survivor.partner_state}")
+            att.close(Outcome.DONE, message)
+            return ActionResult(self.name, role, action, True, False, message, before, after,
+                                force, reason, evidence=decision.partner)
 
     def dhcpd_conf(self) -> DhcpdConf | None:
         """The primary's parsed dhcpd.conf (None if not configured), re-read only when the
@@ -338,8 +334,38 @@ class FailoverPair:
 
     def release(self, ip: str, *, actor: str = "library", wait: float = 5.0,
                 dry_run: bool = False) -> LeaseView:
-        """Release an active lease (guarded, audited); see :func:`omapifo.leases.release`."""
-        return release_lease(self, ip, actor=actor, wait=wait, dry_run=dry_run)
+        """Release an active lease on the peer that serves it, then wait until neither peer
+        reports it active (bounded by ``wait``). Refuses a lease that is not active, and
+        any release while a peer answers but cannot be read (:func:`guards.release`).
+
+        The update sets the lease object's ``state`` to 4 (released); measured on the lab,
+        the partner acknowledges and the address goes to ``backup`` on both within a second.
+        """
+        addr = str(parse_ip(ip))  # bad input: ValueError before any record or traffic
+        with self._attempt("release", addr, actor=actor) as att:
+            before = lease_view(self, addr)
+            if before.state is not LeaseState.ACTIVE:
+                raise att.refuse(f"{before.ip} is {before.state}, not active: nothing to "
+                                 "release", ReleaseRefused)
+            serving = before.serving or next(r for r in Role if (le := before.peer(r))
+                                             and le.state is LeaseState.ACTIVE)
+            decision = guards.release(serving, before.evidence, before.errors)
+            if not decision.proceed:
+                raise att.refuse(decision.why, ReleaseRefused)
+            if dry_run:
+                att.close(Outcome.DRY_RUN, f"would release {addr} on the {serving}")
+                return before
+            self._send(att, serving, "lease", [("ip-address", ip_bytes(addr))],
+                       [("state", u32(LeaseState.RELEASED))])
+            try:
+                after = wait_not_active(self, addr, wait)
+            except ConvergenceError as exc:
+                att.close(Outcome.DONE, f"released {addr} on the {serving}; {exc.message}")
+                raise
+            att.close(Outcome.DONE, f"released {addr} on the {serving}; now primary "
+                      f"{after.primary and after.primary.state}, secondary "
+                      f"{after.secondary and after.secondary.state}")
+            return after
 
     # -- configuration (omapifo.confcheck does the work) --------------------------------
 

@@ -6,41 +6,13 @@ draft (draft-ietf-dhc-failover-12) that dhcpd 4.x implements.
 """
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime
 
+from .pairstate import PeerView
+from .severity import Health, Level
 from .states import FailoverState as S
 
-if TYPE_CHECKING:
-    from .failover import PeerView
-
 DEFAULT_COMMS_INTERRUPTED_LIMIT = 300.0  # seconds of communications-interrupted before critical
-
-
-class Level(enum.IntEnum):
-    """Ordered so that ``max()`` of several levels is the worst."""
-
-    OK = 0
-    WARNING = 1
-    CRITICAL = 2
-
-    def __str__(self) -> str:
-        return self.name.lower()
-
-
-@dataclass(frozen=True)
-class Health:
-    level: Level
-    reasons: tuple[str, ...]
-
-    def __str__(self) -> str:
-        return f"{self.level}: " + " ".join(self.reasons) if self.reasons else str(self.level)
-
-    @property
-    def ok(self) -> bool:
-        return self.level is Level.OK
 
 
 _WARNING_STATES = {
@@ -146,10 +118,3 @@ def assess(primary: PeerView, secondary: PeerView, now: datetime,
     if not findings:
         return Health(Level.OK, ("Both servers are normal.",))
     return Health(max(level for level, _ in findings), tuple(text for _, text in findings))
-
-
-def recover_wait_until(since: datetime | None, mclt: int | None) -> datetime | None:
-    """When a peer in recover-wait may move on: its state change time plus the MCLT."""
-    if since is None or mclt is None:
-        return None
-    return since + timedelta(seconds=mclt)

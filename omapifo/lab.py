@@ -463,6 +463,8 @@ class Lab:
         lay, s = self.layout, self.settings
         self.config_path.write_text(
             f"# written by `omapifo lab up --prefix {s.prefix}`\n"
+            # a lock directory of the lab's own: labs side by side never share a pair lock
+            f'lock_dir = "{self.dir / "locks"}"\n\n'
             f"[pairs.{s.peer_name}]\n"
             f'primary = "{lay.server_addr(Role.PRIMARY)}:{OMAPI_PORT}"\n'
             f'secondary = "{lay.server_addr(Role.SECONDARY)}:{OMAPI_PORT}"\n'
@@ -545,6 +547,24 @@ class Lab:
     def cut(self, role: Role | str) -> None:
         """Cut a server off without stopping it: its only link goes down."""
         _run("ip", "-n", self._server_ns(role), "link", "set", "dev", "eth0", "down")
+
+    def _partition_rules(self, action: str, check: bool) -> None:
+        lay = self.layout
+        a, b = lay.server_addr(Role.PRIMARY), lay.server_addr(Role.SECONDARY)
+        for src, dst in ((a, b), (b, a)):
+            _run("ip", "-n", self.ns("rtr"), "rule", action, "from", src, "to", dst,
+                 "blackhole", check=check)
+
+    def partition(self) -> None:
+        """Cut the two servers off from each other only; both stay reachable from here.
+
+        These machines have no iptables or nft: a blackhole policy rule in the router
+        namespace drops what one server sends the other (facts file, measured)."""
+        self._partition_rules("add", check=True)
+
+    def mend(self) -> None:
+        """Undo :meth:`partition` (fine to call when there is none)."""
+        self._partition_rules("del", check=False)
 
     def throttle(self, role: Role | str, rate: str = "16kbit") -> None:
         """Make a server slow to reach: its link is rate-limited (tc tbf).

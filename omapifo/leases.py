@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Mapping
 
-from .errors import ConvergenceError, NotFound, PeerError, ReleaseRefused
-from .omapi import ip_bytes, u32
+from .errors import ConvergenceError, NotFound, PeerError
+from .evidence import Evidence
+from .omapi import u32
 from .states import Role, decode_u32, utc_from_unix
 
 if TYPE_CHECKING:
@@ -129,6 +130,8 @@ class LeaseView:
     primary: Lease | None
     secondary: Lease | None
     errors: dict[Role, str] = field(default_factory=dict)
+    # what each peer's read told (omapifo.evidence); empty when rebuilt from JSON
+    evidence: dict[Role, Evidence] = field(default_factory=dict)
 
     def peer(self, role: Role | str) -> Lease | None:
         return self.primary if Role.parse(role) is Role.PRIMARY else self.secondary
@@ -204,15 +207,18 @@ def lease_view(pair: FailoverPair, ip: str | None = None, *, mac: str | None = N
     if ip is not None:
         _check_in_a_range(pair, parse_ip(ip))
     errors: dict[Role, str] = {}
+    evidence: dict[Role, Evidence] = {}
 
     def read(role: Role) -> Lease | None:
+        evidence[role] = Evidence.READABLE
         try:
             return Lease.from_omapi(pair.peer(role).open("lease", lookup,
                                                          operation="look up lease").attrs)
         except NotFound:
-            return None
+            return None  # that peer has no such lease: an answer, not a failure
         except PeerError as exc:
             errors[role] = str(exc)
+            evidence[role] = Evidence.of(type(exc).__name__)
             return None
 
     primary, secondary = pair.on_both(read)
@@ -223,44 +229,21 @@ def lease_view(pair: FailoverPair, ip: str | None = None, *, mac: str | None = N
                             + "; ".join(errors.values()), operation="look up lease")
         raise NotFound(f"no lease for {what} on either peer", operation="look up lease")
     address = (primary or secondary).ip  # type: ignore[union-attr]
-    return LeaseView(address, primary, secondary, errors)
+    return LeaseView(address, primary, secondary, errors, evidence)
 
 
-def release(pair: FailoverPair, ip: str, *, actor: str = "library", wait: float = 5.0,
-            dry_run: bool = False) -> LeaseView:
-    """Release an active lease on the peer that serves it, then wait until neither peer
-    reports it active (bounded by ``wait``). Refuses a lease that is not active.
-
-    The update sets the lease object's ``state`` to 4 (released); measured on the lab,
-    the partner acknowledges and the address goes to ``backup`` on both within a second.
-    """
-    before = lease_view(pair, ip)
-    audit = pair.audit
-    if before.state is not LeaseState.ACTIVE:
-        why = f"{before.ip} is {before.state}, not active: nothing to release"
-        audit("release", str(before.ip), "refused", actor, why)
-        raise ReleaseRefused(why, operation="release")
-    role = before.serving or next(r for r in Role if before.peer(r)
-                                  and before.peer(r).state is LeaseState.ACTIVE)  # type: ignore
-    if dry_run:
-        audit("release", str(role), "dry-run", actor, f"would release {before.ip} on the {role}")
-        return before
-    pair.peer(role).update("lease", [("ip-address", ip_bytes(str(before.ip)))],
-                           [("state", u32(LeaseState.RELEASED))], operation="release lease")
+def wait_not_active(pair: FailoverPair, ip: str, wait: float) -> LeaseView:
+    """Both peers' view of ``ip`` once neither reports it active; ConvergenceError after
+    ``wait`` seconds (each round reads both peers afresh)."""
     deadline = time.monotonic() + wait
-    after = lease_view(pair, str(before.ip))
+    after = lease_view(pair, ip)
     while any(lease and lease.state is LeaseState.ACTIVE
               for lease in (after.primary, after.secondary)):
         if time.monotonic() > deadline:
-            detail = f"primary {after.primary and after.primary.state}, " \
-                     f"secondary {after.secondary and after.secondary.state}"
-            audit("release", str(role), "done", actor,
-                  f"released {before.ip} on the {role}; peers did not settle: {detail}")
-            raise ConvergenceError(f"{before.ip} was released on the {role}, but after {wait:g} s "
-                                   f"the peers say: {detail}", peer=str(role), operation="release")
+            raise ConvergenceError(f"after {wait:g} s the peers say: primary "
+                                   f"{after.primary and after.primary.state}, secondary "
+                                   f"{after.secondary and after.secondary.state}",
+                                   operation="release")
         time.sleep(0.1)
-        after = lease_view(pair, str(before.ip))
-    audit("release", str(role), "done", actor, f"released {before.ip} on the {role}; now "
-          f"primary {after.primary and after.primary.state}, "
-          f"secondary {after.secondary and after.secondary.state}")
+        after = lease_view(pair, ip)
     return after

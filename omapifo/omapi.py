@@ -26,6 +26,7 @@ import pypureomapi as _pom
 
 from .errors import (
     AuthenticationFailed,
+    ConnectionRefused,
     NotFound,
     PeerError,
     PeerTimeout,
@@ -223,8 +224,12 @@ class OmapiPeer:
                 "(peer down, link cut, or not an OMAPI port)",
                 peer=self.label, operation=operation)
         if isinstance(exc, ConnectionRefusedError):
-            return PeerUnreachable(f"connection to {where} refused (dhcpd not running, "
-                                   "or omapi-port not set)", peer=self.label, operation=operation)
+            # A TCP reset from the host (measured in the lab: a stopped dhcpd, its host up).
+            # A cut link or a dead host gives "no route" or a timeout instead; the guards
+            # tell these apart (omapifo.evidence).
+            return ConnectionRefused(f"connection to {where} refused (dhcpd not running, "
+                                     "or omapi-port not set)", peer=self.label,
+                                     operation=operation)
         if isinstance(exc, OSError):
             return PeerUnreachable(f"cannot connect to {where}: {exc.strerror or exc}",
                                    peer=self.label, operation=operation)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Mapping
 
 
@@ -141,3 +141,10 @@ class FailoverStatus:
     @property
     def role(self) -> Role | None:
         return {0: Role.PRIMARY, 1: Role.SECONDARY}.get(self.hierarchy)  # type: ignore[arg-type]
+
+
+def recover_wait_until(since: datetime | None, mclt: int | None) -> datetime | None:
+    """When a peer in recover-wait may move on: its state change time plus the MCLT."""
+    if since is None or mclt is None:
+        return None
+    return since + timedelta(seconds=mclt)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from omapifo import FailoverPair, Role
+from omapifo import FailoverPair, JsonLinesAudit, Role
 from omapifo import lab as labmod
 from omapifo.errors import LabError
 
@@ -95,6 +95,12 @@ def healthy_lab(lab: labmod.Lab) -> Iterator[labmod.Lab]:
 
 
 @pytest.fixture
-def pair(lab: labmod.Lab) -> Iterator[FailoverPair]:
-    with FailoverPair(lab.pair_config()) as p:
+def audit_log(tmp_path) -> JsonLinesAudit:
+    """The audit trail of the library-level actions of one test."""
+    return JsonLinesAudit(tmp_path / "audit.log")
+
+
+@pytest.fixture
+def pair(lab: labmod.Lab, audit_log: JsonLinesAudit) -> Iterator[FailoverPair]:
+    with FailoverPair(lab.pair_config(), audit=audit_log) as p:
         yield p

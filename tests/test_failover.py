@@ -1,54 +1,29 @@
 """omapifo.failover: both peers' state, guarded partner-down, planned shutdown."""
 from __future__ import annotations
 
-import base64
-import logging
 import threading
 import time
 
 import pytest
 
-from omapifo import (Endpoint, FailoverPair, FailoverState as S, Level, OmapiKey,
-                     OperationRefused, PairConfig, PartnerDownRefused, PeerUnreachable, Role)
-from omapifo.omapi import OmapiObject
+from omapifo import (AuditUnavailable, AuthenticationFailed, Evidence, FailoverState as S, Level,
+                     OperationRefused, PartnerDownRefused, PeerTimeout, Role)
 
-from .recorded import failover_state, u32
+from .fakes import FakePeer, MemoryAudit, fake_pair
+from .recorded import u32
 
-# -- unit: the guard, with fake peers answering recorded failover-state objects -----------
-
-
-class FakePeer:
-    def __init__(self, local: S | None, partner: S | None = None) -> None:
-        self.local, self.partner = local, partner if partner is not None else local
-        self.updates: list[tuple[str, list]] = []
-
-    def open(self, type_, lookup, *, operation=None):
-        if self.local is None:
-            raise PeerUnreachable("connection refused", peer="fake", operation=operation)
-        return OmapiObject(1, failover_state(self.local, self.partner))
-
-    def update(self, type_, lookup, changes, *, operation=None, expect_answer=True):
-        self.updates.append((type_, changes))
-        if type_ == "failover-state":
-            self.local = S(int.from_bytes(dict(changes)["local-state"], "big"))
-        return OmapiObject(1, {})
-
-    def close(self):
-        pass
-
-
-def fake_pair(primary: FakePeer, secondary: FakePeer) -> FailoverPair:
-    key = OmapiKey("k", base64.b64encode(b"x" * 16).decode())
-    pair = FailoverPair(PairConfig("p", Endpoint("198.18.10.253"), Endpoint("198.18.60.253"), key))
-    pair.peers = {Role.PRIMARY: primary, Role.SECONDARY: secondary}
-    return pair
+# -- unit: the actions, with fake peers answering recorded failover-state objects -----------
+# (the decisions themselves are tested one by one in tests/test_guards.py)
 
 
 def test_partner_down_when_safe_updates_and_reads_back():
     sec = FakePeer(S.COMMUNICATIONS_INTERRUPTED, S.NORMAL)
-    result = fake_pair(FakePeer(None), sec).partner_down("secondary")
+    audit = MemoryAudit()
+    result = fake_pair(FakePeer(None), sec, audit).partner_down("secondary")
     assert result.done and result.after.secondary.local_state is S.PARTNER_DOWN
+    assert result.evidence is Evidence.DHCPD_STOPPED
     assert sec.updates == [("failover-state", [("local-state", u32(4))])]
+    assert audit.outcomes == ["done"]
 
 
 @pytest.mark.parametrize("primary,secondary,why", [
@@ -58,11 +33,18 @@ def test_partner_down_when_safe_updates_and_reads_back():
     (FakePeer(S.PARTNER_DOWN), FakePeer(S.COMMUNICATIONS_INTERRUPTED), "split brain"),
     (FakePeer(None), FakePeer(S.COMMUNICATIONS_INTERRUPTED, S.PARTNER_DOWN), "split brain"),
     (FakePeer(S.NORMAL), FakePeer(None), "does not answer"),
+    (FakePeer(None, error=PeerTimeout), FakePeer(S.COMMUNICATIONS_INTERRUPTED),
+     "cannot be reached"),
+    (FakePeer(None, error=AuthenticationFailed), FakePeer(S.COMMUNICATIONS_INTERRUPTED),
+     "answers but cannot be read"),
 ])
-def test_partner_down_refusals_send_nothing(primary, secondary, why):
+def test_partner_down_refusals_send_nothing_and_are_recorded(primary, secondary, why):
+    audit = MemoryAudit()
     with pytest.raises(PartnerDownRefused, match=why):
-        fake_pair(primary, secondary).partner_down("secondary")
+        fake_pair(primary, secondary, audit).partner_down("secondary", actor="alice")
     assert primary.updates == [] and secondary.updates == []
+    assert audit.outcomes == ["refused"] and audit.last.actor == "alice"
+    assert why in audit.last.detail
 
 
 def test_force_needs_a_reason_and_never_skips_the_split_brain_check():
@@ -80,9 +62,10 @@ def test_force_needs_a_reason_and_never_skips_the_split_brain_check():
 
 def test_dry_run_checks_everything_and_changes_nothing():
     sec = FakePeer(S.COMMUNICATIONS_INTERRUPTED, S.NORMAL)
-    result = fake_pair(FakePeer(None), sec).partner_down("secondary", dry_run=True)
+    audit = MemoryAudit()
+    result = fake_pair(FakePeer(None), sec, audit).partner_down("secondary", dry_run=True)
     assert result.dry_run and not result.done and "would move" in result.message
-    assert sec.updates == []
+    assert sec.updates == [] and audit.outcomes == ["dry-run"]
 
 
 def test_already_partner_down_is_success_without_an_update():
@@ -91,14 +74,59 @@ def test_already_partner_down_is_success_without_an_update():
     assert not result.done and "already" in result.message and sec.updates == []
 
 
-def test_every_decision_is_audited(caplog):
-    caplog.set_level(logging.INFO, logger="omapifo.audit")
-    pair = fake_pair(FakePeer(S.NORMAL), FakePeer(S.NORMAL))
-    with pytest.raises(PartnerDownRefused):
-        pair.partner_down("secondary", actor="alice")
-    record = caplog.records[-1]
-    assert record.omapifo_audit["outcome"] == "refused"
-    assert record.omapifo_audit["actor"] == "alice"
+def test_no_audit_sink_or_an_unwritable_one_refuses_and_sends_nothing():
+    sec = FakePeer(S.COMMUNICATIONS_INTERRUPTED, S.NORMAL)
+    pair = fake_pair(FakePeer(None), sec)
+    pair.audit_sink = None
+    with pytest.raises(AuditUnavailable, match="audit sink"):
+        pair.partner_down("secondary")
+    audit = MemoryAudit()
+    audit.fail = True
+    with pytest.raises(AuditUnavailable, match="locked"):
+        fake_pair(FakePeer(None), sec, audit).partner_down("secondary")
+    assert sec.updates == [] and sec.local is S.COMMUNICATIONS_INTERRUPTED
+
+
+def test_the_attempt_is_recorded_before_anything_is_sent():
+    sec = FakePeer(S.COMMUNICATIONS_INTERRUPTED, S.NORMAL)
+    audit = MemoryAudit()
+    seen: list[list[str]] = []
+    real_update = sec.update
+
+    def update(*args, **kw):
+        seen.append(audit.outcomes)  # what the trail held when the change went out
+        return real_update(*args, **kw)
+    sec.update = update
+    fake_pair(FakePeer(None), sec, audit).partner_down("secondary")
+    assert seen == [["unknown"]] and audit.outcomes == ["done"]
+
+
+def test_no_answer_to_the_update_is_recorded_as_unknown():
+    class Mute(FakePeer):
+        def update(self, *args, **kw):
+            self.updates.append(("failover-state", []))
+            raise PeerTimeout("no answer within 3 s")
+    sec = Mute(S.COMMUNICATIONS_INTERRUPTED, S.NORMAL)
+    audit = MemoryAudit()
+    with pytest.raises(PeerTimeout):
+        fake_pair(FakePeer(None), sec, audit).partner_down("secondary")
+    assert audit.outcomes == ["unknown"] and "PeerTimeout" in audit.last.detail
+
+
+def test_a_split_brain_after_the_change_is_said_at_once():
+    class Racing(FakePeer):
+        """The primary moves to partner-down by itself at the moment we send."""
+    pri = FakePeer(None)
+    sec = FakePeer(S.COMMUNICATIONS_INTERRUPTED, S.NORMAL)
+    real_update = sec.update
+
+    def update(*args, **kw):
+        pri.local = pri.partner = S.PARTNER_DOWN  # someone else acted on the primary
+        return real_update(*args, **kw)
+    sec.update = update
+    result = fake_pair(pri, sec).partner_down("secondary")
+    assert result.done and result.split_brain and result.message.startswith("SPLIT BRAIN")
+    assert "runbook" in result.message
 
 
 def test_shutdown_refused_when_partner_not_normal():

@@ -32,7 +32,7 @@ def test_fifty_polls_of_a_dead_peer_leak_no_socket_or_thread(healthy_lab):
         for _ in range(50):
             st = pair.state()
             assert not st.secondary.reachable and st.primary.reachable
-            assert st.secondary.error_kind == "PeerUnreachable"
+            assert st.secondary.error_kind == "ConnectionRefused"
         assert open_fds() <= fds + 1 and threading.active_count() <= threads
         lab.start(Role.SECONDARY, wait=False)
         deadline = time.monotonic() + 30

@@ -60,7 +60,7 @@ def test_bad_input_is_a_clear_value_error(func, text, words):
 
 
 def test_bad_input_never_reaches_omapi():
-    from .test_failover import FakePeer, fake_pair
+    from .fakes import FakePeer, fake_pair
     from omapifo import FailoverState
     primary, secondary = FakePeer(FailoverState.NORMAL), FakePeer(FailoverState.NORMAL)
     pair = fake_pair(primary, secondary)

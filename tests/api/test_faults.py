@@ -1,23 +1,17 @@
-"""The service when things break: dead, cut and slow peers; the service killed mid-action."""
+"""The service when things break: dead, cut and slow peers (the service killed mid-action
+and a locked audit store: tests/api/test_actions.py)."""
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import sqlite3
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
-import requests
 
-from omapifo import FailoverState, Role, load_config
+from omapifo import Role, load_config
 from omapifo.api import create_app
 
 from ..conftest import open_fds
-from .conftest import OPERATOR, POLL, READER, auth, wait_for
+from .conftest import POLL, READER, auth
 
 pytestmark = pytest.mark.integration
 PAIR = "classroom-1-6"
@@ -104,75 +98,3 @@ def test_a_slow_peer_never_holds_the_poller_past_its_interval(healthy_lab, servi
         healthy_lab.heal(Role.SECONDARY)
         app.extensions["omapifo"].close()
     healthy_lab.wait_normal(timeout=120)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve(cfg, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "omapifo.clients.cli", "-c", str(cfg),
-                             "serve", "--listen", f"127.0.0.1:{port}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return proc
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError(proc.communicate()[0])
-
-
-def test_service_killed_during_a_partner_down_keeps_its_audit_and_history(healthy_lab,
-                                                                          service_cfg,
-                                                                          tmp_path):
-    lab = healthy_lab
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/api/v1/pairs/{PAIR}/peers/secondary/partner-down"
-    proc = serve(service_cfg, port)
-    try:
-        refused = requests.post(url, json={"confirm": PAIR}, headers=auth(OPERATOR), timeout=10)
-        assert refused.status_code == 409
-        lab.stop(Role.PRIMARY)
-        lab.wait_states(None, FailoverState.COMMUNICATIONS_INTERRUPTED, timeout=30)
-        history = f"http://127.0.0.1:{port}/api/v1/pairs/{PAIR}/history"
-        assert wait_for(lambda: any(  # the poller has recorded the transition
-            t["to"] == "communications-interrupted" for t in requests.get(
-                history, headers=auth(READER), timeout=10).json()["transitions"]),
-            timeout=POLL * 10)
-        threading.Thread(target=lambda: requests.post(
-            url, json={"confirm": PAIR}, headers=auth(OPERATOR), timeout=10),
-            daemon=True).start()
-        time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)  # in the middle of the partner-down
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    db = load_config(service_cfg).service.database
-    with sqlite3.connect(db) as con:
-        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    port = free_port()
-    proc = serve(service_cfg, port)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        audit = requests.get(f"{base}/api/v1/audit", headers=auth(OPERATOR), timeout=10).json()
-        outcomes = [e["outcome"] for e in audit["entries"]]
-        assert "refused" in outcomes  # what was committed before the kill is intact
-        hist = requests.get(f"{base}/api/v1/pairs/{PAIR}/history", headers=auth(READER),
-                            timeout=10).json()
-        assert any(t["to"] == "communications-interrupted" for t in hist["transitions"])
-        st = requests.get(f"{base}/api/v1/pairs/{PAIR}?fresh=1", headers=auth(READER),
-                          timeout=10).json()
-        done = st["secondary"]["local_state"]["name"] == "partner-down"
-        # the action is either recorded or visibly absent: if the audit has it, dhcpd did it
-        if "done" in outcomes:
-            assert done
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=20)

@@ -1,0 +1,79 @@
+"""The service's audit trail: the library's sink (the SQLite store), counted in the
+metrics, plus the requests to change something that never reached the library.
+
+Every POST to an action (partner-down, shutdown, release) leaves a record: the library
+records what it is asked to do before anything is sent; a request turned away before
+that (401, 403, not confirmed, invalid input, too large) is recorded here as
+``rejected`` with its status, by an after-request hook.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Response, g, has_request_context, request
+
+from omapifo.audit import AuditRecord, Outcome
+
+from .store import Store
+
+log = logging.getLogger("omapifo.api.audit")
+
+_ACTION_PATH = re.compile(r"^/api/v1/pairs/(?P<pair>[^/]+)/(?:peers/(?P<peer>[^/]+)/"
+                          r"(?P<action>partner-down|shutdown)|leases/(?P<ip>[^/]+)/"
+                          r"(?P<release>release))/?$")
+
+
+class ServiceAudit:
+    """An :class:`omapifo.audit.AuditSink` over the store that also counts outcomes
+    (``omapifo_actions_total``) when the metrics can."""
+
+    def __init__(self, store: Store, metrics: Any = None) -> None:
+        self.store = store
+        self.metrics = metrics
+        self._open: dict[str, tuple[str, str]] = {}  # id -> (pair, action), until finished
+
+    def begin(self, record: AuditRecord) -> str:
+        if has_request_context():
+            g.audited = True  # the library has the request now: the hook need not record it
+        record_id = self.store.begin(record)
+        self._open[record_id] = (record.pair, record.action)
+        return record_id
+
+    def finish(self, record_id: str, outcome: Outcome, detail: str) -> None:
+        pair, action = self._open.pop(record_id, ("?", "?"))
+        count = getattr(self.metrics, "count_action", None)
+        if count is not None:
+            count(pair, action, str(outcome))
+        self.store.finish(record_id, outcome, detail)
+
+
+def record_rejected(store: Store, response: Response) -> Response:
+    """After a request: a POST to an action that was turned away before the library saw
+    it (no valid token, not an operator, not confirmed, invalid) is recorded."""
+    if request.method != "POST" or response.status_code < 400 or g.get("audited"):
+        return response
+    match = _ACTION_PATH.match(request.path)
+    if match is None:
+        return response
+    caller = g.get("caller")
+    actor = caller.name if caller is not None else "(no valid token)"
+    detail = f"HTTP {response.status_code}"
+    body = response.get_json(silent=True) if response.is_json or \
+        response.mimetype == "application/problem+json" else None
+    if isinstance(body, dict) and body.get("detail"):
+        detail += f": {body['detail']}"
+        if body.get("errors"):
+            detail += f" {body['errors']}"
+    now = datetime.now(timezone.utc)
+    record = AuditRecord(now, actor, match["pair"][:200], (match["peer"] or match["ip"])[:64],
+                         match["action"] or match["release"], outcome=Outcome.REJECTED,
+                         detail=detail[:2000], finished_at=now)
+    try:
+        store.begin(record)
+    except Exception:  # noqa: BLE001 - the answer stands; the log says what was lost
+        log.exception("could not record a rejected %s %s (%s)", request.method, request.path,
+                      detail)
+    return response

@@ -1,0 +1,153 @@
+"""The decisions behind every state change: evidence in, proceed or refuse out.
+
+Pure functions of a :class:`~omapifo.pairstate.PairState` read immediately before the
+change, so they are tested without a network and the actions in
+:mod:`omapifo.failover` hold no rule of their own. docs/runbook.md ("Evidence") has the
+same table for people.
+
+dhcpd applies any ``local-state`` written over OMAPI with no check of its own, and
+dhcpd(8), THE FAILOVER-STATE OBJECT, warns that partner-down while the partner is
+alive but unreachable makes address conflicts likely: these guards are the only ones.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .evidence import Evidence
+from .pairstate import PairState, PeerView
+from .states import FailoverState as S
+from .states import Role
+
+RUNBOOK_SPLIT_BRAIN = "docs/runbook.md, \"Split brain\""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a guard decided: ``proceed`` (send the change), or not and why."""
+
+    proceed: bool
+    why: str
+    partner: Evidence
+    no_op: bool = False  # nothing to do: the peer is already where it was asked to go
+
+
+def _refuse(why: str, partner: Evidence) -> Decision:
+    return Decision(False, why, partner)
+
+
+def _fix_for(view: PeerView) -> str:
+    """What to fix when a peer answers but cannot be read (its dhcpd is running)."""
+    kind = view.error_kind
+    if kind == "AuthenticationFailed":
+        return "check that omapifo's key (name, secret, algorithm) matches its dhcpd.conf"
+    if kind == "NotFound":
+        return "check the failover peer name in omapifo's configuration against its dhcpd.conf"
+    return "check that the configured address and port are its dhcpd's omapi-port"
+
+
+def needs_reason(force: bool, reason: str | None) -> str | None:
+    """Why a forced action is refused before anything is read: force needs a reason."""
+    if force and not (reason and reason.strip()):
+        return ("force needs a reason (what you checked, what happened to the partner), "
+                "for the audit trail")
+    return None
+
+
+def partner_down(role: Role, st: PairState, *, force: bool) -> Decision:
+    """May ``role`` be moved into partner-down, given both peers as read just now?
+
+    Proceeds when the peer reads communications-interrupted, neither peer is in
+    partner-down, and its partner's host refused the connection (up, dhcpd not running).
+    A partner that cannot be reached at all (no route, timeout) looks exactly like a
+    partition, so that needs ``force`` (with a reason). A partner that answers but cannot
+    be read (key, peer name, protocol) is running: refused even with force.
+    """
+    target, other = st.peer(role), st.peer(role.other)
+    evidence = other.evidence
+    if not target.reachable:
+        return _refuse(f"the {role} does not answer over OMAPI ({target.error}), so its state "
+                       "cannot be changed", evidence)
+    if target.local_state is S.PARTNER_DOWN:
+        if st.split_brain:
+            return Decision(False, f"the {role} is already in partner-down, and so is the "
+                            f"{role.other}: SPLIT BRAIN, both hand out every address; stop "
+                            f"one dhcpd now ({RUNBOOK_SPLIT_BRAIN})", evidence, no_op=True)
+        return Decision(False, f"the {role} is already in partner-down; nothing to do",
+                        evidence, no_op=True)
+    if target.local_state is not S.COMMUNICATIONS_INTERRUPTED:
+        return _refuse(f"the {role} is {target.local_state}, not communications-interrupted: "
+                       "it can still talk to its partner, or is busy with another transition",
+                       evidence)
+    if other.local_state is S.PARTNER_DOWN or target.partner_state is S.PARTNER_DOWN:
+        return _refuse(f"the {role.other} is itself in partner-down: both in partner-down is a "
+                       "split brain (both hand out every address); force does not override this",
+                       evidence)
+    if evidence is Evidence.ANSWERS_BADLY:
+        return _refuse(f"the {role.other} answers but cannot be read ({other.error}): its dhcpd "
+                       "is running, so partner-down would make two servers hand out the same "
+                       f"addresses. Force does not override this; {_fix_for(other)}, then "
+                       "read the pair again", evidence)
+    if evidence is Evidence.DHCPD_STOPPED:
+        return Decision(True, f"the {role.other}'s host refused the connection: the host is up "
+                        "and its dhcpd is not running", evidence)
+    if evidence is Evidence.SILENT:
+        if force:
+            return Decision(True, f"forced: the {role.other} cannot be reached ({other.error})",
+                            evidence)
+        return _refuse(f"the {role.other} cannot be reached from here ({other.error}): a dead "
+                       "server and a cut link look the same from one place. Check first: its "
+                       "console or power (is the machine up?), and the failover link between "
+                       "the two (can they reach each other?). If you know it cannot serve "
+                       "clients, force it with a reason (--force --reason TEXT, or "
+                       '{"force": true, "reason": "..."})', evidence)
+    # READABLE: it answers over OMAPI, so its dhcpd is alive and only cut off from `role`
+    if force:
+        return Decision(True, f"forced: the {role.other} answers over OMAPI "
+                        f"({other.local_state}) but is cut off from the {role}", evidence)
+    return _refuse(f"the {role.other} still answers over OMAPI from here ({other.local_state}): "
+                   f"it is alive, only cut off from the {role}. Partner-down now makes address "
+                   "conflicts likely; repair the failover link instead, or force it with a "
+                   "reason if you know it cannot serve clients", evidence)
+
+
+def shutdown(role: Role, st: PairState, *, force: bool) -> Decision:
+    """May ``role``'s dhcpd be shut down (OMAPI control object)?
+
+    The danger here is nobody serving, not duplicates: proceeds when the partner reads
+    normal; any other evidence of the partner (not normal, stopped, silent, answering
+    badly) needs ``force`` with a reason.
+    """
+    target, other = st.peer(role), st.peer(role.other)
+    evidence = other.evidence
+    if not target.reachable:
+        return _refuse(f"the {role} does not answer over OMAPI ({target.error})", evidence)
+    if evidence is Evidence.READABLE and other.local_state is S.NORMAL:
+        return Decision(True, f"the {role.other} is normal and takes over", evidence)
+    if evidence is Evidence.READABLE:
+        seen = f"is {other.local_state}, not normal"
+    elif evidence is Evidence.DHCPD_STOPPED:
+        seen = "is not running (its host refused the connection)"
+    elif evidence is Evidence.SILENT:
+        seen = f"cannot be reached ({other.error})"
+    else:
+        seen = f"answers but cannot be read ({other.error}); {_fix_for(other)}"
+    if force:
+        return Decision(True, f"forced: its partner, the {role.other}, {seen}", evidence)
+    return _refuse(f"its partner, the {role.other}, {seen}: nobody might be left to serve "
+                   "clients; force it with a reason if that is what you want", evidence)
+
+
+def release(serving: Role, views: dict[Role, Evidence], errors: dict[Role, str]) -> Decision:
+    """May a lease be released on the ``serving`` peer?
+
+    A release only changes the serving peer's record, and dhcpd keeps a released lease
+    until its partner acknowledges (so a partition cannot hand it out twice). But a peer
+    that answers and cannot be read is misconfigured: its view of the lease is unknown,
+    so nothing is changed until that is fixed.
+    """
+    for role, evidence in views.items():
+        if evidence is Evidence.ANSWERS_BADLY:
+            return _refuse(f"the {role} answers but cannot be read ({errors.get(role)}): fix "
+                           "that first, so both peers' view of the lease is known", evidence)
+    return Decision(True, f"the {serving} holds the lease", views.get(serving.other,
+                                                                   Evidence.READABLE))
