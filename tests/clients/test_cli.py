@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from omapifo import FailoverState, Role, load_config
+from omapifo import FailoverState, JsonLinesAudit, Role, load_config
 from omapifo.clients import cli, servecli
 
 from ..api.conftest import OPERATOR, READER, service_config
@@ -46,8 +46,14 @@ def test_partner_down_refused_then_done_after_the_primary_stops(healthy_lab, run
     healthy_lab.wait_states(None, FailoverState.COMMUNICATIONS_INTERRUPTED, timeout=30)
     code, out, _ = run("partner-down", PAIR, "secondary", "--yes")
     assert code == 0 and "now in partner-down" in out
-    entries = [json.loads(line) for line in run.audit.read_text().splitlines()]
-    assert [e["outcome"] for e in entries] == ["refused", "done"]
+    lines = [json.loads(line) for line in run.audit.read_text().splitlines()]
+    # a line per attempt (outcome unknown, written before anything is sent), then a line
+    # per outcome with the attempt's id
+    assert [e["outcome"] for e in lines] == ["unknown", "refused", "unknown", "done"]
+    assert lines[0]["id"] == lines[1]["id"] and lines[2]["id"] == lines[3]["id"]
+    records = JsonLinesAudit(run.audit).records()
+    assert [(str(r.outcome), r.actor.startswith("cli:")) for r in records] == [
+        ("refused", True), ("done", True)]
 
 
 def test_check_returns_each_of_its_four_exit_codes(healthy_lab, run):
