@@ -10,7 +10,8 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from omapifo import Config, FailoverPair, JsonLinesAudit, load_config, pools_from_files
+from omapifo import (Config, FailoverPair, JsonLinesAudit, load_config, open_pair,
+                     pools_from_files)
 from omapifo.api import schemas as s
 from omapifo.api.store import Store
 from omapifo.errors import ConfigError
@@ -50,7 +51,7 @@ class DirectBackend:
 
     def _pair(self, name: str) -> FailoverPair:
         if name not in self._pairs:
-            self._pairs[name] = self.config.pair(name, audit=self.audit)
+            self._pairs[name] = open_pair(self.config, name, audit=self.audit)
         return self._pairs[name]
 
     def pair_names(self) -> list[str]:

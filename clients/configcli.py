@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from pathlib import Path
 
-from omapifo import load_config
+from omapifo import load_config, open_pair
 from omapifo.api.store import Store
 from omapifo.confcheck import check_pair, exit_code
 from omapifo.doctor import diagnose
@@ -46,7 +46,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    with config.pair(args.pair) as pair:
+    with open_pair(config, args.pair) as pair:
         rep = diagnose(pair, scan=not args.no_scan)
     print(f"doctor: {rep.pair}\n\nconfiguration:")
     for f in rep.findings:

@@ -1,7 +1,8 @@
 """omapifo: read, check and operate ISC dhcpd 4.x failover pairs over OMAPI.
 
-    from omapifo import load_config, FailoverState, JsonLinesAudit
-    pair = load_config("omapifo.toml").pair("classroom-1-6", audit=JsonLinesAudit("audit.log"))
+    from omapifo import load_config, open_pair, FailoverState, JsonLinesAudit
+    pair = open_pair(load_config("omapifo.toml"), "classroom-1-6",
+                     audit=JsonLinesAudit("audit.log"))
     st = pair.state()                       # both peers, read concurrently
     st.primary.local_state                  # FailoverState.NORMAL
     str(st.secondary.partner_state)         # "normal", as dhcpd logs it
@@ -37,7 +38,7 @@ from .errors import (
     ReleaseRefused,
 )
 from .evidence import Evidence
-from .failover import FailoverPair
+from .failover import FailoverPair, open_pair
 from .pairstate import ActionResult, PairState, PeerView
 from .severity import Health, Level
 from .leases import Lease, LeaseState, LeaseView
@@ -98,6 +99,7 @@ __all__ = [
     "ServiceConfig",
     "TokenConfig",
     "load_config",
+    "open_pair",
     "parse_dhcpd_conf",
     "pools_from_files",
 ]

@@ -25,7 +25,7 @@ import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import marshmallow as ma
 
@@ -33,9 +33,6 @@ from .errors import ConfigError
 from .omapi import ALGORITHMS, DEFAULT_PORT, DEFAULT_TIMEOUT, OmapiKey
 from .pairlock import DEFAULT_LOCK_DIR
 
-if TYPE_CHECKING:
-    from .audit import AuditSink
-    from .failover import FailoverPair
 
 DEFAULT_CONFIG_PATHS = (Path("omapifo.toml"), Path("/etc/omapifo/omapifo.toml"))
 
@@ -134,14 +131,11 @@ class Config:
     service: ServiceConfig = ServiceConfig()
     path: Path | None = None
 
-    def pair(self, name: str, *, audit: AuditSink | None = None) -> FailoverPair:
-        """The :class:`~omapifo.FailoverPair` for a configured pair name (changes need
-        ``audit``, see :mod:`omapifo.audit`)."""
-        from .failover import FailoverPair  # operations layer sits above configuration
-
+    def pair_config(self, name: str) -> PairConfig:
+        """The configuration of one pair; ConfigError lists the configured ones (to open
+        the pair itself: :func:`omapifo.open_pair`)."""
         try:
-            return FailoverPair(self.pairs[name], audit=audit,
-                                comms_interrupted_limit=self.service.comms_interrupted_warning)
+            return self.pairs[name]
         except KeyError:
             known = ", ".join(sorted(self.pairs)) or "none"
             raise ConfigError(f"no pair named {name!r} (configured: {known})",
@@ -150,7 +144,7 @@ class Config:
 
 # -- marshmallow schemas: the file's shape --------------------------------------------
 
-class _EndpointField(ma.fields.Field):
+class _EndpointField(ma.fields.Field[Endpoint]):
     def _deserialize(self, value: Any, attr: Any, data: Any, **kw: Any) -> Endpoint:
         if not isinstance(value, str):
             raise ma.ValidationError("must be a string: host[:port]")
@@ -178,7 +172,7 @@ class _PairSchema(ma.Schema):
                               validate=ma.validate.Range(min=0.05, max=120))
 
     @ma.validates_schema
-    def _one_key(self, data: dict, **kw: Any) -> None:
+    def _one_key(self, data: dict[str, Any], **kw: Any) -> None:
         if ("key" in data) == ("key_file" in data):
             raise ma.ValidationError("give exactly one of key_file (a file holding the "
                                      "base64 secret) or key (the secret inline)", "key_file")

@@ -60,7 +60,7 @@ def tokenize(text: str, file: str, line: int = 1) -> Iterator[Token]:
             yield Token(quoted, True, Loc(file, line))
             line += quoted.count("\n")
         elif punct is not None or word is not None:
-            yield Token(punct or word, False, Loc(file, line))  # type: ignore[arg-type]
+            yield Token(punct or word or "", False, Loc(file, line))
         elif newline is not None:
             line += 1
         pos = m.end()

@@ -7,18 +7,16 @@ than 60 s, which the report mentions when the peers cannot connect.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from .confcheck import ERROR, Finding, check_pair
 from .dhcpdconf import DhcpdConfError
 from .errors import OmapifoError
+from .failover import FailoverPair
 from .health import fmt_age
+from .pairstate import PairState
+from .pools import PoolReport
 from .states import FailoverState as S
 from .states import Role
-
-if TYPE_CHECKING:
-    from .failover import FailoverPair, PairState
-    from .pools import PoolReport
 
 
 @dataclass

@@ -20,11 +20,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import TYPE_CHECKING, Mapping, TypeVar
+from typing import Mapping, TypeVar
 
 from . import faults, guards, pairlock
 from .audit import AuditRecord, AuditSink, Outcome, clean_text
-from .config import Endpoint, PairConfig
+from .confcheck import Finding, check_pair
+from .config import Config, Endpoint, PairConfig
 from .dhcpdconf import DhcpdConf, parse_file
 from .errors import (AuditUnavailable, AuthenticationFailed, ConfigError, ConnectionRefused,
                      ConvergenceError, NotFound, OperationRefused, PartnerDownRefused, PeerError,
@@ -33,12 +34,9 @@ from .health import DEFAULT_COMMS_INTERRUPTED_LIMIT, assess
 from .leases import LeaseState, LeaseView, lease_view, parse_ip, wait_not_active
 from .omapi import OmapiPeer, ip_bytes, u32
 from .pairstate import ActionResult, PairState, PeerView
+from .pools import PoolReport, scan_pools
 from .scan import DEFAULT_WINDOW
 from .states import FailoverState, FailoverStatus, Role
-
-if TYPE_CHECKING:
-    from .confcheck import Finding
-    from .pools import PoolReport
 
 log = logging.getLogger("omapifo.actions")
 T = TypeVar("T")
@@ -48,7 +46,7 @@ T = TypeVar("T")
 # outcome unknown until a read tells.
 _NOT_TAKEN = (Refused, NotFound, AuthenticationFailed, ConnectionRefused)
 
-__all__ = ["ActionResult", "FailoverPair", "PairState", "PeerView"]
+__all__ = ["ActionResult", "FailoverPair", "PairState", "PeerView", "open_pair"]
 
 
 class _Attempt:
@@ -372,8 +370,6 @@ class FailoverPair:
     def check_config(self, *, run_dhcpd: bool = True) -> list[Finding]:
         """Both servers' dhcpd.conf checked against each other (dhcpd_conf and
         secondary_dhcpd_conf from the configuration)."""
-        from .confcheck import check_pair
-
         if self.config.dhcpd_conf is None or self.config.secondary_dhcpd_conf is None:
             raise ConfigError(f"pair {self.name!r} needs dhcpd_conf and secondary_dhcpd_conf "
                               "in the configuration to check both servers' files")
@@ -385,6 +381,13 @@ class FailoverPair:
     def pools(self, *, window: int = DEFAULT_WINDOW, rate: float | None = None,
               progress: Callable[[int, int], None] | None = None) -> PoolReport:
         """Every pool of the pair's dhcpd_conf, counted live on both peers."""
-        from .pools import scan_pools  # pools imports leases and scan; keep import light
-
         return scan_pools(self, window=window, rate=rate, progress=progress)
+
+
+def open_pair(config: Config, name: str, *, audit: AuditSink | None = None) -> FailoverPair:
+    """The :class:`FailoverPair` of the pair ``name`` in ``config``, rated with the
+    service's ``comms_interrupted_warning``; changes need ``audit`` (omapifo.audit).
+    Connections are made on first use; close the pair (or use ``with``) to drop them.
+    ConfigError names the configured pairs when ``name`` is not one of them."""
+    return FailoverPair(config.pair_config(name), audit=audit,
+                        comms_interrupted_limit=config.service.comms_interrupted_warning)

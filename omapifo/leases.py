@@ -15,15 +15,13 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Mapping
+from typing import Mapping
 
 from .errors import ConvergenceError, NotFound, PeerError
 from .evidence import Evidence
 from .omapi import u32
+from .pairaccess import PairAccess
 from .states import Role, decode_u32, utc_from_unix
-
-if TYPE_CHECKING:
-    from .failover import FailoverPair
 
 
 class LeaseState(enum.IntEnum):
@@ -55,7 +53,7 @@ def parse_ip(text: str) -> ipaddress.IPv4Address:
         raise ValueError(f"{text!r} is not an IPv4 address") from None
     if addr.version != 4:
         raise ValueError(f"{text!r} is IPv6; dhcpd's DHCPv4 leases have IPv4 addresses")
-    return addr  # type: ignore[return-value]
+    return addr
 
 
 def parse_mac(text: str) -> bytes:
@@ -180,7 +178,7 @@ def _lookup(by_ip: str | None, mac: str | None, client_id: str | None) -> list[t
     return [("dhcp-client-identifier", parse_client_id(client_id))]  # type: ignore[arg-type]
 
 
-def _check_in_a_range(pair: FailoverPair, addr: ipaddress.IPv4Address) -> None:
+def _check_in_a_range(pair: PairAccess, addr: ipaddress.IPv4Address) -> None:
     """With a dhcpd_conf configured, an address no range or host covers is a ValueError
     before any OMAPI traffic: dhcpd would only answer "not found"."""
     try:
@@ -195,7 +193,7 @@ def _check_in_a_range(pair: FailoverPair, addr: ipaddress.IPv4Address) -> None:
     raise ValueError(f"{addr} is outside every range of {conf.path}; dhcpd has no lease for it")
 
 
-def lease_view(pair: FailoverPair, ip: str | None = None, *, mac: str | None = None,
+def lease_view(pair: PairAccess, ip: str | None = None, *, mac: str | None = None,
                client_id: str | None = None) -> LeaseView:
     """Look a lease up on both peers. NotFound if neither knows it; ValueError for bad input.
 
@@ -232,7 +230,7 @@ def lease_view(pair: FailoverPair, ip: str | None = None, *, mac: str | None = N
     return LeaseView(address, primary, secondary, errors, evidence)
 
 
-def wait_not_active(pair: FailoverPair, ip: str, wait: float) -> LeaseView:
+def wait_not_active(pair: PairAccess, ip: str, wait: float) -> LeaseView:
     """Both peers' view of ``ip`` once neither reports it active; ConvergenceError after
     ``wait`` seconds (each round reads both peers afresh)."""
     deadline = time.monotonic() + wait

@@ -21,8 +21,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import TypeVar
 
-import pypureomapi as _pom
+import pypureomapi as _pom  # type: ignore[import-untyped]  # ships no type information
 
 from .errors import (
     AuthenticationFailed,
@@ -36,6 +37,7 @@ from .errors import (
 )
 
 DEFAULT_PORT = 7911
+_T = TypeVar("_T")
 DEFAULT_TIMEOUT = 3.0
 
 # isc_result_t codes dhcpd puts in a status answer's "result" (ISC dhcp 4.4,
@@ -87,7 +89,7 @@ class OmapiKey:
         return base64.b64decode(self.secret)
 
 
-class _HMACAuthenticator(_pom.OmapiAuthenticatorBase):
+class _HMACAuthenticator(_pom.OmapiAuthenticatorBase):  # type: ignore[misc]
     """pypureomapi's authenticator interface for any HMAC dhcpd accepts (see ALGORITHMS)."""
 
     def __init__(self, key: OmapiKey) -> None:
@@ -324,7 +326,7 @@ class OmapiPeer:
         raise ProtocolError(f"unexpected OMAPI answer (opcode {response.opcode})",
                             peer=self.label, operation=op)
 
-    def _with_reconnect(self, op: str, run):  # type: ignore[no-untyped-def]
+    def _with_reconnect(self, op: str, run: Callable[[_pom.Omapi], _T]) -> _T:
         """Run ``run(conn)``; on a broken connection reconnect and run it once more."""
         for attempt in (1, 2):
             reused = self._conn is not None

@@ -16,17 +16,14 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
 
 from .dhcpdconf import DhcpdConf, Pool, parse_file
 from .errors import ConfigError, PeerError
 from .leasefile import read_leases
 from .leases import LeaseState
+from .pairaccess import PairAccess
 from .scan import DEFAULT_WINDOW, Progress, lease_states
 from .states import Role
-
-if TYPE_CHECKING:
-    from .failover import FailoverPair
 
 
 @dataclass(frozen=True)
@@ -106,7 +103,7 @@ def pools_from_files(dhcpd_conf: str | os.PathLike[str] | DhcpdConf,
                       time.monotonic() - t)
 
 
-def scan_pools(pair: FailoverPair, *, window: int = DEFAULT_WINDOW, rate: float | None = None,
+def scan_pools(pair: PairAccess, *, window: int = DEFAULT_WINDOW, rate: float | None = None,
                progress: Progress | None = None, conf: DhcpdConf | None = None) -> PoolReport:
     """Every pool's counts from one lookup per address on both peers (pipelined).
 

@@ -87,7 +87,7 @@ def decode_u32(attrs: Mapping[str, bytes], name: str) -> int | None:
     raw = attrs.get(name)
     if raw is None or len(raw) != 4:
         return None
-    return struct.unpack("!I", raw)[0]
+    return int(struct.unpack("!I", raw)[0])
 
 
 @dataclass(frozen=True)

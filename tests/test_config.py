@@ -95,7 +95,7 @@ def test_missing_file_and_default_search(tmp_path, monkeypatch):
 def test_unknown_pair_lists_the_known_ones(tmp_path):
     cfg = load_config(write(tmp_path, GOOD))
     with pytest.raises(ConfigError, match="no pair named 'x'.*classroom-1-6"):
-        cfg.pair("x")
+        cfg.pair_config("x")
 
 
 def test_service_section(tmp_path):
