@@ -8,7 +8,7 @@ APT_PACKAGES := isc-dhcp-server isc-dhcp-client isc-dhcp-relay dhcpd-pools iprou
 BENCH_APT_PACKAGES := wrk kea-dhcp4-server kea-ctrl-agent kea-common
 PYTEST_ARGS ?=
 
-.PHONY: setup apt venv test test-unit test-integration demo bench lab-down clean
+.PHONY: setup apt venv lint test test-unit test-integration demo bench lab-down clean
 
 setup: apt venv
 
@@ -29,6 +29,12 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
+
+# ruff on everything, mypy --strict on the library (the service and the command line are
+# checked by ruff and their tests)
+lint: venv
+	$(VENV)/bin/ruff check omapifo api clients tests bench
+	$(VENV)/bin/mypy --strict omapifo
 
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

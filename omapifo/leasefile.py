@@ -98,7 +98,8 @@ _HARDWARE = re.compile(r'[ \t]+hardware[ \t]+ethernet[ \t]+([^\s{};,"#]+)[ \t]*;
 
 # Four decimal octets without leading zeros, the form ipaddress accepts: building the
 # address from its integer skips ipaddress's string parser, a third of the reading time.
-_QUAD = re.compile(r'(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})')
+_OCTET = r'(0|[1-9][0-9]{0,2})'
+_QUAD = re.compile(rf'{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}')
 
 
 def _dotted(text: str) -> ipaddress.IPv4Address:

@@ -136,10 +136,9 @@ def _u32(value: int) -> bytes:
 class OmapiPeer:
     """One OMAPI connection to one dhcpd, safe to share between threads.
 
-    >>> peer = OmapiPeer("198.18.10.253", 7911, OmapiKey("omapi_key", secret), label="primary")
-    >>> obj = peer.open("failover-state", [("name", b"classroom-1-6")])
-    >>> obj.attrs["local-state"]
-    b'\\x00\\x00\\x00\\x02'
+        peer = OmapiPeer("198.18.10.253", 7911, OmapiKey("omapi_key", secret), label="primary")
+        obj = peer.open("failover-state", [("name", b"classroom-1-6")])
+        obj.attrs["local-state"]            # b"\\x00\\x00\\x00\\x02": normal
 
     Connects lazily, reconnects once when the connection turns out broken (dhcpd was
     restarted), and holds a lock for each request so threads never interleave on the

@@ -1,0 +1,43 @@
+"""The public names of ``omapifo``: exactly these, each defined, ``__all__`` sorted.
+
+A name added to or dropped from the public surface shows up here as a deliberate change.
+"""
+from __future__ import annotations
+
+import omapifo
+
+PUBLIC = {
+    # pairs and their state
+    "FailoverPair", "open_pair", "PairState", "PeerView", "ActionResult", "Health", "Level",
+    "FailoverState", "FailoverStatus", "Role", "Evidence",
+    # leases and pools
+    "Lease", "LeaseState", "LeaseView", "PoolCounts", "PoolReport", "pools_from_files",
+    # configuration
+    "Config", "PairConfig", "ServiceConfig", "TokenConfig", "Endpoint", "load_config",
+    "DhcpdConf", "DhcpdConfError", "parse_dhcpd_conf",
+    # OMAPI
+    "OmapiKey", "OmapiPeer",
+    # the audit trail
+    "AuditRecord", "AuditSink", "JsonLinesAudit", "Outcome",
+    # errors
+    "OmapifoError", "ConfigError", "PeerError", "PeerUnreachable", "PeerTimeout",
+    "ConnectionRefused", "AuthenticationFailed", "NotFound", "Refused", "ProtocolError",
+    "OperationRefused", "PartnerDownRefused", "ReleaseRefused", "ActionBusy",
+    "AuditUnavailable", "ConvergenceError", "LabError",
+}
+
+
+def test_the_public_names_are_exactly_these():
+    assert set(omapifo.__all__) == PUBLIC
+
+
+def test_every_public_name_is_defined_and_all_is_sorted():
+    for name in omapifo.__all__:
+        assert getattr(omapifo, name) is not None, name
+    assert omapifo.__all__ == sorted(omapifo.__all__)
+
+
+def test_nothing_else_public_is_exported_by_star_import():
+    namespace: dict[str, object] = {}
+    exec("from omapifo import *", namespace)  # noqa: S102 - what a user's star import gets
+    assert {k for k in namespace if not k.startswith("__")} == PUBLIC
