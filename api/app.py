@@ -102,6 +102,7 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
     app.register_error_handler(ValueError, problems.from_value_error)
     app.register_error_handler(RecursionError, lambda e: problems.problem(
         400, "Bad Request", "the request body is nested too deeply"))
+    query_names = _query_parameters(app, api)
 
     @app.before_request
     def _authenticate() -> Response | None:
@@ -120,6 +121,24 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
             return problems.problem(403, "Forbidden", f"token {caller.name!r} is a reader; "
                                     "this needs an operator token")
         g.caller = caller
+        return None
+
+    @app.before_request
+    def _strict_query() -> Response | None:
+        """The query string as a whole, for every endpoint (after authentication): a name
+        the endpoint does not document, a name given twice, or bytes that are not UTF-8
+        is a 422 naming the parameter. Without this, webargs dropped unknown names
+        (``?dry-run=1`` on a POST acted for real), took the first of repeated ones, and
+        werkzeug turned invalid UTF-8 into U+FFFD."""
+        if request.url_rule is None:
+            return None  # no such route: Flask answers 404/405
+        method = "GET" if request.method == "HEAD" else request.method
+        allowed = query_names.get((request.url_rule.rule, method), frozenset())
+        errors = problems.query_errors(request.query_string, allowed)
+        if errors:
+            return problems.problem(422, "Unprocessable Entity", "; ".join(
+                f"query parameter {name!r}: {msgs[0]}" for name, msgs in errors.items()),
+                {"query": errors})
         return None
 
     @app.get("/healthz")
@@ -153,6 +172,22 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
     if poll:
         poller.start()
     return app
+
+
+def _query_parameters(app: Flask, api: Api) -> dict[tuple[str, str], frozenset[str]]:
+    """(rule, method) -> the query parameters its OpenAPI operation documents; endpoints
+    outside the document (/healthz, /metrics, the docs) take none."""
+    paths = api.spec.to_dict()["paths"]
+    out: dict[tuple[str, str], frozenset[str]] = {}
+    for rule in app.url_map.iter_rules():
+        path = rule.rule
+        for arg in rule.arguments:
+            path = path.replace(f"<string:{arg}>", f"{{{arg}}}").replace(f"<{arg}>", f"{{{arg}}}")
+        for method in rule.methods or ():
+            op = paths.get(path, {}).get(method.lower(), {})
+            out[(rule.rule, method)] = frozenset(
+                p["name"] for p in op.get("parameters", []) if p.get("in") == "query")
+    return out
 
 
 class _CachedState:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from flask import Response
 from werkzeug.exceptions import HTTPException
@@ -66,3 +67,31 @@ def from_omapifo_error(error: OmapifoError) -> Response:
 def from_value_error(error: ValueError) -> Response:
     return problem(400, "Bad Request", str(error))
 
+
+def query_errors(query: bytes, allowed: frozenset[str]) -> dict[str, list[str]]:
+    """What is wrong with a raw query string, by parameter name: not UTF-8 once
+    percent-decoded, given more than once, or not one of ``allowed``."""
+    errors: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for item in query.split(b"&"):
+        if not item:
+            continue
+        raw_name, _, raw_value = item.partition(b"=")
+        shown = raw_name.decode("latin-1")  # printable either way, for the message
+        try:
+            name = unquote_to_bytes(raw_name.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            errors[shown] = ["the name is not valid UTF-8"]
+            continue
+        if name not in allowed:
+            known = ", ".join(sorted(allowed)) or "none"
+            errors[name] = [f"unknown parameter (this endpoint takes: {known})"]
+        elif name in seen:
+            errors[name] = ["given more than once"]
+        else:
+            try:
+                unquote_to_bytes(raw_value.replace(b"+", b" ")).decode("utf-8")
+            except UnicodeDecodeError:
+                errors[name] = ["the value is not valid UTF-8"]
+        seen.add(name)
+    return errors
