@@ -3,9 +3,15 @@
 (issue 12; no lab needed: the pair's peers are closed loopback ports)."""
 from __future__ import annotations
 
+import select
+import socket
+import time
+
 import pytest
 
 from omapifo.api import create_app
+from omapifo.api.app import MAX_BODY
+from omapifo.clients import servecli
 
 from .conftest import OPERATOR, READER, auth, offline_config
 
@@ -136,3 +142,33 @@ def test_a_since_outside_the_utc_range_is_422_not_500(client, since):
     problem = problem_of(client.get("/api/v1/pairs/p/history", query_string={"since": since},
                                     headers=auth(READER)))
     assert names(problem) == {"since"}
+
+
+def test_waitress_refuses_a_huge_body_before_reading_it(tmp_path):
+    """An unauthenticated POST announcing 1e9 bytes is answered (413 or closed) after at
+    most 1 MiB sent; before, waitress (1 GiB default limit) read ~950 MiB first."""
+    url, run, stop = servecli.start(offline_config(tmp_path / "db.sqlite3"), "127.0.0.1:0")
+    thread = servecli.run_in_thread(run)
+    host, port = url.removeprefix("http://").split(":")
+    chunk, sent, answer = b"x" * 65536, 0, b""
+    try:
+        with socket.create_connection((host, int(port)), timeout=5) as s:
+            s.sendall(f"POST {PD} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json"
+                      "\r\nContent-Length: 1000000000\r\n\r\n".encode())
+            deadline = time.monotonic() + 10
+            while sent <= 1 << 20 and time.monotonic() < deadline:
+                readable, _, _ = select.select([s], [], [], 0.05)
+                if readable:
+                    answer = s.recv(4096)
+                    break
+                try:
+                    s.sendall(chunk)
+                except (BrokenPipeError, ConnectionResetError):
+                    break  # closed by the server: also an answer
+                sent += len(chunk)
+        assert sent <= 1 << 20, f"{sent} bytes sent and still no answer"
+        assert not answer or answer.startswith(b"HTTP/1.1 413"), answer[:100]
+    finally:
+        stop()
+        thread.join(10)
+    assert MAX_BODY == 64 * 1024
