@@ -19,6 +19,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 
 from omapifo import FailoverPair, FailoverState, PairState, PoolReport, Role
+from omapifo.errors import ConfigError
 
 from .schemas import PairStateSchema
 from .store import Store, Transition
@@ -172,7 +173,15 @@ class Poller:
         One scan of a pair at a time (the job and ``?fresh=1`` may meet): two at once
         would ask dhcpd for twice the configured rate."""
         with self._scan_locks[name]:
-            report = self.pairs[name].pools(rate=self.pool_rate)
+            try:
+                report = self.pairs[name].pools(rate=self.pool_rate)
+            except OSError as exc:
+                if exc.filename is None:
+                    raise
+                # FailoverPair.dhcpd_conf() stats and parses the file on every scan; a file
+                # that went missing was an uncaught FileNotFoundError (a 500) before
+                raise ConfigError(f"pair {name!r}: cannot read its dhcpd_conf "
+                                  f"{exc.filename}: {exc.strerror}") from None
         with self._lock:
             self._pools[name] = report
         self.metrics.observe_pools(report)

@@ -12,8 +12,9 @@ import pytest
 from omapifo.api import create_app
 from omapifo.api.app import MAX_BODY
 from omapifo.clients import servecli
+from omapifo.config import parse_config
 
-from .conftest import OPERATOR, READER, auth, offline_config
+from .conftest import OFFLINE_KEY, OPERATOR, READER, auth, offline_config
 
 PD = "/api/v1/pairs/p/peers/primary/partner-down"
 
@@ -142,6 +143,29 @@ def test_a_since_outside_the_utc_range_is_422_not_500(client, since):
     problem = problem_of(client.get("/api/v1/pairs/p/history", query_string={"since": since},
                                     headers=auth(READER)))
     assert names(problem) == {"since"}
+
+
+def test_pools_with_a_missing_dhcpd_conf_name_the_file(tmp_path):
+    missing = tmp_path / "gone" / "dhcpd.conf"
+    cfg = parse_config({
+        "pairs": {"p": {"primary": "127.0.0.1:9", "secondary": "127.0.0.1:10", "key_name": "k",
+                        "key": OFFLINE_KEY, "timeout": 0.3, "dhcpd_conf": str(missing)}},
+        "service": {"database": str(tmp_path / "db.sqlite3"), "tokens": [
+            {"name": "noc", "role": "reader", "sha256": auth_digest()}]}})
+    app = create_app(cfg, poll=False)
+    try:
+        for query in ("", "?fresh=1"):
+            r = app.test_client().get(f"/api/v1/pairs/p/pools{query}", headers=auth(READER))
+            problem = problem_of(r, 409)
+            assert str(missing) in problem["detail"] and problem["title"] == "Not configured"
+    finally:
+        app.extensions["omapifo"].close()
+
+
+def auth_digest() -> str:
+    from omapifo.api.auth import digest
+
+    return digest(READER)
 
 
 def test_waitress_refuses_a_huge_body_before_reading_it(tmp_path):
