@@ -7,6 +7,7 @@ import time.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from omapifo import FailoverPair, FailoverState, PairState, PoolReport, Role
 from omapifo.errors import ConfigError
@@ -26,6 +27,12 @@ from .store import Store, Transition
 
 log = logging.getLogger("omapifo.api.poller")
 _STATE_SCHEMA = PairStateSchema()  # one instance: every poll of every pair serialises with it
+_STATES = [s for s in FailoverState if s is not FailoverState.UNKNOWN_STATE]
+
+
+def _drop(gauge: Gauge, *labels: str) -> None:
+    with contextlib.suppress(KeyError):  # prometheus_client before 0.20 raised for absent ones
+        gauge.remove(*labels)
 
 
 class Metrics:
@@ -62,6 +69,17 @@ class Metrics:
                                     "last complete pool scan", ["pair"], registry=r)
         self.last_success = Gauge("omapifo_poll_last_success_timestamp_seconds", "UNIX time of "
                                   "the last poll that reached both peers", ["pair"], registry=r)
+        self.polls = Counter("omapifo_polls", "polls of a pair (both peers read)", ["pair"],
+                             registry=r)
+        self.poll_errors = Counter("omapifo_poll_errors", "polls in which this peer could not "
+                                   "be read", labels, registry=r)
+        self.actions = Counter("omapifo_actions", "partner-down, shutdown and release "
+                               "decisions by outcome", ["pair", "action", "outcome"],
+                               registry=r)
+
+    def count_action(self, pair: str, action: str, outcome: str) -> None:
+        """One decision of the audit trail (``outcome``: done, refused, dry-run, ...)."""
+        self.actions.labels(pair, action, outcome).inc()
 
     def observe_pools(self, report: PoolReport) -> None:
         for pool in report.pools:
@@ -76,6 +94,7 @@ class Metrics:
 
     def observe(self, st: PairState, duration: float) -> None:
         self.poll_duration.labels(st.pair).observe(duration)
+        self.polls.labels(st.pair).inc()
         self.health.labels(st.pair).set(int(st.health.level))
         both = True
         for role in Role:
@@ -83,16 +102,26 @@ class Metrics:
             peer = str(role)
             self.reachable.labels(st.pair, peer).set(1 if view.reachable else 0)
             both = both and view.reachable
-            for s in FailoverState:
-                if s is not FailoverState.UNKNOWN_STATE:
-                    self.state_info.labels(st.pair, peer, str(s)).set(
-                        1 if view.local_state is s else 0)
-            if view.reachable:
-                self.local_state.labels(st.pair, peer).set(int(view.local_state or 0))
-                self.partner_state.labels(st.pair, peer).set(int(view.partner_state or 0))
-                if view.since:
-                    self.state_seconds.labels(st.pair, peer).set(
-                        (st.read_at - view.since).total_seconds())
+            if not view.reachable:
+                # No stale truth: a dead peer's last state would read as its present one
+                # (omapifo_peer_local_state stayed 2 while the primary was down). Its series
+                # go away until it answers again; omapifo_peer_reachable says why.
+                self.poll_errors.labels(st.pair, peer).inc()
+                for gauge in (self.local_state, self.partner_state, self.state_seconds):
+                    _drop(gauge, st.pair, peer)
+                for s in _STATES:
+                    _drop(self.state_info, st.pair, peer, str(s))
+                continue
+            for s in _STATES:
+                self.state_info.labels(st.pair, peer, str(s)).set(
+                    1 if view.local_state is s else 0)
+            self.local_state.labels(st.pair, peer).set(int(view.local_state or 0))
+            self.partner_state.labels(st.pair, peer).set(int(view.partner_state or 0))
+            if view.since:
+                self.state_seconds.labels(st.pair, peer).set(
+                    (st.read_at - view.since).total_seconds())
+            else:
+                _drop(self.state_seconds, st.pair, peer)
         if both:
             self.last_success.labels(st.pair).set(st.read_at.timestamp())
 

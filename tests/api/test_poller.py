@@ -98,3 +98,45 @@ def test_one_scan_of_a_pair_at_a_time():
     for t in scans:
         t.join(5)
     assert most[0] == 1
+
+
+def samples(m: Metrics, name: str) -> dict[str, float]:
+    return {s.labels.get("state", s.labels["peer"]): s.value
+            for fam in m.registry.collect() for s in fam.samples if s.name == name}
+
+
+def test_an_unreachable_peer_has_no_state_series_until_it_answers_again():
+    from ..clients.samples import pair_state as sample_state
+
+    m = Metrics()
+    reachable, dead = sample_state(), sample_state(secondary_reachable=False)
+    m.observe(reachable, 0.01)
+    assert set(samples(m, "omapifo_peer_local_state")) == {"primary", "secondary"}
+    m.observe(dead, 0.01)
+    for name in ("omapifo_peer_local_state", "omapifo_peer_partner_state",
+                 "omapifo_peer_state_seconds"):
+        assert set(samples(m, name)) == {"primary"}, name
+    states = [s for fam in m.registry.collect() for s in fam.samples
+              if s.name == "omapifo_peer_state"]
+    assert states and all(s.labels["peer"] == "primary" for s in states)
+    assert m.registry.get_sample_value("omapifo_peer_reachable",
+                                       {"pair": P, "peer": "secondary"}) == 0
+    m.observe(reachable, 0.01)
+    assert set(samples(m, "omapifo_peer_local_state")) == {"primary", "secondary"}
+    assert m.registry.get_sample_value("omapifo_polls_total", {"pair": P}) == 3
+    assert m.registry.get_sample_value("omapifo_poll_errors_total",
+                                       {"pair": P, "peer": "secondary"}) == 1
+    assert m.registry.get_sample_value("omapifo_poll_errors_total",
+                                       {"pair": P, "peer": "primary"}) is None
+
+
+def test_count_action_counts_by_pair_action_and_outcome():
+    m = Metrics()
+    m.count_action(P, "partner-down", "refused")
+    m.count_action(P, "partner-down", "refused")
+    m.count_action(P, "release", "done")
+    get = m.registry.get_sample_value
+    assert get("omapifo_actions_total", {"pair": P, "action": "partner-down",
+                                         "outcome": "refused"}) == 2
+    assert get("omapifo_actions_total", {"pair": P, "action": "release",
+                                         "outcome": "done"}) == 1
