@@ -16,7 +16,7 @@ from omapifo.errors import OmapifoError
 
 from . import problems
 from .auth import Caller, identify
-from .poller import Metrics, Poller
+from .poller import Busy, Metrics, Poller
 from .schemas import ProblemSchema
 from .store import Store
 from .views import blp
@@ -90,7 +90,9 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
     store = Store(svc_cfg.database)
     metrics = Metrics()
     poller = Poller(pairs, store, metrics, svc_cfg.poll_interval, svc_cfg.pool_interval,
-                    svc_cfg.pool_scan_rate)
+                    svc_cfg.pool_scan_rate, fresh_min_age=svc_cfg.fresh_min_age,
+                    fresh_wait=svc_cfg.fresh_wait,
+                    pool_fresh_min_age=svc_cfg.pool_fresh_min_age)
     service = Service(config, pairs, store, metrics, poller)
     app.extensions["omapifo"] = service
 
@@ -102,6 +104,7 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
     app.register_error_handler(ValueError, problems.from_value_error)
     app.register_error_handler(RecursionError, lambda e: problems.problem(
         400, "Bad Request", "the request body is nested too deeply"))
+    app.register_error_handler(Busy, problems.from_busy)
     query_names = _query_parameters(app, api)
 
     @app.before_request

@@ -12,9 +12,12 @@ from urllib.parse import unquote_to_bytes
 from flask import Response
 from werkzeug.exceptions import HTTPException
 
+from omapifo import errors as _errors
 from omapifo.errors import (AuthenticationFailed, ConfigError, ConvergenceError, NotFound,
                             OmapifoError,
                             OperationRefused, PeerError, PeerTimeout, PeerUnreachable, Refused)
+
+from .poller import Busy
 
 log = logging.getLogger("omapifo.api")
 
@@ -66,6 +69,22 @@ def from_omapifo_error(error: OmapifoError) -> Response:
 
 def from_value_error(error: ValueError) -> Response:
     return problem(400, "Bad Request", str(error))
+
+
+def from_error_kind(kind: str | None, detail: str) -> Response:
+    """The problem a raised error of class ``kind`` (a PeerView's ``error_kind``, e.g.
+    "PeerTimeout") would have given: 504 for a timeout, 502 for other peer errors."""
+    cls = getattr(_errors, kind or "", None)
+    if not (isinstance(cls, type) and issubclass(cls, OmapifoError)):
+        cls = PeerError
+    for known, status, title in _STATUS:
+        if issubclass(cls, known):
+            return problem(status, title, detail)
+    return problem(502, "OMAPI error", detail)
+
+
+def from_busy(error: Busy) -> Response:
+    return problem(503, "Busy", str(error), headers={"Retry-After": str(error.retry_after)})
 
 
 def query_errors(query: bytes, allowed: frozenset[str]) -> dict[str, list[str]]:
