@@ -93,6 +93,8 @@ def _json(body: bytes) -> Response:
 @blp.route("/pairs")
 class Pairs(MethodView):
     @blp.response(200, s.PairListSchema)
+    @blp.alt_response(503, schema=s.ProblemSchema, description="a pair not polled yet is "
+                      "being read by another request; retry after Retry-After seconds")
     def get(self) -> Any:
         """Every configured pair, with health and each peer's states (from the poller's cache)."""
         poller = _service().poller
