@@ -17,7 +17,7 @@ from omapifo.errors import OmapifoError
 from . import problems
 from .auditing import ServiceAudit, record_rejected
 from .auth import Caller, identify
-from .poller import Metrics, Poller
+from .poller import Busy, Metrics, Poller
 from .schemas import ProblemSchema
 from .store import Store
 from .views import blp
@@ -93,7 +93,9 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
                                 comms_interrupted_limit=svc_cfg.comms_interrupted_warning)
              for name, pc in config.pairs.items()}
     poller = Poller(pairs, store, metrics, svc_cfg.poll_interval, svc_cfg.pool_interval,
-                    svc_cfg.pool_scan_rate)
+                    svc_cfg.pool_scan_rate, fresh_min_age=svc_cfg.fresh_min_age,
+                    fresh_wait=svc_cfg.fresh_wait,
+                    pool_fresh_min_age=svc_cfg.pool_fresh_min_age)
     service = Service(config, pairs, store, metrics, poller)
     app.extensions["omapifo"] = service
 
@@ -105,6 +107,8 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
     app.register_error_handler(ValueError, problems.from_value_error)
     app.register_error_handler(RecursionError, lambda e: problems.problem(
         400, "Bad Request", "the request body is nested too deeply"))
+    app.register_error_handler(Busy, problems.from_busy)
+    query_names = _query_parameters(app, api)
 
     @app.before_request
     def _authenticate() -> Response | None:
@@ -124,6 +128,24 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
             return problems.problem(403, "Forbidden", f"token {caller.name!r} is a reader; "
                                     "this needs an operator token")
         g.caller = caller
+        return None
+
+    @app.before_request
+    def _strict_query() -> Response | None:
+        """The query string as a whole, for every endpoint (after authentication): a name
+        the endpoint does not document, a name given twice, or bytes that are not UTF-8
+        is a 422 naming the parameter. Without this, webargs dropped unknown names
+        (``?dry-run=1`` on a POST acted for real), took the first of repeated ones, and
+        werkzeug turned invalid UTF-8 into U+FFFD."""
+        if request.url_rule is None:
+            return None  # no such route: Flask answers 404/405
+        method = "GET" if request.method == "HEAD" else request.method
+        allowed = query_names.get((request.url_rule.rule, method), frozenset())
+        errors = problems.query_errors(request.query_string, allowed)
+        if errors:
+            return problems.problem(422, "Unprocessable Entity", "; ".join(
+                f"query parameter {name!r}: {msgs[0]}" for name, msgs in errors.items()),
+                {"query": errors})
         return None
 
     app.after_request(lambda response: record_rejected(store, response))
@@ -159,6 +181,22 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
     if poll:
         poller.start()
     return app
+
+
+def _query_parameters(app: Flask, api: Api) -> dict[tuple[str, str], frozenset[str]]:
+    """(rule, method) -> the query parameters its OpenAPI operation documents; endpoints
+    outside the document (/healthz, /metrics, the docs) take none."""
+    paths = api.spec.to_dict()["paths"]
+    out: dict[tuple[str, str], frozenset[str]] = {}
+    for rule in app.url_map.iter_rules():
+        path = rule.rule
+        for arg in rule.arguments:
+            path = path.replace(f"<string:{arg}>", f"{{{arg}}}").replace(f"<{arg}>", f"{{{arg}}}")
+        for method in rule.methods or ():
+            op = paths.get(path, {}).get(method.lower(), {})
+            out[(rule.rule, method)] = frozenset(
+                p["name"] for p in op.get("parameters", []) if p.get("in") == "query")
+    return out
 
 
 class _CachedState:

@@ -2,29 +2,64 @@
 
 Jobs never overlap (``max_instances=1``) and missed runs are coalesced, so a slow peer
 (every request bounded by the pair's OMAPI timeout) delays one pair's next poll at most,
-never the others'. The scheduler is started by ``create_app`` only when asked, never at
-import time.
+never the others'. Polls run in an executor with one thread per pair and pool scans in
+one of their own, so long scans never hold a poll back. The scheduler is started by
+``create_app`` only when asked, never at import time.
+
+Reads asked for by requests (``?fresh=1``, ``GET /peers/{role}``, ``GET /pools?fresh=1``)
+go through a single flight per pair: callers that arrive while a read of that pair is
+under way share it (the scheduled job too), a result younger than a minimum age is
+reused, and a request waits for someone else's read only briefly before it gets
+:class:`Busy` (503 + Retry-After): a frozen peer holds one thread for its timeout, not
+one per caller.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
+import math
 import threading
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Generic, TypeVar
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from omapifo import FailoverPair, FailoverState, PairState, PoolReport, Role
+from omapifo.errors import ConfigError
 
 from .schemas import PairStateSchema
 from .store import Store, Transition
 
 log = logging.getLogger("omapifo.api.poller")
 _STATE_SCHEMA = PairStateSchema()  # one instance: every poll of every pair serialises with it
+_STATES = [s for s in FailoverState if s is not FailoverState.UNKNOWN_STATE]
+# Scans at once: each runs three threads (its job, one per peer) and each peer's lookups
+# are capped by pool_scan_rate; four bound what scans of many pairs cost the service.
+SCAN_THREADS = 4
+T = TypeVar("T")
+
+
+class Busy(Exception):
+    """A read of this pair is already under way and did not finish within the wait."""
+
+    def __init__(self, what: str, pair: str, retry_after: int) -> None:
+        self.what = what
+        self.pair = pair
+        self.retry_after = retry_after
+        super().__init__(f"a {what} of pair {pair!r} is already under way; retry in "
+                         f"{retry_after} s (or read the cached result without ?fresh=1)")
+
+
+def _drop(gauge: Gauge, *labels: str) -> None:
+    with contextlib.suppress(KeyError):  # prometheus_client before 0.20 raised for absent ones
+        gauge.remove(*labels)
 
 
 class Metrics:
@@ -61,6 +96,17 @@ class Metrics:
                                     "last complete pool scan", ["pair"], registry=r)
         self.last_success = Gauge("omapifo_poll_last_success_timestamp_seconds", "UNIX time of "
                                   "the last poll that reached both peers", ["pair"], registry=r)
+        self.polls = Counter("omapifo_polls", "polls of a pair (both peers read)", ["pair"],
+                             registry=r)
+        self.poll_errors = Counter("omapifo_poll_errors", "polls in which this peer could not "
+                                   "be read", labels, registry=r)
+        self.actions = Counter("omapifo_actions", "partner-down, shutdown and release "
+                               "decisions by outcome", ["pair", "action", "outcome"],
+                               registry=r)
+
+    def count_action(self, pair: str, action: str, outcome: str) -> None:
+        """One decision of the audit trail (``outcome``: done, refused, dry-run, ...)."""
+        self.actions.labels(pair, action, outcome).inc()
 
     def observe_pools(self, report: PoolReport) -> None:
         for pool in report.pools:
@@ -75,6 +121,7 @@ class Metrics:
 
     def observe(self, st: PairState, duration: float) -> None:
         self.poll_duration.labels(st.pair).observe(duration)
+        self.polls.labels(st.pair).inc()
         self.health.labels(st.pair).set(int(st.health.level))
         both = True
         for role in Role:
@@ -82,16 +129,26 @@ class Metrics:
             peer = str(role)
             self.reachable.labels(st.pair, peer).set(1 if view.reachable else 0)
             both = both and view.reachable
-            for s in FailoverState:
-                if s is not FailoverState.UNKNOWN_STATE:
-                    self.state_info.labels(st.pair, peer, str(s)).set(
-                        1 if view.local_state is s else 0)
-            if view.reachable:
-                self.local_state.labels(st.pair, peer).set(int(view.local_state or 0))
-                self.partner_state.labels(st.pair, peer).set(int(view.partner_state or 0))
-                if view.since:
-                    self.state_seconds.labels(st.pair, peer).set(
-                        (st.read_at - view.since).total_seconds())
+            if not view.reachable:
+                # No stale truth: a dead peer's last state would read as its present one
+                # (omapifo_peer_local_state stayed 2 while the primary was down). Its series
+                # go away until it answers again; omapifo_peer_reachable says why.
+                self.poll_errors.labels(st.pair, peer).inc()
+                for gauge in (self.local_state, self.partner_state, self.state_seconds):
+                    _drop(gauge, st.pair, peer)
+                for s in _STATES:
+                    _drop(self.state_info, st.pair, peer, str(s))
+                continue
+            for s in _STATES:
+                self.state_info.labels(st.pair, peer, str(s)).set(
+                    1 if view.local_state is s else 0)
+            self.local_state.labels(st.pair, peer).set(int(view.local_state or 0))
+            self.partner_state.labels(st.pair, peer).set(int(view.partner_state or 0))
+            if view.since:
+                self.state_seconds.labels(st.pair, peer).set(
+                    (st.read_at - view.since).total_seconds())
+            else:
+                _drop(self.state_seconds, st.pair, peer)
         if both:
             self.last_success.labels(st.pair).set(st.read_at.timestamp())
 
@@ -117,27 +174,110 @@ def _signature(st: PairState) -> dict[tuple[str, str], str | None]:
     return out
 
 
+@dataclass
+class _Flight(Generic[T]):
+    started: float  # time.monotonic()
+    request_waits: bool  # a request already waits for this call in full
+    done: threading.Event = field(default_factory=threading.Event)
+    result: T | None = None
+    error: BaseException | None = None
+
+
+class SingleFlight(Generic[T]):
+    """At most one call per key under way; callers arriving meanwhile share its result.
+
+    Requests (``wait`` given) may hold a thread for a whole call only once per call: the
+    one that makes it, or the first to join a call the scheduled job made (it would have
+    waited as long for a read of its own; the fault tests ask ``?fresh=1`` while the job
+    reads). Every later request waits at most ``wait`` seconds, then gets :class:`Busy`.
+    ``expected(key)`` is how long a call may take (for Retry-After).
+
+    Only a result some request waited for is reused by ``min_age``: one the job made alone
+    is the poller's cache, which ``?fresh=1`` asks to bypass (a poll from just before a
+    peer was cut would otherwise answer for it, as it did in the fault tests).
+    """
+
+    def __init__(self, what: str, expected: Callable[[str], float]) -> None:
+        self.what = what
+        self.expected = expected
+        self._lock = threading.Lock()
+        self._flights: dict[str, _Flight[T]] = {}
+        self._last: dict[str, tuple[float, T]] = {}  # monotonic end of the last call, result
+        self.calls = 0  # calls actually made (the tests count them)
+
+    def run(self, key: str, fn: Callable[[], T], *, min_age: float = 0.0,
+            wait: float | None = None) -> T:
+        """``fn()``'s result, shared: a result that ended less than ``min_age`` ago is
+        reused; a call under way is joined (see the class). ``wait=None`` is the job's
+        way: always wait in full, and leave the full wait to a request."""
+        with self._lock:
+            now = time.monotonic()
+            last = self._last.get(key)
+            if last is not None and now - last[0] < min_age:
+                return last[1]
+            flight = self._flights.get(key)
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight(now, request_waits=wait is not None)
+                self.calls += 1
+            elif wait is not None and not flight.request_waits:
+                flight.request_waits = True
+                wait = None
+        if not leader:
+            if not flight.done.wait(wait):
+                left = flight.started + self.expected(key) - time.monotonic()
+                raise Busy(self.what, key, max(1, math.ceil(left)))
+            if flight.error is not None:
+                raise flight.error
+            return flight.result  # type: ignore[return-value]
+        try:
+            flight.result = fn()
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        finally:
+            with self._lock:
+                del self._flights[key]
+                if flight.error is None and flight.request_waits:
+                    self._last[key] = (time.monotonic(), flight.result)  # type: ignore[arg-type]
+            flight.done.set()
+        return flight.result
+
+
 class Poller:
     def __init__(self, pairs: dict[str, FailoverPair], store: Store, metrics: Metrics,
                  interval: float, pool_interval: float = 300.0,
-                 pool_rate: float | None = None) -> None:
+                 pool_rate: float | None = None, *, fresh_min_age: float = 1.0,
+                 fresh_wait: float = 0.5, pool_fresh_min_age: float = 2.0) -> None:
         self.pairs = pairs
         self.store = store
         self.metrics = metrics
         self.interval = interval
         self.pool_interval = pool_interval
         self.pool_rate = pool_rate
+        self.fresh_min_age = fresh_min_age
+        self.fresh_wait = fresh_wait
+        self.pool_fresh_min_age = pool_fresh_min_age
         self._cache: dict[str, Snapshot] = {}
-        self._started = itertools.count()  # polls of a pair may overlap (job + ?fresh=1)
+        self._started = itertools.count()  # direct poll() calls may still overlap
         self._cached_start: dict[str, int] = {}
         self._scan_locks = {name: threading.Lock() for name in pairs}
         self._pools: dict[str, PoolReport] = {}
         self._lock = threading.Lock()
         self._scheduler: BackgroundScheduler | None = None
+        self._stopping = False
         self.polls = 0
+        self.polled_at: dict[str, float] = {}  # time.monotonic() of each pair's last poll
+        # A state read connects and sends one request, each bounded by the pair's timeout
+        # (the fault tests measure a cut peer within 2 x timeout + 1 s).
+        self.reads: SingleFlight[Snapshot] = SingleFlight(
+            "state read", lambda name: 2 * self.pairs[name].config.timeout + 1)
+        self.scans: SingleFlight[PoolReport] = SingleFlight("pool scan", self._scan_expected)
 
     def poll(self, name: str) -> Snapshot:
-        """Read both peers of ``name`` now; record transitions; refresh cache and metrics."""
+        """Read both peers of ``name`` now; record transitions; refresh cache and metrics.
+
+        Not shared: :meth:`read` is the shared way in."""
         with self._lock:
             started = next(self._started)
         t = time.monotonic()
@@ -146,6 +286,7 @@ class Poller:
         snap = Snapshot(st, json.dumps(_STATE_SCHEMA.dump(st)).encode())
         with self._lock:
             self.polls += 1
+            self.polled_at[name] = time.monotonic()
             if started < self._cached_start.get(name, -1):
                 return snap  # a poll started later has already been stored: keep it
             previous = self._cache.get(name)
@@ -153,41 +294,73 @@ class Poller:
             self._cached_start[name] = started
         if previous is not None:
             old, new = _signature(previous.state), _signature(st)
-            for (peer, field), value in new.items():
-                if old[(peer, field)] != value:
-                    self.store.add_transition(Transition(st.read_at, name, peer, field,
-                                                         old[(peer, field)], value))
+            for (peer, field_), value in new.items():
+                if old[(peer, field_)] != value:
+                    self.store.add_transition(Transition(st.read_at, name, peer, field_,
+                                                         old[(peer, field_)], value))
         self.metrics.observe(st, duration)
         return snap
 
+    def read(self, name: str, *, min_age: float | None = None,
+             wait: float | None = None) -> Snapshot:
+        """A poll of ``name`` shared with every other caller (see :class:`SingleFlight`);
+        by default as a request asks: reuse for ``fresh_min_age``, wait ``fresh_wait``."""
+        return self.reads.run(name, lambda: self.poll(name),
+                              min_age=self.fresh_min_age if min_age is None else min_age,
+                              wait=self.fresh_wait if wait is None else wait)
+
     def _job(self, name: str) -> None:
         try:
-            self.poll(name)
+            # the job always reads (a result it reused would stop polling once the interval
+            # is under fresh_min_age) but joins a read under way, however long it takes
+            self.reads.run(name, lambda: self.poll(name), min_age=0.0, wait=None)
         except Exception:  # noqa: BLE001 - a poll must never kill the scheduler thread
             log.exception("poll of %s failed", name)
 
     def scan(self, name: str) -> PoolReport:
         """Scan ``name``'s pools now (rate-capped), cache the report and its metrics.
 
-        One scan of a pair at a time (the job and ``?fresh=1`` may meet): two at once
-        would ask dhcpd for twice the configured rate."""
+        One scan of a pair at a time (direct calls too): two at once would ask dhcpd for
+        twice the configured rate."""
         with self._scan_locks[name]:
-            report = self.pairs[name].pools(rate=self.pool_rate)
+            try:
+                report = self.pairs[name].pools(rate=self.pool_rate)
+            except OSError as exc:
+                if exc.filename is None:
+                    raise
+                # FailoverPair.dhcpd_conf() stats and parses the file on every scan; a file
+                # that went missing was an uncaught FileNotFoundError (a 500) before
+                raise ConfigError(f"pair {name!r}: cannot read its dhcpd_conf "
+                                  f"{exc.filename}: {exc.strerror}") from None
         with self._lock:
             self._pools[name] = report
         self.metrics.observe_pools(report)
         return report
 
+    def _scan_expected(self, name: str) -> float:
+        with self._lock:
+            last = self._pools.get(name)
+        return last.duration + 1 if last else 2 * self.pairs[name].config.timeout + 1
+
     def pools(self, name: str, fresh: bool = False) -> PoolReport:
+        """The last scan's report; ``fresh``: one no older than ``pool_fresh_min_age``,
+        shared with any scan of the pair under way (joined for ``fresh_wait``)."""
         with self._lock:
             report = None if fresh else self._pools.get(name)
-        return report or self.scan(name)
+        if report is not None:
+            return report
+        return self.scans.run(name, lambda: self.scan(name), min_age=self.pool_fresh_min_age,
+                              wait=self.fresh_wait)
 
     def _scan_job(self, name: str) -> None:
+        if self._stopping:
+            return  # queued behind other scans: stop() would otherwise wait for each one
         if self.pairs[name].config.dhcpd_conf is None:
             return  # no configuration to know the pools from; GET says so
         try:
-            self.scan(name)
+            self.scans.run(name, lambda: self.scan(name), min_age=0.0, wait=None)
+        except ConfigError as exc:
+            log.error("pool scan of %s: %s", name, exc)
         except Exception:  # noqa: BLE001 - a scan must never kill the scheduler thread
             log.exception("pool scan of %s failed", name)
 
@@ -196,8 +369,9 @@ class Poller:
             return self._cache.get(name)
 
     def get(self, name: str, fresh: bool = False) -> Snapshot:
+        """The cached snapshot; ``fresh`` (or none yet): a shared read (:meth:`read`)."""
         snap = None if fresh else self.cached(name)
-        return snap or self.poll(name)
+        return snap or self.read(name)
 
     @property
     def running(self) -> bool:
@@ -206,19 +380,31 @@ class Poller:
     def start(self) -> None:
         if self.running:
             return
-        sched = BackgroundScheduler(daemon=True, timezone=timezone.utc)
+        self._stopping = False
+        # Polls get a thread per pair, so every pair is polled within its interval even
+        # when every peer times out; scans have executor threads of their own. Measured
+        # before: with 20 pairs scanning at start-up, 10 pairs went unpolled while the
+        # scans held APScheduler's one shared 10-thread executor.
+        n = max(1, len(self.pairs))
+        sched = BackgroundScheduler(daemon=True, timezone=timezone.utc, executors={
+            "default": ThreadPoolExecutor(n),
+            "scans": ThreadPoolExecutor(min(n, SCAN_THREADS))})
         now = datetime.now(timezone.utc)
-        for name in self.pairs:
+        for i, name in enumerate(self.pairs):
             sched.add_job(self._job, "interval", seconds=self.interval, args=[name], id=name,
                           max_instances=1, coalesce=True, next_run_time=now,
                           misfire_grace_time=max(1, int(self.interval)))
+            # staggered over the interval: scans of many pairs never all start at once
             sched.add_job(self._scan_job, "interval", seconds=self.pool_interval, args=[name],
                           id=f"{name}/pools", max_instances=1, coalesce=True,
-                          next_run_time=now, misfire_grace_time=max(1, int(self.pool_interval)))
+                          executor="scans",
+                          next_run_time=now + timedelta(seconds=i * self.pool_interval / n),
+                          misfire_grace_time=max(1, int(self.pool_interval)))
         sched.start()
         self._scheduler = sched
 
     def stop(self) -> None:
+        self._stopping = True
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=True)
         self._scheduler = None

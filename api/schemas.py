@@ -5,6 +5,7 @@ Times are RFC 3339 in UTC; states carry dhcpd's name and number
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import marshmallow as ma
@@ -24,6 +25,50 @@ class Strict(_Base):
 
     class Meta:
         unknown = ma.RAISE
+
+
+class QueryBool(f.Boolean):
+    """A query-string boolean: exactly true, false, 1 or 0 (marshmallow's Boolean also
+    takes yes, on, t, y and their capitals)."""
+
+    truthy = {"true", "1"}
+    falsy = {"false", "0"}
+    default_error_messages = {"invalid": "must be true, false, 1 or 0"}
+
+
+class JsonBool(f.Boolean):
+    """A JSON-body boolean: only JSON's true and false. marshmallow's Boolean took
+    ``{"force": "yes"}`` (or 1, or "true") as force=true."""
+
+    default_error_messages = {"invalid": "must be the JSON boolean true or false"}
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if value is True or value is False:
+            return value
+        raise self.make_error("invalid")
+
+
+class Text(f.String):
+    """A string that is valid Unicode text: JSON may carry lone surrogates ("\\ud800"),
+    which no UTF-8 column, log line or response can hold."""
+
+    default_error_messages = {"not_utf8": "is not valid UTF-8 text (a lone surrogate)"}
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise self.make_error("not_utf8") from None
+        return text
+
+
+def _in_utc_range(value: datetime) -> None:
+    try:
+        value.astimezone(timezone.utc)
+    except OverflowError:  # 9999-12-31T23:59:59-14:00 is past year 9999 in UTC
+        raise ma.ValidationError("is outside the range of times (year 1 to 9999 in UTC)") \
+            from None
 
 
 def _state(value: Any) -> dict[str, Any] | None:
@@ -71,24 +116,24 @@ class PairListSchema(_Base):
 
 
 class FreshQuerySchema(Strict):
-    fresh = f.Boolean(load_default=False, metadata={"description": "read OMAPI now"})
+    fresh = QueryBool(load_default=False, metadata={"description": "read OMAPI now"})
 
 
 class DryRunQuerySchema(Strict):
-    dry_run = f.Boolean(load_default=False)
+    dry_run = QueryBool(load_default=False)
 
 
 class ConfirmSchema(Strict):
     # not required here: a missing confirmation is a 400 from the view, as documented
-    confirm = f.String(load_default=None, validate=v.Length(max=128),
-                       metadata={"description": "the pair's name, to confirm"})
-    force = f.Boolean(load_default=False)
-    reason = f.String(load_default=None, allow_none=True, validate=v.Length(max=500))
+    confirm = Text(load_default=None, validate=v.Length(max=128),
+                   metadata={"description": "the pair's name, to confirm"})
+    force = JsonBool(load_default=False)
+    reason = Text(load_default=None, allow_none=True, validate=v.Length(max=500))
 
 
 class ReleaseSchema(Strict):
-    confirm = f.String(load_default=None, validate=v.Length(max=128),
-                       metadata={"description": "the pair's name, to confirm"})
+    confirm = Text(load_default=None, validate=v.Length(max=128),
+                   metadata={"description": "the pair's name, to confirm"})
 
 
 class ActionResultSchema(_Base):
@@ -117,6 +162,7 @@ class PageQuerySchema(Strict):
 
 class HistoryQuerySchema(PageQuerySchema):
     since = f.AwareDateTime(load_default=None, allow_none=True, default_timezone=None,
+                            validate=_in_utc_range,
                             metadata={"description": "RFC 3339 with an offset"})
 
 
@@ -225,11 +271,15 @@ class PoolReportSchema(_Base):
 class ProblemSchema(_Base):
     """RFC 9457 problem details."""
 
-    type = f.String()
+    type = f.String(metadata={"description": "about:blank, or urn:omapifo:problem:NAME for "
+                              "an omapifo error (docs/rest.md lists them)"})
     title = f.String()
     status = f.Integer()
     detail = f.String()
     errors = f.Dict()
+    message = f.String(metadata={"description": "an omapifo error's own message"})
+    peer = f.String(allow_none=True)
+    operation = f.String(allow_none=True)
 
 
 ROLES = [str(r) for r in Role]

@@ -59,6 +59,8 @@ def _json(body: bytes) -> Response:
 @blp.route("/pairs")
 class Pairs(MethodView):
     @blp.response(200, s.PairListSchema)
+    @blp.alt_response(503, schema=s.ProblemSchema, description="a pair not polled yet is "
+                      "being read by another request; retry after Retry-After seconds")
     def get(self) -> Any:
         """Every configured pair, with health and each peer's states (from the poller's cache)."""
         poller = _service().poller
@@ -74,13 +76,16 @@ class Pair(MethodView):
                           "required": False, "description": "read OMAPI now"}])
     @blp.response(200, s.PairStateSchema)
     @blp.alt_response(422, schema=s.ProblemSchema, description="a malformed query")
+    @blp.alt_response(503, schema=s.ProblemSchema, description="a read of this pair is "
+                      "already under way (?fresh=1); retry after Retry-After seconds")
     def get(self, pair: str) -> Any:
         """Both peers' full failover state, reachability and health; ``?fresh=1`` reads now.
 
         Served from the poller's cache, serialised once per poll. This is what monitoring
         polls, so the query is parsed with a prebuilt schema, and only when there is one:
         webargs' per-request machinery was half the cost of this request (measured,
-        docs/performance.md).
+        docs/performance.md). Unknown, repeated and non-UTF-8 parameters were refused
+        before this (app._strict_query). A fresh read is shared (api/poller.py).
         """
         fresh = False
         if request.args:
@@ -109,15 +114,25 @@ class History(MethodView):
 class Peer(MethodView):
     @blp.response(200, s.PeerSchema)
     @blp.alt_response(502, schema=s.ProblemSchema, description="the peer cannot be reached")
+    @blp.alt_response(503, schema=s.ProblemSchema, description="a read of this pair is "
+                      "already under way; retry after Retry-After seconds")
     @blp.alt_response(504, schema=s.ProblemSchema,
                       description="the peer did not answer within the pair's timeout")
     def get(self, pair: str, role: str) -> Any:
-        """One peer's failover state, read over OMAPI now.
+        """One peer's failover state, read over OMAPI now (a read shared with every fresh
+        read of the pair, reused for up to ``fresh_min_age`` seconds).
 
         Unlike the pair's view (which reports a dead peer inside a 200 so that the survivor
         stays readable), this answers with the peer's own fate: 502 unreachable, 504 timed out.
         """
-        return _pair(pair).view(_role(role), strict=True)
+        from .problems import from_error_kind
+
+        _pair(pair)
+        _role(role)  # before any read: a bad role costs no OMAPI traffic
+        view = _service().poller.get(pair, fresh=True).state.peer(role)
+        if not view.reachable:
+            return from_error_kind(view.error_kind, view.error or "unreachable")
+        return view
 
 
 @blp.route("/pairs/<string:pair>/peers/<string:role>/partner-down")
@@ -179,8 +194,13 @@ class LeaseRelease(MethodView):
 class Pools(MethodView):
     @blp.arguments(s.FreshQuerySchema, location="query")
     @blp.response(200, s.PoolReportSchema)
+    @blp.alt_response(409, schema=s.ProblemSchema, description="no dhcpd_conf configured, "
+                      "or the configured file cannot be read")
+    @blp.alt_response(503, schema=s.ProblemSchema, description="a scan of this pair is "
+                      "already under way; retry after Retry-After seconds")
     def get(self, query: dict[str, Any], pair: str) -> Any:
-        """Pool counts and runway from the last scan (with its time); ``?fresh=1`` scans now."""
+        """Pool counts and runway from the last scan (with its time); ``?fresh=1`` scans now
+        (a scan younger than ``pool_fresh_min_age`` seconds is reused)."""
         _pair(pair)
         return _service().poller.pools(pair, fresh=query["fresh"])
 

@@ -20,7 +20,7 @@ import requests
 
 from omapifo import ActionResult, LeaseView, PairState, PeerView, PoolReport
 from omapifo.errors import (NotFound, OmapifoError, OperationRefused, PartnerDownRefused,
-                            PeerTimeout, PeerUnreachable, ReleaseRefused)
+                            PeerTimeout, PeerUnreachable, ReleaseRefused, from_problem_type)
 
 from . import decoding
 from .decoding import decode
@@ -51,6 +51,10 @@ def _raise(resp: requests.Response, operation: str) -> None:
         problem = {"detail": resp.text[:200]}
     detail = str(problem.get("detail") or problem.get("title") or resp.reason)
     status = resp.status_code
+    cls = from_problem_type(problem.get("type"))
+    if cls is not None:  # the library's own error: raise the same class again
+        raise cls(str(problem.get("message") or detail), peer=problem.get("peer"),
+                  operation=problem.get("operation") or operation)
     if status == 409:
         cls = {"partner-down": PartnerDownRefused, "release": ReleaseRefused}.get(
             operation, OperationRefused)

@@ -23,11 +23,17 @@ def start(config: Config, listen: str | None = None,
     from waitress.server import create_server
 
     from omapifo.api import create_app
+    from omapifo.api.app import MAX_BODY
 
     app = create_app(config, poll=True)
     host, _, port = (listen or config.service.listen).rpartition(":")
+    # waitress reads a whole body before the app (and its 401 or 413) sees the request,
+    # and allows 1 GiB by default: an unauthenticated POST with Content-Length: 1000000000
+    # had ~950 MiB read before any answer. Its limit is the app's: waitress refuses a
+    # Content-Length >= the limit (parser.py), Flask one > MAX_BODY, hence the + 1.
     server = create_server(app, host=host or "127.0.0.1", port=int(port), threads=threads,
-                           clear_untrusted_proxy_headers=True)
+                           clear_untrusted_proxy_headers=True,
+                           max_request_body_size=MAX_BODY + 1)
     url = f"http://{server.effective_host}:{server.effective_port}"
 
     looping = threading.Event()  # set while run() is in waitress's loop

@@ -120,6 +120,12 @@ class ServiceConfig:
     open_healthz: bool = True
     open_metrics: bool = True
     comms_interrupted_warning: float = 300.0  # seconds before it turns critical
+    # Fresh reads (?fresh=1, GET /peers/{role}) of one pair share one OMAPI read: a result
+    # younger than fresh_min_age is reused; a caller that finds a read in flight waits at
+    # most fresh_wait for it, then gets 503 + Retry-After instead of holding a thread.
+    fresh_min_age: float = 1.0
+    fresh_wait: float = 0.5
+    pool_fresh_min_age: float = 2.0  # the same for ?fresh=1 pool scans
     tokens: tuple[TokenConfig, ...] = ()
 
 
@@ -200,6 +206,9 @@ class _ServiceSchema(ma.Schema):
     open_healthz = ma.fields.Boolean()
     open_metrics = ma.fields.Boolean()
     comms_interrupted_warning = ma.fields.Float(validate=ma.validate.Range(min=0))
+    fresh_min_age = ma.fields.Float(validate=ma.validate.Range(min=0, max=3600))
+    fresh_wait = ma.fields.Float(validate=ma.validate.Range(min=0, max=60))
+    pool_fresh_min_age = ma.fields.Float(validate=ma.validate.Range(min=0, max=86400))
     tokens = ma.fields.List(ma.fields.Nested(_TokenSchema))
 
 

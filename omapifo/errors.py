@@ -20,8 +20,18 @@
 
 Bad arguments (not an IPv4 address, a malformed MAC) are plain ``ValueError`` raised
 before any OMAPI traffic, as Python code expects.
+
+Each class has a stable problem type, ``urn:omapifo:problem:`` and its name in kebab
+case (``PartnerDownRefused`` -> ``urn:omapifo:problem:partner-down-refused``): the REST
+service answers with it and the REST client raises the same class again
+(:func:`from_problem_type`), so an error survives HTTP. docs/rest.md lists them.
 """
 from __future__ import annotations
+
+import re
+import sys
+
+PROBLEM_TYPE_PREFIX = "urn:omapifo:problem:"
 
 
 class OmapifoError(Exception):
@@ -40,6 +50,11 @@ class OmapifoError(Exception):
     def __str__(self) -> str:
         where = ", ".join(p for p in (self.peer, self.operation) if p)
         return f"{where}: {self.message}" if where else self.message
+
+    @classmethod
+    def problem_type(cls) -> str:
+        """This class's stable RFC 9457 problem type URI."""
+        return PROBLEM_TYPE_PREFIX + re.sub(r"(?<!^)(?=[A-Z])", "-", cls.__name__).lower()
 
 
 class ConfigError(OmapifoError):
@@ -107,3 +122,12 @@ class ConvergenceError(OmapifoError):
 
 class LabError(OmapifoError):
     """The test lab could not be built, started or taken down; the message says why."""
+
+
+def from_problem_type(uri: str | None) -> type[OmapifoError] | None:
+    """The error class whose :meth:`~OmapifoError.problem_type` is ``uri``, if any."""
+    for value in vars(sys.modules[__name__]).values():
+        if isinstance(value, type) and issubclass(value, OmapifoError) and \
+                value.problem_type() == uri:
+            return value
+    return None

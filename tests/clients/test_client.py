@@ -1,7 +1,9 @@
 """The REST client: every method and every error shape, with requests-mock; once end to end."""
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 import requests
@@ -10,6 +12,10 @@ import requests_mock as requests_mock_module
 from omapifo import (FailoverState, LeaseState, NotFound, OperationRefused, PartnerDownRefused,
                      PeerTimeout, PeerUnreachable, ProtocolError, ReleaseRefused, Role,
                      load_config, parse_dhcpd_conf)
+from flask import Flask
+
+from omapifo import errors as omapifo_errors
+from omapifo.api import problems
 from omapifo.api import schemas as s
 from omapifo.clients import servecli
 from omapifo.clients.client import ApiAuthError, ApiError, BadRequest, Client
@@ -123,6 +129,43 @@ def test_problem_json_becomes_a_typed_exception(requests_mock, status, call, err
                                **problem(status, "why"))
     with pytest.raises(error, match="why"):
         call(Client(URL))
+
+
+ERROR_CLASSES = sorted((c for c in vars(omapifo_errors).values() if isinstance(c, type)
+                        and issubclass(c, omapifo_errors.OmapifoError)), key=lambda c: c.__name__)
+
+
+@pytest.mark.parametrize("cls", ERROR_CLASSES, ids=lambda c: c.__name__)
+def test_every_library_error_survives_http_as_the_same_class(requests_mock, cls):
+    """The service answers an omapifo error with its own problem type; the client raises
+    that class again, with the library's message, peer and operation."""
+    with Flask(__name__).app_context():
+        resp = problems.from_omapifo_error(cls("the reason", peer="secondary",
+                                               operation="partner-down"))
+    body = json.loads(resp.get_data())
+    assert body["type"] == cls.problem_type() != "about:blank"
+    requests_mock.register_uri(requests_mock_module.ANY, re.compile(".*"),
+                               status_code=resp.status_code, json=body,
+                               headers={"Content-Type": "application/problem+json"})
+    with pytest.raises(cls) as raised:
+        Client(URL).partner_down(P, "secondary")
+    assert type(raised.value) is cls
+    assert (raised.value.message, raised.value.peer, raised.value.operation) == (
+        "the reason", "secondary", "partner-down")
+
+
+def test_problem_types_are_distinct_and_stable():
+    types = [c.problem_type() for c in ERROR_CLASSES]
+    assert len(set(types)) == len(types)
+    assert omapifo_errors.PartnerDownRefused.problem_type() == \
+        "urn:omapifo:problem:partner-down-refused"  # documented in docs/rest.md
+
+
+def test_docs_list_every_problem_type():
+    text = (Path(__file__).resolve().parents[2] / "docs" / "rest.md").read_text()
+    missing = [c.problem_type() for c in ERROR_CLASSES if f"`{c.problem_type()}`" not in text
+               and c.__name__ != "LabError"]
+    assert not missing
 
 
 def test_transport_errors(requests_mock):
