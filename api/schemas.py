@@ -5,6 +5,7 @@ Times are RFC 3339 in UTC; states carry dhcpd's name and number
 """
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime, timezone
 from typing import Any
 
@@ -12,7 +13,9 @@ import marshmallow as ma
 from marshmallow import fields as f
 from marshmallow import validate as v
 
-from omapifo.states import Role
+from omapifo import (ActionResult, Endpoint, Evidence, FailoverState, FailoverStatus, Health,
+                     Lease, LeaseState, LeaseView, Level, PairState, PeerView, PoolCounts,
+                     PoolReport, Role)
 
 
 class _Base(ma.Schema):
@@ -63,6 +66,12 @@ class Text(f.String):
         return text
 
 
+def _aware(value: str) -> datetime:
+    """An RFC 3339 time as an aware datetime (UTC when the text has no offset)."""
+    when = datetime.fromisoformat(value)
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
 def _in_utc_range(value: datetime) -> None:
     try:
         value.astimezone(timezone.utc)
@@ -75,40 +84,89 @@ def _state(value: Any) -> dict[str, Any] | None:
     return None if value is None else {"name": str(value), "number": int(value)}
 
 
-class PeerSchema(_Base):
-    role = f.Function(lambda p: str(p.role), metadata={"description": "primary or secondary"})
-    endpoint = f.Function(lambda p: str(p.endpoint))
+def _failover_state(value: dict[str, Any]) -> FailoverState:
+    return FailoverState.decode(int(value["number"]))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _status(attr: str) -> f.Function:
+    """One attribute of a peer's failover status (None while it cannot be read)."""
+    return f.Function(lambda p: getattr(p.status, attr) if p.status else None,
+                      deserialize=int, allow_none=True)
+
+
+class _Model(_Base):
+    """A response schema that also loads: ``dump(obj)`` is the service's JSON and
+    ``load(json)`` gives the library's object back (the REST client and the command line
+    use that), so no second, hand-written decoder can drift from the schema. Fields the
+    library derives (a lease's agreement, a pool's utilisation) are dump-only, and loading
+    ignores what it does not know (a newer service may send more)."""
+
+    class Meta:
+        ordered = True
+        unknown = ma.EXCLUDE
+
+
+class PeerSchema(_Model):
+    role = f.Function(lambda p: str(p.role), deserialize=Role.parse,
+                      metadata={"description": "primary or secondary"})
+    endpoint = f.Function(lambda p: str(p.endpoint), deserialize=Endpoint.parse)
     reachable = f.Boolean()
     error = f.String(allow_none=True)
     error_kind = f.String(allow_none=True)
-    local_state = f.Function(lambda p: _state(p.local_state), allow_none=True,
+    local_state = f.Function(lambda p: _state(p.local_state), deserialize=_failover_state,
+                             allow_none=True,
                              metadata={"description": "this server's own failover state"})
-    partner_state = f.Function(lambda p: _state(p.partner_state), allow_none=True)
-    since = f.Function(lambda p: p.since.isoformat() if p.since else None, allow_none=True)
-    partner_since = f.Function(lambda p: p.status.partner_since.isoformat()
-                               if p.status and p.status.partner_since else None)
-    mclt = f.Function(lambda p: p.status.mclt if p.status else None)
-    max_response_delay = f.Function(lambda p: p.status.max_response_delay if p.status else None)
-    max_outstanding_updates = f.Function(
-        lambda p: p.status.max_outstanding_updates if p.status else None)
-    load_balance_max_secs = f.Function(
-        lambda p: p.status.load_balance_max_secs if p.status else None)
-    cur_unacked_updates = f.Function(lambda p: p.status.cur_unacked_updates if p.status else None)
-    recover_wait_until = f.Function(
-        lambda p: p.recover_wait_until.isoformat() if p.recover_wait_until else None)
+    partner_state = f.Function(lambda p: _state(p.partner_state), deserialize=_failover_state,
+                               allow_none=True)
+    since = f.Function(lambda p: _iso(p.since), deserialize=_aware, allow_none=True)
+    partner_since = f.Function(lambda p: _iso(p.status.partner_since) if p.status else None,
+                               deserialize=_aware, allow_none=True)
+    mclt = _status("mclt")
+    max_response_delay = _status("max_response_delay")
+    max_outstanding_updates = _status("max_outstanding_updates")
+    load_balance_max_secs = _status("load_balance_max_secs")
+    cur_unacked_updates = _status("cur_unacked_updates")
+    recover_wait_until = f.Function(lambda p: _iso(p.recover_wait_until), dump_only=True)
+
+    @ma.post_load
+    def _make(self, d: dict[str, Any], **kw: Any) -> PeerView:
+        status = None
+        if d["reachable"]:  # the service does not send hierarchy, skew or ports
+            status = FailoverStatus(
+                name="", local_state=d.get("local_state") or FailoverState.UNKNOWN_STATE,
+                partner_state=d.get("partner_state") or FailoverState.UNKNOWN_STATE,
+                since=d.get("since"), partner_since=d.get("partner_since"), mclt=d.get("mclt"),
+                max_response_delay=d.get("max_response_delay"),
+                max_outstanding_updates=d.get("max_outstanding_updates"),
+                load_balance_max_secs=d.get("load_balance_max_secs"), hierarchy=None,
+                skew=None, cur_unacked_updates=d.get("cur_unacked_updates"))
+        return PeerView(d["role"], d["endpoint"], status, d.get("error"), d.get("error_kind"))
 
 
-class HealthSchema(_Base):
-    level = f.Function(lambda h: str(h.level), metadata={"description": "ok, warning, critical"})
+class HealthSchema(_Model):
+    level = f.Function(lambda h: str(h.level), deserialize=lambda v: Level[str(v).upper()],
+                       metadata={"description": "ok, warning, critical"})
     reasons = f.List(f.String())
 
+    @ma.post_load
+    def _make(self, d: dict[str, Any], **kw: Any) -> Health:
+        return Health(d["level"], tuple(d["reasons"]))
 
-class PairStateSchema(_Base):
-    pair = f.String()
-    read_at = f.DateTime(format="iso")
-    health = f.Nested(HealthSchema)
-    primary = f.Nested(PeerSchema)
-    secondary = f.Nested(PeerSchema)
+
+class PairStateSchema(_Model):
+    pair = f.String(required=True)
+    read_at = f.AwareDateTime(format="iso", required=True)
+    health = f.Nested(HealthSchema, required=True)
+    primary = f.Nested(PeerSchema, required=True)
+    secondary = f.Nested(PeerSchema, required=True)
+
+    @ma.post_load
+    def _make(self, d: dict[str, Any], **kw: Any) -> PairState:
+        return PairState(d["pair"], d["primary"], d["secondary"], d["read_at"], d["health"])
 
 
 class PairListSchema(_Base):
@@ -136,23 +194,29 @@ class ReleaseSchema(Strict):
                    metadata={"description": "the pair's name, to confirm"})
 
 
-class ActionResultSchema(_Base):
-    pair = f.String()
-    peer = f.Function(lambda r: str(r.role))
-    action = f.String()
-    done = f.Boolean()
-    dry_run = f.Boolean()
-    message = f.String()
+class ActionResultSchema(_Model):
+    pair = f.String(required=True)
+    role = f.Function(lambda r: str(r.role), deserialize=Role.parse, data_key="peer",
+                      required=True)
+    action = f.String(required=True)
+    done = f.Boolean(required=True)
+    dry_run = f.Boolean(required=True)
+    message = f.String(required=True)
     force = f.Boolean()
     reason = f.String(allow_none=True)
-    at = f.DateTime(format="iso")
-    before = f.Nested(PairStateSchema)
+    at = f.AwareDateTime(format="iso")
+    before = f.Nested(PairStateSchema, required=True)
     after = f.Nested(PairStateSchema, allow_none=True)
-    evidence = f.Function(lambda r: str(r.evidence) if r.evidence else None, allow_none=True,
+    evidence = f.Function(lambda r: str(r.evidence) if r.evidence else None,
+                          deserialize=Evidence, allow_none=True,
                           metadata={"description": "what omapifo knew of the partner when it "
                                     "decided: readable, dhcpd-stopped, silent, answers-badly"})
     split_brain = f.Boolean(metadata={"description": "the read after the change shows both "
                                       "peers in partner-down"})
+
+    @ma.post_load
+    def _make(self, d: dict[str, Any], **kw: Any) -> ActionResult:
+        return ActionResult(**d)
 
 
 class PageQuerySchema(Strict):
@@ -203,29 +267,41 @@ class AuditSchema(_Base):
     entries = f.List(f.Nested(AuditEntrySchema))
 
 
-class LeaseSchema(_Base):
-    ip = f.Function(lambda le: str(le.ip))
-    state = f.Function(lambda le: _state(le.state))
+class LeaseSchema(_Model):
+    ip = f.Function(lambda le: str(le.ip), deserialize=ipaddress.IPv4Address, required=True)
+    state = f.Function(lambda le: _state(le.state),
+                       deserialize=lambda v: LeaseState(int(v["number"])), allow_none=True)
     hardware_address = f.String(allow_none=True)
     client_id = f.String(allow_none=True)
     client_hostname = f.String(allow_none=True)
-    starts = f.DateTime(format="iso", allow_none=True)
-    ends = f.DateTime(format="iso", allow_none=True)
-    tstp = f.DateTime(format="iso", allow_none=True)
-    tsfp = f.DateTime(format="iso", allow_none=True)
-    atsfp = f.DateTime(format="iso", allow_none=True)
-    cltt = f.DateTime(format="iso", allow_none=True)
+    starts = f.AwareDateTime(format="iso", allow_none=True)
+    ends = f.AwareDateTime(format="iso", allow_none=True)
+    tstp = f.AwareDateTime(format="iso", allow_none=True)
+    tsfp = f.AwareDateTime(format="iso", allow_none=True)
+    atsfp = f.AwareDateTime(format="iso", allow_none=True)
+    cltt = f.AwareDateTime(format="iso", allow_none=True)
+
+    @ma.post_load
+    def _make(self, d: dict[str, Any], **kw: Any) -> Lease:
+        fields = ("state", "hardware_address", "client_id", "client_hostname", "starts",
+                  "ends", "tstp", "tsfp", "atsfp", "cltt")
+        return Lease(d["ip"], **{k: d.get(k) for k in fields})
 
 
-class LeaseViewSchema(_Base):
-    ip = f.Function(lambda lv: str(lv.ip))
-    state = f.Function(lambda lv: _state(lv.state))
-    agree = f.Boolean()
-    differences = f.List(f.String())
-    serving = f.Function(lambda lv: str(lv.serving) if lv.serving else None)
+class LeaseViewSchema(_Model):
+    ip = f.Function(lambda lv: str(lv.ip), deserialize=ipaddress.IPv4Address, required=True)
+    state = f.Function(lambda lv: _state(lv.state), dump_only=True)
+    agree = f.Boolean(dump_only=True)
+    differences = f.List(f.String(), dump_only=True)
+    serving = f.Function(lambda lv: str(lv.serving) if lv.serving else None, dump_only=True)
     primary = f.Nested(LeaseSchema, allow_none=True)
     secondary = f.Nested(LeaseSchema, allow_none=True)
-    errors = f.Function(lambda lv: {str(k): e for k, e in lv.errors.items()})
+    errors = f.Function(lambda lv: {str(k): e for k, e in lv.errors.items()},
+                        deserialize=lambda v: {Role.parse(k): str(e) for k, e in v.items()})
+
+    @ma.post_load
+    def _make(self, d: dict[str, Any], **kw: Any) -> LeaseView:
+        return LeaseView(d["ip"], d.get("primary"), d.get("secondary"), d.get("errors", {}))
 
 
 class LeaseQuerySchema(Strict):
@@ -233,39 +309,49 @@ class LeaseQuerySchema(Strict):
     client_id = f.String(load_default=None, validate=v.Length(max=512))
 
 
-class PoolCountsSchema(_Base):
-    name = f.String()
+class PoolCountsSchema(_Model):
+    name = f.String(required=True)
     subnet = f.String(allow_none=True)
-    ranges = f.Function(lambda p: [list(r) for r in p.ranges])
+    ranges = f.Function(lambda p: [list(r) for r in p.ranges],
+                        deserialize=lambda v: tuple((str(lo), str(hi)) for lo, hi in v))
     failover_peer = f.String(allow_none=True)
-    total = f.Integer()
-    active = f.Integer()
-    free = f.Integer(metadata={"description": "owned by the primary"})
-    backup = f.Integer(metadata={"description": "owned by the secondary"})
-    expired = f.Integer()
-    released = f.Integer()
-    abandoned = f.Integer()
-    reset = f.Integer()
-    reserved = f.Integer()
-    bootp = f.Integer()
+    total = f.Integer(required=True)
+    active = f.Integer(required=True)
+    free = f.Integer(required=True, metadata={"description": "owned by the primary"})
+    backup = f.Integer(required=True, metadata={"description": "owned by the secondary"})
+    expired = f.Integer(required=True)
+    released = f.Integer(required=True)
+    abandoned = f.Integer(required=True)
+    reset = f.Integer(required=True)
+    reserved = f.Integer(required=True)
+    bootp = f.Integer(required=True)
     # not named `unknown`: that is marshmallow's own Schema attribute
-    unknown_addresses = f.Integer(attribute="unknown", data_key="unknown",
+    unknown_addresses = f.Integer(attribute="unknown", data_key="unknown", required=True,
                                   metadata={"description": "addresses dhcpd has no lease for"})
     disagreements = f.Integer()
-    utilization = f.Float(metadata={"description": "percent bound to clients"})
+    utilization = f.Float(dump_only=True, metadata={"description": "percent bound to clients"})
     runway = f.Dict(keys=f.String(), values=f.Integer(), metadata={
         "description": "addresses each peer can still hand out alone if its partner "
                        "disappears now"})
 
+    @ma.post_load
+    def _make(self, d: dict[str, Any], **kw: Any) -> PoolCounts:
+        return PoolCounts(**d)
 
-class PoolReportSchema(_Base):
-    pair = f.String()
-    scanned_at = f.DateTime(format="iso")
-    source = f.String()
-    complete = f.Boolean()
-    duration = f.Float()
+
+class PoolReportSchema(_Model):
+    pair = f.String(required=True)
+    scanned_at = f.AwareDateTime(format="iso", required=True)
+    source = f.String(required=True)
+    complete = f.Boolean(dump_only=True)
+    duration = f.Float(required=True)
     errors = f.Dict(keys=f.String(), values=f.String())
-    pools = f.List(f.Nested(PoolCountsSchema))
+    pools = f.List(f.Nested(PoolCountsSchema), required=True)
+
+    @ma.post_load
+    def _make(self, d: dict[str, Any], **kw: Any) -> PoolReport:
+        return PoolReport(d["pair"], tuple(d["pools"]), d["scanned_at"], d["source"],
+                          d["duration"], dict(d.get("errors", {})))
 
 
 class ProblemSchema(_Base):

@@ -1,43 +1,49 @@
 """Where the command line gets its answers: straight over OMAPI, or through the service.
 
-Both backends return the same JSON shapes (the REST service's schemas), so
-``omapifo status`` prints the same with ``-c FILE`` as with ``--api URL``.
+Both backends return the library's own objects (PairState, ActionResult, LeaseView,
+PoolReport): the direct one from :class:`~omapifo.FailoverPair`, the API one from the
+REST :class:`~omapifo.clients.client.Client`, which loads them with the service's own
+schemas. So ``omapifo status`` prints the same with ``-c FILE`` as with ``--api URL``,
+and ``--json`` dumps either through the same schemas.
 """
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
-from omapifo import (Config, FailoverPair, JsonLinesAudit, load_config, open_pair,
-                     pools_from_files)
-from omapifo.api import schemas as s
-from omapifo.api.store import Store
+from omapifo import (ActionResult, Config, FailoverPair, JsonLinesAudit, LeaseView, PairState,
+                     PoolReport, load_config, open_pair, pools_from_files)
 from omapifo.errors import ConfigError
 
 from .client import Client
 
 DEFAULT_AUDIT_LOG = Path("~/.local/state/omapifo/audit.log")
+Progress = Callable[[int, int], None]
 
 
 class Backend(Protocol):
+    """What the commands ask of either backend."""
+
+    def close(self) -> None: ...
     def pair_names(self) -> list[str]: ...
-    def state(self, pair: str) -> dict[str, Any]: ...
+    def state(self, pair: str) -> PairState: ...
+    def states(self) -> list[PairState]: ...
     def partner_down(self, pair: str, peer: str, *, force: bool, reason: str | None,
-                     dry_run: bool) -> dict[str, Any]: ...
+                     dry_run: bool) -> ActionResult: ...
     def shutdown(self, pair: str, peer: str, *, force: bool, reason: str | None,
-                 dry_run: bool) -> dict[str, Any]: ...
+                 dry_run: bool) -> ActionResult: ...
     def lease(self, pair: str, ip: str | None, mac: str | None,
-              client_id: str | None) -> dict[str, Any]: ...
-    def release(self, pair: str, ip: str, *, dry_run: bool) -> dict[str, Any]: ...
+              client_id: str | None) -> LeaseView: ...
+    def release(self, pair: str, ip: str, *, dry_run: bool) -> LeaseView: ...
     def history(self, pair: str, limit: int) -> dict[str, Any]: ...
-    def pools(self, pair: str, leases: str | None,
-              progress: Callable[[int, int], None] | None) -> dict[str, Any]: ...
+    def pools(self, pair: str, leases: str | None, progress: Progress | None) -> PoolReport: ...
 
 
 class DirectBackend:
-    """The library over OMAPI, from the configuration file."""
+    """The library over OMAPI, from the configuration file; changes are audited to a
+    JSON-lines file (omapifo.audit.JsonLinesAudit)."""
 
     def __init__(self, config: Config, actor: str, audit_log: Path) -> None:
         self.config = config
@@ -57,59 +63,45 @@ class DirectBackend:
     def pair_names(self) -> list[str]:
         return sorted(self.config.pairs)
 
-    def state(self, pair: str) -> dict[str, Any]:
-        return s.PairStateSchema().dump(self._pair(pair).state())
+    def state(self, pair: str) -> PairState:
+        return self._pair(pair).state()
+
+    def states(self) -> list[PairState]:
+        return [self.state(name) for name in self.pair_names()]
 
     def partner_down(self, pair: str, peer: str, *, force: bool, reason: str | None,
-                     dry_run: bool) -> dict[str, Any]:
-        return s.ActionResultSchema().dump(self._pair(pair).partner_down(
-            peer, force=force, reason=reason, dry_run=dry_run, actor=self.actor))
+                     dry_run: bool) -> ActionResult:
+        return self._pair(pair).partner_down(peer, force=force, reason=reason, dry_run=dry_run,
+                                             actor=self.actor)
 
     def shutdown(self, pair: str, peer: str, *, force: bool, reason: str | None,
-                 dry_run: bool) -> dict[str, Any]:
-        return s.ActionResultSchema().dump(self._pair(pair).shutdown(
-            peer, force=force, reason=reason, dry_run=dry_run, actor=self.actor))
+                 dry_run: bool) -> ActionResult:
+        return self._pair(pair).shutdown(peer, force=force, reason=reason, dry_run=dry_run,
+                                         actor=self.actor)
 
     def lease(self, pair: str, ip: str | None, mac: str | None,
-              client_id: str | None) -> dict[str, Any]:
-        return s.LeaseViewSchema().dump(self._pair(pair).lease(ip, mac=mac,
-                                                               client_id=client_id))
+              client_id: str | None) -> LeaseView:
+        return self._pair(pair).lease(ip, mac=mac, client_id=client_id)
 
-    def release(self, pair: str, ip: str, *, dry_run: bool) -> dict[str, Any]:
-        return s.LeaseViewSchema().dump(self._pair(pair).release(ip, actor=self.actor,
-                                                                 dry_run=dry_run))
+    def release(self, pair: str, ip: str, *, dry_run: bool) -> LeaseView:
+        return self._pair(pair).release(ip, actor=self.actor, dry_run=dry_run)
 
-    def pools(self, pair: str, leases: str | None,
-              progress: Callable[[int, int], None] | None) -> dict[str, Any]:
+    def pools(self, pair: str, leases: str | None, progress: Progress | None) -> PoolReport:
         fp = self._pair(pair)
         if leases is None:
-            return s.PoolReportSchema().dump(fp.pools(progress=progress))
+            return fp.pools(progress=progress)
         if fp.config.dhcpd_conf is None:
             raise ConfigError(f"pair {pair!r} has no dhcpd_conf in the configuration")
-        return s.PoolReportSchema().dump(pools_from_files(fp.config.dhcpd_conf, leases,
-                                                          pair=pair))
+        return pools_from_files(fp.config.dhcpd_conf, leases, pair=pair)
 
     def history(self, pair: str, limit: int) -> dict[str, Any]:
-        self._pair(pair)  # unknown pair: ConfigError
-        db = self.config.service.database
-        if not Path(db).exists():
-            raise ConfigError(f"no history: the service's database {db} does not exist (history "
-                              "is what `omapifo serve` recorded; or use --api URL)")
-        store = Store(db)
-        try:
-            rows, total = store.transitions(pair, limit=limit)
-        finally:
-            store.close()
-        return s.HistorySchema().dump({"pair": pair, "total": total, "limit": limit,
-                                       "offset": 0, "transitions": rows})
+        self.config.pair_config(pair)  # an unknown pair says so first
+        raise ConfigError("the history is what `omapifo serve` records: ask the service with "
+                          "--api URL (token in OMAPIFO_TOKEN)")
 
 
 class ApiBackend:
-    """The REST service, through :class:`~omapifo.clients.client.Client`.
-
-    The client returns the library's objects, dumped here with the same schemas as
-    :class:`DirectBackend` uses: the CLI prints the same either way by construction.
-    """
+    """The REST service, through :class:`~omapifo.clients.client.Client`."""
 
     def __init__(self, client: Client) -> None:
         self.client = client
@@ -120,39 +112,39 @@ class ApiBackend:
     def pair_names(self) -> list[str]:
         return [p.pair for p in self.client.pairs()]
 
-    def state(self, pair: str) -> dict[str, Any]:
-        return s.PairStateSchema().dump(self.client.pair(pair, fresh=True))
+    def state(self, pair: str) -> PairState:
+        return self.client.pair(pair, fresh=True)
+
+    def states(self) -> list[PairState]:
+        """Every pair in one request, from the service's last poll (not read afresh: the
+        service polls every few seconds, and N fresh reads would cost N round trips)."""
+        return self.client.pairs()
 
     def partner_down(self, pair: str, peer: str, *, force: bool, reason: str | None,
-                     dry_run: bool) -> dict[str, Any]:
-        return s.ActionResultSchema().dump(self.client.partner_down(
-            pair, peer, force=force, reason=reason, dry_run=dry_run))
+                     dry_run: bool) -> ActionResult:
+        return self.client.partner_down(pair, peer, force=force, reason=reason, dry_run=dry_run)
 
     def shutdown(self, pair: str, peer: str, *, force: bool, reason: str | None,
-                 dry_run: bool) -> dict[str, Any]:
-        return s.ActionResultSchema().dump(self.client.shutdown(
-            pair, peer, force=force, reason=reason, dry_run=dry_run))
+                 dry_run: bool) -> ActionResult:
+        return self.client.shutdown(pair, peer, force=force, reason=reason, dry_run=dry_run)
 
     def lease(self, pair: str, ip: str | None, mac: str | None,
-              client_id: str | None) -> dict[str, Any]:
-        return s.LeaseViewSchema().dump(self.client.lease(pair, ip, mac=mac,
-                                                          client_id=client_id))
+              client_id: str | None) -> LeaseView:
+        return self.client.lease(pair, ip, mac=mac, client_id=client_id)
 
-    def release(self, pair: str, ip: str, *, dry_run: bool) -> dict[str, Any]:
-        return s.LeaseViewSchema().dump(self.client.release(pair, ip, dry_run=dry_run))
+    def release(self, pair: str, ip: str, *, dry_run: bool) -> LeaseView:
+        return self.client.release(pair, ip, dry_run=dry_run)
 
     def history(self, pair: str, limit: int) -> dict[str, Any]:
-        return self.client.history(pair, limit=limit)
+        return self.client.history(pair, limit=limit)  # type: ignore[no-any-return]
 
-    def pools(self, pair: str, leases: str | None,
-              progress: Callable[[int, int], None] | None) -> dict[str, Any]:
+    def pools(self, pair: str, leases: str | None, progress: Progress | None) -> PoolReport:
         if leases is not None:
             raise ConfigError("--leases reads local files: it does not go with --api")
-        return s.PoolReportSchema().dump(self.client.pools(pair))
+        return self.client.pools(pair)
 
 
-def open_backend(config_path: str | None, api: str | None,
-                 audit_log: str | None) -> DirectBackend | ApiBackend:
+def open_backend(config_path: str | None, api: str | None, audit_log: str | None) -> Backend:
     if api:
         token = os.environ.get("OMAPIFO_TOKEN")
         if not token:

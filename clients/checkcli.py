@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from omapifo import FailoverState
+from omapifo.api.schemas import PairStateSchema, PoolReportSchema
 from omapifo.errors import OmapifoError
 from omapifo.health import CRITICAL_STATES, WARNING_STATES
 
@@ -101,8 +102,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise ValueError("-w must not be larger than -c")
         backend = open_backend(args.config, args.api, None)
         try:
-            st = backend.state(args.pair)
-            report = backend.pools(args.pair, None, None) if (
+            # evaluate() reads the REST shape; dump the library's objects into it
+            st = PairStateSchema().dump(backend.state(args.pair))
+            report = PoolReportSchema().dump(backend.pools(args.pair, None, None)) if (
                 args.runway_warning is not None or args.runway_critical is not None) else None
         finally:
             backend.close()

@@ -7,7 +7,8 @@
     c.partner_down("classroom-1-6", "secondary", reason="primary's PSU died")
 
 Methods return the library's own objects (PairState, PeerView, LeaseView, PoolReport,
-ActionResult) rebuilt from the service's JSON (:mod:`.decoding`); history, audit,
+ActionResult) loaded from the service's JSON by the same schemas that dumped it
+(:mod:`omapifo.api.schemas`); history, audit,
 healthz and openapi, which exist only in the service, stay JSON. Errors are raised from
 the service's problem+json as omapifo's own exceptions, so a script handles
 ``PartnerDownRefused`` the same way over HTTP as with the library.
@@ -16,14 +17,26 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
 import requests
 
 from omapifo import ActionResult, LeaseView, PairState, PeerView, PoolReport
 from omapifo.errors import (NotFound, OmapifoError, OperationRefused, PartnerDownRefused,
-                            PeerTimeout, PeerUnreachable, ReleaseRefused, from_problem_type)
+                            PeerTimeout, PeerUnreachable, ProtocolError, ReleaseRefused,
+                            from_problem_type)
 
-from . import decoding
-from .decoding import decode
+from omapifo.api import schemas as s
+
+
+def decode(schema: ma.Schema, data: Any, operation: str, *, many: bool = False) -> Any:
+    """The library's object(s) that ``schema`` loads from ``data``; a body that is not
+    what the v1 schemas describe is a ProtocolError (a service of another version, or not
+    an omapifo service at all), never a KeyError."""
+    try:
+        return schema.load(data, many=many)
+    except (ma.ValidationError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ProtocolError(f"the service's answer is not an omapifo v1 body: "
+                            f"{type(exc).__name__}: {exc}", operation=operation) from None
 
 
 class ApiError(OmapifoError):
@@ -42,6 +55,10 @@ class ApiAuthError(ApiError):
 
 class BadRequest(ApiError):
     """400 or 422: the request was malformed; ``problem["errors"]`` says where."""
+
+
+def _get(body: Any, key: str) -> Any:
+    return body.get(key) if isinstance(body, dict) else None
 
 
 def _raise(resp: requests.Response, operation: str) -> None:
@@ -103,17 +120,17 @@ class Client:
 
     def pairs(self) -> list[PairState]:
         body = self._call("GET", "/api/v1/pairs", "list pairs")
-        return decode(lambda b: [decoding.pair_state(p) for p in b["pairs"]], body, "list pairs")
+        return decode(s.PairStateSchema(), _get(body, "pairs"), "list pairs", many=True)
 
     def pair(self, pair: str, *, fresh: bool = False) -> PairState:
         body = self._call("GET", f"/api/v1/pairs/{pair}", "read pair",
                           params={"fresh": "1"} if fresh else None)
-        return decode(decoding.pair_state, body, "read pair")
+        return decode(s.PairStateSchema(), body, "read pair")
 
     def peer(self, pair: str, peer: str) -> PeerView:
         """One peer read now; PeerUnreachable (502) or PeerTimeout (504) if it cannot be."""
         body = self._call("GET", f"/api/v1/pairs/{pair}/peers/{peer}", "read peer")
-        return decode(decoding.peer_view, body, "read peer")
+        return decode(s.PeerSchema(), body, "read peer")
 
     def history(self, pair: str, *, since: str | None = None, limit: int = 50,
                 offset: int = 0) -> dict[str, Any]:
@@ -130,12 +147,12 @@ class Client:
             params = {"mac": mac} if mac is not None else {"client_id": client_id}
             body = self._call("GET", f"/api/v1/pairs/{pair}/leases", "look up lease",
                               params=params)
-        return decode(decoding.lease_view, body, "look up lease")
+        return decode(s.LeaseViewSchema(), body, "look up lease")
 
     def pools(self, pair: str, *, fresh: bool = False) -> PoolReport:
         body = self._call("GET", f"/api/v1/pairs/{pair}/pools", "pools",
                           params={"fresh": "1"} if fresh else None)
-        return decode(decoding.pool_report, body, "pools")
+        return decode(s.PoolReportSchema(), body, "pools")
 
     def audit(self, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
         return self._call("GET", "/api/v1/audit", "audit",
@@ -157,7 +174,7 @@ class Client:
         body = self._call("POST", f"/api/v1/pairs/{pair}/peers/{peer}/{action}", action,
                           params={"dry_run": "1"} if dry_run else None,
                           json={"confirm": pair, "force": force, "reason": reason})
-        return decode(decoding.action_result, body, action)
+        return decode(s.ActionResultSchema(), body, action)
 
     def partner_down(self, pair: str, peer: str, *, force: bool = False,
                      reason: str | None = None, dry_run: bool = False) -> ActionResult:
@@ -170,4 +187,4 @@ class Client:
     def release(self, pair: str, ip: str, *, dry_run: bool = False) -> LeaseView:
         body = self._call("POST", f"/api/v1/pairs/{pair}/leases/{ip}/release", "release",
                           params={"dry_run": "1"} if dry_run else None, json={"confirm": pair})
-        return decode(decoding.lease_view, body, "release")
+        return decode(s.LeaseViewSchema(), body, "release")

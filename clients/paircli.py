@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from datetime import datetime
 
+from omapifo import LeaseView, PairState, Role
+from omapifo.api import schemas as s
 from omapifo.errors import ConfigError, OperationRefused
 
 from . import output as out
-from .backend import open_backend
+from .backend import Backend, open_backend
+
+_STATE = s.PairStateSchema()
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -72,12 +76,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     rel.set_defaults(func=cmd_lease_release)
 
 
-def _backend(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _backend(args: argparse.Namespace) -> Backend:
     return open_backend(args.config, args.api, args.audit_log)
 
 
 def _confirm(args: argparse.Namespace, what: str) -> None:
-    if args.yes or getattr(args, "dry_run", False):
+    # a dry run asks too: a backend that dropped the flag must not act unconfirmed
+    if args.yes:
         return
     if not sys.stdin.isatty():
         raise ConfigError(f"{what} needs confirmation: run it on a terminal, or add --yes")
@@ -86,36 +91,41 @@ def _confirm(args: argparse.Namespace, what: str) -> None:
         raise OperationRefused("not confirmed; nothing was changed", operation=what)
 
 
-def _peer_rows(st: dict[str, Any]) -> list[list[str]]:
+def _when(t: datetime | None) -> str:
+    return out.age(t.isoformat()) if t else ""
+
+
+def _peer_rows(st: PairState) -> list[list[str]]:
     rows = []
-    for role in ("primary", "secondary"):
-        p = st[role]
-        local = out.state_name(p["local_state"])
-        rows.append([st["pair"], role, p["endpoint"], out.colour(local),
-                     out.state_name(p["partner_state"]) if p["reachable"] else "-",
-                     out.age(p["since"]) if p["reachable"] else (p["error"] or "")])
+    for role in Role:
+        p = st.peer(role)
+        local = str(p.local_state) if p.reachable else "unreachable"
+        rows.append([st.pair, str(role), str(p.endpoint), out.colour(local),
+                     str(p.partner_state) if p.reachable else "-",
+                     _when(p.since) if p.reachable else (p.error or "")])
     return rows
+
+
+PEER_HEADER = ["PAIR", "PEER", "OMAPI", "STATE", "SEES PARTNER AS", "SINCE"]
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     backend = _backend(args)
     try:
-        names = [args.pair] if args.pair else backend.pair_names()
-        states = [backend.state(n) for n in names]
+        states = [backend.state(args.pair)] if args.pair else backend.states()
     finally:
         backend.close()
     if args.json:
-        out.dump_json(states if not args.pair else states[0])
+        out.dump_json(_STATE.dump(states[0]) if args.pair else _STATE.dump(states, many=True))
     else:
-        rows = [r for st in states for r in _peer_rows(st)]
-        out.table(rows, ["PAIR", "PEER", "OMAPI", "STATE", "SEES PARTNER AS", "SINCE"])
+        out.table([r for st in states for r in _peer_rows(st)], PEER_HEADER)
         for st in states:
-            print(f"\n{st['pair']}: {out.colour(st['health']['level'])}")
-            for reason in st["health"]["reasons"]:
+            print(f"\n{st.pair}: {out.colour(str(st.health.level))}")
+            for reason in st.health.reasons:
                 print(f"  - {reason}")
-    if any(not st[r]["reachable"] for st in states for r in ("primary", "secondary")):
+    if any(not st.peer(r).reachable for st in states for r in Role):
         return EXIT_UNREACHABLE
-    return EXIT_OK if all(st["health"]["level"] == "ok" for st in states) else EXIT_FAILED
+    return EXIT_OK if all(st.health.ok for st in states) else EXIT_FAILED
 
 
 def cmd_action(args: argparse.Namespace) -> int:
@@ -129,15 +139,13 @@ def cmd_action(args: argparse.Namespace) -> int:
     finally:
         backend.close()
     if args.json:
-        out.dump_json(result)
+        out.dump_json(s.ActionResultSchema().dump(result))
     else:
-        print(result["message"])
-        if result["evidence"]:
-            print(f"evidence about the partner: {result['evidence']}")
-        state = result["after"] or result["before"]
-        out.table(_peer_rows(state), ["PAIR", "PEER", "OMAPI", "STATE", "SEES PARTNER AS",
-                                      "SINCE"])
-    return EXIT_FAILED if result["split_brain"] else EXIT_OK
+        print(result.message)
+        if result.evidence:
+            print(f"evidence about the partner: {result.evidence}")
+        out.table(_peer_rows(result.after or result.before), PEER_HEADER)
+    return EXIT_FAILED if result.split_brain else EXIT_OK
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -169,36 +177,35 @@ def cmd_pools(args: argparse.Namespace) -> int:
     finally:
         backend.close()
     if args.json:
-        out.dump_json(report)
+        out.dump_json(s.PoolReportSchema().dump(report))
         return EXIT_OK
-    rows = [[p["name"], str(p["total"]), str(p["active"]), str(p["free"]), str(p["backup"]),
-             str(p["expired"] + p["released"] + p["abandoned"]), f"{p['utilization']:.1f}%",
-             str(p["runway"].get("primary", "-")), str(p["runway"].get("secondary", "-"))]
-            for p in report["pools"]]
+    rows = [[p.name, str(p.total), str(p.active), str(p.free), str(p.backup),
+             str(p.expired + p.released + p.abandoned), f"{p.utilization:.1f}%",
+             str(p.runway.get("primary", "-")), str(p.runway.get("secondary", "-"))]
+            for p in report.pools]
     out.table(rows, ["POOL", "TOTAL", "ACTIVE", "FREE", "BACKUP", "EXP/REL/ABAND", "USED",
                      "RUNWAY PRIMARY", "RUNWAY SECONDARY"])
-    print(f"\n{report['source']} scan, {out.age(report['scanned_at']).replace('since ', '')} "
-          f"({report['duration']:.2f} s)")
-    for role, err in report["errors"].items():
+    print(f"\n{report.source} scan, {_when(report.scanned_at).replace('since ', '')} "
+          f"({report.duration:.2f} s)")
+    for role, err in report.errors.items():
         print(f"  the {role} could not be scanned ({err}); counts are the other peer's view")
     return EXIT_OK
 
 
-def _print_lease(view: dict[str, Any]) -> None:
-    state = out.state_name(view["state"]) if view["state"] else "unknown"
-    print(f"{view['ip']}: {out.colour(state)}, peers "
-          f"{'agree' if view['agree'] else 'DISAGREE'}"
-          + (f", served by the {view['serving']}" if view["serving"] else ""))
+def _print_lease(view: LeaseView) -> None:
+    state = str(view.state) if view.state else "unknown"
+    print(f"{view.ip}: {out.colour(state)}, peers {'agree' if view.agree else 'DISAGREE'}"
+          + (f", served by the {view.serving}" if view.serving else ""))
     rows = []
-    for role in ("primary", "secondary"):
-        le = view[role]
+    for role in Role:
+        le = view.peer(role)
         if le is None:
-            rows.append([role, view["errors"].get(role, "not known"), "", "", ""])
+            rows.append([str(role), view.errors.get(role, "not known"), "", "", ""])
         else:
-            rows.append([role, out.state_name(le["state"]), le["hardware_address"] or "-",
-                         le["client_hostname"] or "-", le["ends"] or "-"])
+            rows.append([str(role), str(le.state), le.hardware_address or "-",
+                         le.client_hostname or "-", le.ends.isoformat() if le.ends else "-"])
     out.table(rows, ["PEER", "STATE", "HARDWARE", "HOSTNAME", "ENDS (UTC)"])
-    for d in view["differences"]:
+    for d in view.differences:
         print(f"  differs: {d}")
 
 
@@ -210,7 +217,7 @@ def cmd_lease_show(args: argparse.Namespace) -> int:
         view = backend.lease(args.pair, args.ip, args.mac, args.client_id)
     finally:
         backend.close()
-    out.dump_json(view) if args.json else _print_lease(view)
+    out.dump_json(s.LeaseViewSchema().dump(view)) if args.json else _print_lease(view)
     return EXIT_OK
 
 
@@ -221,5 +228,5 @@ def cmd_lease_release(args: argparse.Namespace) -> int:
         view = backend.release(args.pair, args.ip, dry_run=args.dry_run)
     finally:
         backend.close()
-    out.dump_json(view) if args.json else _print_lease(view)
+    out.dump_json(s.LeaseViewSchema().dump(view)) if args.json else _print_lease(view)
     return EXIT_OK
