@@ -49,7 +49,7 @@ def _down_stale_test_labs() -> None:
         if not TEST_PREFIX.match(prefix):
             continue
         try:
-            owner = labmod.Lab.load(prefix).state.get("owner")
+            owner = labmod.Lab.load(prefix).record.owner
         except (LabError, ValueError, KeyError):
             continue
         if owner and not os.path.exists(f"/proc/{owner}"):

@@ -7,21 +7,22 @@ import pytest
 
 from omapifo import Role
 from omapifo import lab as labmod
+from omapifo.lab import prerequisites
 from omapifo.clients import cli
 from omapifo.errors import LabError
 
 
 def test_not_root_is_one_clear_line_and_exit_2(monkeypatch, capsys):
-    monkeypatch.setattr(labmod.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(prerequisites.os, "geteuid", lambda: 1000)
     assert cli.main(["lab", "up", "--prefix", "nope"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "root" in err
 
 
 def test_missing_tools_say_what_to_install(monkeypatch):
-    monkeypatch.setattr(labmod.os, "geteuid", lambda: 0)
-    monkeypatch.setattr(labmod.shutil, "which", lambda name: None)
-    monkeypatch.setattr(labmod.Path, "exists", lambda self: False)
+    monkeypatch.setattr(prerequisites.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(prerequisites.shutil, "which", lambda name: None)
+    monkeypatch.setattr(prerequisites.Path, "exists", lambda self: False)
     with pytest.raises(LabError, match="apt-get install isc-dhcp-server"):
         labmod.check_prerequisites()
 
