@@ -15,7 +15,7 @@ import pytest
 
 from omapifo import FailoverPair, JsonLinesAudit, Role
 from omapifo import lab as labmod
-from omapifo.errors import LabError
+from omapifo.lab import LabError
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TEST_PREFIX = re.compile(r"^t\d+[a-z0-9]*$")

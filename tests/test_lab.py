@@ -10,8 +10,8 @@ import pytest
 
 from omapifo import FailoverPair, FailoverState, Role
 from omapifo import lab as labmod
+from omapifo.lab import LabError
 from omapifo.clients import cli
-from omapifo.errors import LabError
 
 from .conftest import build_lab, restore
 

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import ipaddress
+import subprocess
+import sys
 
 import pytest
 
 from omapifo import Role
 from omapifo import lab as labmod
-from omapifo.lab import prerequisites
+from omapifo.lab import LabError, prerequisites
 from omapifo.clients import cli
-from omapifo.errors import LabError
 
 
 def test_not_root_is_one_clear_line_and_exit_2(monkeypatch, capsys):
@@ -54,3 +55,21 @@ def test_large_pool_takes_the_next_slot():
     low, high = lay.client_range(4)
     size = int(ipaddress.IPv4Address(high)) - int(ipaddress.IPv4Address(low)) + 1
     assert size == 16381 and lay.client_net(4) == labmod.Layout(3).block
+
+
+def test_the_library_never_imports_the_lab():
+    # a fresh interpreter: this one has imported the lab already
+    code = ("import importlib, pathlib, sys, omapifo\n"
+            "for f in sorted(pathlib.Path(omapifo.__file__).parent.glob('*.py')):\n"
+            "    importlib.import_module('omapifo.' + f.stem if f.stem != '__init__' "
+            "else 'omapifo')\n"
+            "print(sorted(m for m in sys.modules if m.startswith('omapifo.lab')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_lab_error_is_the_labs_own_not_the_librarys():
+    import omapifo
+    assert not issubclass(LabError, omapifo.OmapifoError)
+    assert "LabError" not in omapifo.__all__ and not hasattr(omapifo.errors, "LabError")
