@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import tomli_w
+
 from omapifo.states import Role
 
 from .layout import CLIENT_SUBNETS, OMAPI_PORT, Layout
@@ -72,14 +74,21 @@ def omapifo_toml(settings: LabSettings, layout: Layout, *, lock_dir: Path, key_f
 
     ``lock_dir`` is a directory of the lab's own: labs side by side never share a pair
     lock."""
+    # Written with a TOML library, not f-strings: a directory or name with a quote or a
+    # backslash in it still gives a file that says what it means.
     s = settings
-    return (f"# written by `omapifo lab up --prefix {s.prefix}`\n"
-            f'lock_dir = "{lock_dir}"\n\n'
-            f"[pairs.{s.peer_name}]\n"
-            f'primary = "{layout.server_addr(Role.PRIMARY)}:{OMAPI_PORT}"\n'
-            f'secondary = "{layout.server_addr(Role.SECONDARY)}:{OMAPI_PORT}"\n'
-            f'key_name = "{KEY_NAME}"\nkey_file = "{key_file}"\n'
-            f'algorithm = "{s.algorithm}"\nfailover_peer = "{s.peer_name}"\n'
-            f'dhcpd_conf = "{dhcpd_confs[Role.PRIMARY]}"\n'
-            f'secondary_dhcpd_conf = "{dhcpd_confs[Role.SECONDARY]}"\n'
-            "timeout = 3.0\n")
+    doc = {
+        "lock_dir": str(lock_dir),
+        "pairs": {s.peer_name: {
+            "primary": f"{layout.server_addr(Role.PRIMARY)}:{OMAPI_PORT}",
+            "secondary": f"{layout.server_addr(Role.SECONDARY)}:{OMAPI_PORT}",
+            "key_name": KEY_NAME,
+            "key_file": key_file,
+            "algorithm": s.algorithm,
+            "failover_peer": s.peer_name,
+            "dhcpd_conf": dhcpd_confs[Role.PRIMARY],
+            "secondary_dhcpd_conf": dhcpd_confs[Role.SECONDARY],
+            "timeout": 3.0,
+        }},
+    }
+    return f"# written by `omapifo lab up --prefix {s.prefix}`\n" + tomli_w.dumps(doc)

@@ -1,4 +1,4 @@
-"""omapifo.lab without a lab: prerequisites, prefixes, addresses."""
+"""omapifo.lab without a lab: prerequisites, prefixes, addresses, the files it writes."""
 from __future__ import annotations
 
 import ipaddress
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from omapifo import Role
+from omapifo import Role, load_config
 from omapifo import lab as labmod
 from omapifo.lab import LabError, prerequisites
 from omapifo.clients import cli
@@ -55,6 +55,28 @@ def test_large_pool_takes_the_next_slot():
     low, high = lay.client_range(4)
     size = int(ipaddress.IPv4Address(high)) - int(ipaddress.IPv4Address(low)) + 1
     assert size == 16381 and lay.client_net(4) == labmod.Layout(3).block
+
+
+def test_the_omapifo_toml_it_writes_loads_with_the_library(tmp_path):
+    # a quote and a backslash in the directory: TOML-escaped, not pasted into a string
+    lab = labmod.Lab.create(labmod.LabSettings(prefix="cfgtest", algorithm="hmac-sha256"),
+                            tmp_path / 'lab "one" \\ two')
+    lab.record.slots = [3]
+    lab.dir.mkdir()
+    lab.key_path.write_text("c2VjcmV0c2VjcmV0\n")
+    lab.key_path.chmod(0o600)  # load_config refuses a key file others can read
+    lab.write_omapifo_toml()
+    text = lab.config_path.read_text()
+    assert text.index("lock_dir") < text.index("[pairs.classroom-1-6]")
+    pc = load_config(lab.config_path).pairs["classroom-1-6"]
+    assert pc == lab.pair_config()
+    assert (pc.primary, pc.secondary) == (lab.endpoint(Role.PRIMARY), lab.endpoint(Role.SECONDARY))
+    assert str(pc.primary) == "198.18.202.253:7911"
+    assert pc.key == lab.key() and pc.key.algorithm == "hmac-sha256"
+    assert pc.failover_peer == "classroom-1-6" and pc.timeout == 3.0
+    assert pc.dhcpd_conf == lab.conf_path(Role.PRIMARY)
+    assert pc.secondary_dhcpd_conf == lab.conf_path(Role.SECONDARY)
+    assert pc.lock_dir == lab.dir / "locks" and pc.lock_dir.is_absolute()
 
 
 def test_the_library_never_imports_the_lab():
