@@ -33,7 +33,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 # ruff on everything, mypy --strict on the library (the service and the command line are
 # checked by ruff and their tests)
 lint: venv
-	$(VENV)/bin/ruff check omapifo api clients tests bench
+	$(VENV)/bin/ruff check omapifo api clients lab tests bench
 	$(VENV)/bin/mypy --strict omapifo
 
 test: setup

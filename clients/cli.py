@@ -12,7 +12,8 @@ import sys
 from collections.abc import Sequence
 
 from omapifo import faults
-from omapifo.errors import ConfigError, LabError, OmapifoError, OperationRefused, PeerError
+from omapifo.errors import ConfigError, OmapifoError, OperationRefused, PeerError
+from omapifo.lab import LabError
 
 from .client import ApiAuthError, BadRequest
 from . import checkcli, configcli, democli, labcli, paircli, servecli

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from omapifo import lab as _lab
-from omapifo.errors import LabError
+from omapifo.lab import LabError
 from omapifo.failover import FailoverPair
 from omapifo.states import Role
 

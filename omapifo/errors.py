@@ -15,8 +15,7 @@
     │   ├── ReleaseRefused
     │   └── ActionBusy                another change of this pair holds its lock
     ├── AuditUnavailable              the audit record could not be written: nothing was sent
-    ├── ConvergenceError              the change was made but the peers did not settle in time
-    └── LabError                      the lab (omapifo.lab) could not be built or run
+    └── ConvergenceError              the change was made but the peers did not settle in time
 
 Bad arguments (not an IPv4 address, a malformed MAC) are plain ``ValueError`` raised
 before any OMAPI traffic, as Python code expects.
@@ -118,10 +117,6 @@ class AuditUnavailable(OmapifoError):
 
 class ConvergenceError(OmapifoError):
     """A change was made, but the two peers did not reach the expected state in time."""
-
-
-class LabError(OmapifoError):
-    """The test lab could not be built, started or taken down; the message says why."""
 
 
 def from_problem_type(uri: str | None) -> type[OmapifoError] | None:

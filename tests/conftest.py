@@ -15,7 +15,7 @@ import pytest
 
 from omapifo import FailoverPair, JsonLinesAudit, Role
 from omapifo import lab as labmod
-from omapifo.errors import LabError
+from omapifo.lab import LabError
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TEST_PREFIX = re.compile(r"^t\d+[a-z0-9]*$")
@@ -49,7 +49,7 @@ def _down_stale_test_labs() -> None:
         if not TEST_PREFIX.match(prefix):
             continue
         try:
-            owner = labmod.Lab.load(prefix).state.get("owner")
+            owner = labmod.Lab.load(prefix).record.owner
         except (LabError, ValueError, KeyError):
             continue
         if owner and not os.path.exists(f"/proc/{owner}"):

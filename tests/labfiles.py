@@ -9,7 +9,7 @@ from omapifo.states import Role
 
 def write_lab_files(directory: Path, **settings: object) -> Lab:
     lab = Lab.create(LabSettings(prefix="cfgtest", **settings), directory)  # type: ignore[arg-type]
-    lab.state["slots"] = [0]
+    lab.record.slots = [0]
     for role in Role:
         d = lab.server_dir(role)
         d.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ PUBLIC = {
     "OmapifoError", "ConfigError", "PeerError", "PeerUnreachable", "PeerTimeout",
     "ConnectionRefused", "AuthenticationFailed", "NotFound", "Refused", "ProtocolError",
     "OperationRefused", "PartnerDownRefused", "ReleaseRefused", "ActionBusy",
-    "AuditUnavailable", "ConvergenceError", "LabError",
+    "AuditUnavailable", "ConvergenceError",
 }
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from omapifo import FailoverPair, FailoverState, Role
 from omapifo import lab as labmod
+from omapifo.lab import LabError
 from omapifo.clients import cli
-from omapifo.errors import LabError
 
 from .conftest import build_lab, restore
 
@@ -93,12 +93,12 @@ def test_down_removes_everything_even_after_a_half_failed_up(tmp_path, monkeypat
     try:
         with pytest.raises(LabError, match="half-way"):
             lab.up()
-        made = set(lab.state["namespaces"])
+        made = set(lab.record.namespaces)
         assert made and made <= namespaces()
     finally:
         removed = lab.down()
     assert any("namespace" in r for r in removed)
-    assert not (set(lab.state["namespaces"]) & namespaces())
+    assert not (set(lab.record.namespaces) & namespaces())
     assert subprocess.run(["ip", "link", "show", f"{lab.settings.prefix}-m"],
                           capture_output=True).returncode != 0
     assert lab.down() == []  # running it twice is fine

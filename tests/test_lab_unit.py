@@ -1,27 +1,29 @@
-"""omapifo.lab without a lab: prerequisites, prefixes, addresses."""
+"""omapifo.lab without a lab: prerequisites, prefixes, addresses, the files it writes."""
 from __future__ import annotations
 
 import ipaddress
+import subprocess
+import sys
 
 import pytest
 
-from omapifo import Role
+from omapifo import Role, load_config
 from omapifo import lab as labmod
+from omapifo.lab import LabError, prerequisites
 from omapifo.clients import cli
-from omapifo.errors import LabError
 
 
 def test_not_root_is_one_clear_line_and_exit_2(monkeypatch, capsys):
-    monkeypatch.setattr(labmod.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(prerequisites.os, "geteuid", lambda: 1000)
     assert cli.main(["lab", "up", "--prefix", "nope"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "root" in err
 
 
 def test_missing_tools_say_what_to_install(monkeypatch):
-    monkeypatch.setattr(labmod.os, "geteuid", lambda: 0)
-    monkeypatch.setattr(labmod.shutil, "which", lambda name: None)
-    monkeypatch.setattr(labmod.Path, "exists", lambda self: False)
+    monkeypatch.setattr(prerequisites.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(prerequisites.shutil, "which", lambda name: None)
+    monkeypatch.setattr(prerequisites.Path, "exists", lambda self: False)
     with pytest.raises(LabError, match="apt-get install isc-dhcp-server"):
         labmod.check_prerequisites()
 
@@ -53,3 +55,43 @@ def test_large_pool_takes_the_next_slot():
     low, high = lay.client_range(4)
     size = int(ipaddress.IPv4Address(high)) - int(ipaddress.IPv4Address(low)) + 1
     assert size == 16381 and lay.client_net(4) == labmod.Layout(3).block
+
+
+def test_the_omapifo_toml_it_writes_loads_with_the_library(tmp_path):
+    # a quote and a backslash in the directory: TOML-escaped, not pasted into a string
+    lab = labmod.Lab.create(labmod.LabSettings(prefix="cfgtest", algorithm="hmac-sha256"),
+                            tmp_path / 'lab "one" \\ two')
+    lab.record.slots = [3]
+    lab.dir.mkdir()
+    lab.key_path.write_text("c2VjcmV0c2VjcmV0\n")
+    lab.key_path.chmod(0o600)  # load_config refuses a key file others can read
+    lab.write_omapifo_toml()
+    text = lab.config_path.read_text()
+    assert text.index("lock_dir") < text.index("[pairs.classroom-1-6]")
+    pc = load_config(lab.config_path).pairs["classroom-1-6"]
+    assert pc == lab.pair_config()
+    assert (pc.primary, pc.secondary) == (lab.endpoint(Role.PRIMARY), lab.endpoint(Role.SECONDARY))
+    assert str(pc.primary) == "198.18.202.253:7911"
+    assert pc.key == lab.key() and pc.key.algorithm == "hmac-sha256"
+    assert pc.failover_peer == "classroom-1-6" and pc.timeout == 3.0
+    assert pc.dhcpd_conf == lab.conf_path(Role.PRIMARY)
+    assert pc.secondary_dhcpd_conf == lab.conf_path(Role.SECONDARY)
+    assert pc.lock_dir == lab.dir / "locks" and pc.lock_dir.is_absolute()
+
+
+def test_the_library_never_imports_the_lab():
+    # a fresh interpreter: this one has imported the lab already
+    code = ("import importlib, pathlib, sys, omapifo\n"
+            "for f in sorted(pathlib.Path(omapifo.__file__).parent.glob('*.py')):\n"
+            "    importlib.import_module('omapifo.' + f.stem if f.stem != '__init__' "
+            "else 'omapifo')\n"
+            "print(sorted(m for m in sys.modules if m.startswith('omapifo.lab')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_lab_error_is_the_labs_own_not_the_librarys():
+    import omapifo
+    assert not issubclass(LabError, omapifo.OmapifoError)
+    assert "LabError" not in omapifo.__all__ and not hasattr(omapifo.errors, "LabError")
