@@ -202,34 +202,45 @@ class SingleFlight(Generic[T]):
         self.expected = expected
         self._lock = threading.Lock()
         self._flights: dict[str, _Flight[T]] = {}
-        self._last: dict[str, tuple[float, T]] = {}  # monotonic end of the last call, result
+        self._last: dict[str, tuple[float, T]] = {}  # monotonic start of the last call, result
         self.calls = 0  # calls actually made (the tests count them)
 
     def run(self, key: str, fn: Callable[[], T], *, min_age: float = 0.0,
             wait: float | None = None) -> T:
-        """``fn()``'s result, shared: a result that ended less than ``min_age`` ago is
-        reused; a call under way is joined (see the class). ``wait=None`` is the job's
-        way: always wait in full, and leave the full wait to a request."""
-        with self._lock:
-            now = time.monotonic()
-            last = self._last.get(key)
-            if last is not None and now - last[0] < min_age:
-                return last[1]
-            flight = self._flights.get(key)
-            leader = flight is None
-            if flight is None:
-                flight = self._flights[key] = _Flight(now, request_waits=wait is not None)
-                self.calls += 1
-            elif wait is not None and not flight.request_waits:
-                flight.request_waits = True
-                wait = None
-        if not leader:
-            if not flight.done.wait(wait):
+        """``fn()``'s result, shared: a read that began less than ``min_age`` before this
+        call answers it (ended or still under way); an older one under way is waited for
+        (see the class), then a new one is made. ``wait=None`` is the job's way: join
+        whatever is under way, always wait in full, and leave the full wait to a request.
+
+        A read counts from when it began, not from when it ended: a fresh request must not
+        get a read that began before a peer was cut (measured in the fault tests: the
+        job's poll in flight at the cut answered a ``?fresh=1`` made just after it)."""
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                last = self._last.get(key)
+                if last is not None and now - last[0] < min_age:
+                    return last[1]
+                flight = self._flights.get(key)
+                leader = flight is None
+                if flight is None:
+                    flight = self._flights[key] = _Flight(now, request_waits=wait is not None)
+                    self.calls += 1
+                joinable = wait is None or now - flight.started < min_age
+                budget = wait
+                if not leader and wait is not None and not flight.request_waits:
+                    flight.request_waits = True
+                    budget = None  # the first request to join a job's read waits in full
+            if leader:
+                break
+            if not flight.done.wait(budget):
                 left = flight.started + self.expected(key) - time.monotonic()
                 raise Busy(self.what, key, max(1, math.ceil(left)))
-            if flight.error is not None:
-                raise flight.error
-            return flight.result  # type: ignore[return-value]
+            if joinable:
+                if flight.error is not None:
+                    raise flight.error
+                return flight.result  # type: ignore[return-value]
+            # it began too long before this call to answer it: make (or join) a new one
         try:
             flight.result = fn()
         except BaseException as exc:
@@ -239,7 +250,7 @@ class SingleFlight(Generic[T]):
             with self._lock:
                 del self._flights[key]
                 if flight.error is None and flight.request_waits:
-                    self._last[key] = (time.monotonic(), flight.result)  # type: ignore[arg-type]
+                    self._last[key] = (flight.started, flight.result)  # type: ignore[arg-type]
             flight.done.set()
         return flight.result
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from omapifo import FailoverPair, JsonLinesAudit, Role
+from omapifo import FailoverPair, JsonLinesAudit, OmapiPeer, Role
 from omapifo import lab as labmod
-from omapifo.lab import LabError
+from omapifo.lab import Lab, LabError
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TEST_PREFIX = re.compile(r"^t\d+[a-z0-9]*$")
@@ -92,6 +93,61 @@ def healthy_lab(lab: labmod.Lab) -> Iterator[labmod.Lab]:
     restore(lab)
     yield lab
     restore(lab)
+
+
+class LogMark:
+    """Each lab server's dhcpd log from the moment the mark was made: a log check sees
+    what happened during its own test, never an earlier test's lines."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.offsets = {role: lab.log_path(role).stat().st_size for role in Role}
+
+    def since(self, role: Role) -> str:
+        with open(self.lab.log_path(role), "rb") as fh:
+            fh.seek(self.offsets[role])
+            return fh.read().decode(errors="replace")
+
+    def both(self) -> str:
+        return "".join(self.since(role) for role in Role)
+
+
+@pytest.fixture
+def log_mark(lab: Lab) -> LogMark:
+    return LogMark(lab)
+
+
+class RecordingPeer(OmapiPeer):
+    """A real OMAPI connection that records every update it sends ("nothing was sent"
+    is then a fact of the test, next to the fresh read of dhcpd)."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.updates: list[tuple[str, list[tuple[str, bytes]]]] = []
+
+    def update(self, type_: str, lookup: Any, changes: Any, **kw: Any) -> Any:
+        self.updates.append((type_, list(changes)))
+        return super().update(type_, lookup, changes, **kw)
+
+
+@pytest.fixture
+def recording_pair(lab: Lab, audit_log: JsonLinesAudit) -> Iterator[FailoverPair]:
+    """The lab pair over RecordingPeers: ``pair.peers[role].updates`` is what was sent."""
+    cfg = lab.pair_config()
+    peers = {role: RecordingPeer(ep.host, ep.port, cfg.key, label=str(role), timeout=cfg.timeout)
+             for role, ep in ((Role.PRIMARY, cfg.primary), (Role.SECONDARY, cfg.secondary))}
+    with FailoverPair(cfg, peers=peers, audit=audit_log) as p:
+        yield p
+
+
+def sent(pair: FailoverPair) -> list:
+    return [u for peer in pair.peers.values() for u in getattr(peer, "updates", [])]
+
+
+def fresh_state(lab: Lab):  # -> PairState
+    """Both lab servers read now over connections of their own (never the tested pair's)."""
+    with FailoverPair(lab.pair_config()) as p:
+        return p.state()
 
 
 @pytest.fixture

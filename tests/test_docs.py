@@ -1,10 +1,17 @@
-"""Every shell and Python example in docs/ runs against the lab, so the docs cannot rot.
+"""Every example in docs/ is checked against the lab, so the docs cannot rot.
 
-A fenced ```sh or ```python block runs as written, in file order, with the environment
-the docs explain: OMAPIFO_CONFIG and OMAPIFO_LAB_PREFIX for the lab, URL, R and O for the
-REST service. A block must exit 0, unless its first line is ``# exit N``; a block whose
-first line starts with ``# not run`` is skipped (it says why). The lab is restored to two
-normal servers before each file.
+Fences and what is done with each (an unknown tag fails, it is never skipped):
+- ```sh and ```python run as written, in file order, with the environment the docs
+  explain: OMAPIFO_CONFIG and OMAPIFO_LAB_PREFIX for the lab, URL, R and O for the REST
+  service. A block must exit 0, unless its first line is ``# exit N``; a block whose first
+  line starts with ``# not run`` is skipped (it says why).
+- ```text right after a sh/python block is what that block prints: each of its lines must
+  appear, in order, among the lines the block printed (stdout then stderr), once times,
+  ages, durations, addresses, paths, MACs, hex tokens and runs of spaces are normalised.
+  ``...`` in a line matches anything. A text block after prose is an illustration.
+- ```toml is loaded with ``omapifo.load_config`` (next to a key file it may name).
+- ```yaml is parsed (PyYAML).
+The lab is restored to two normal servers before each file.
 """
 from __future__ import annotations
 
@@ -12,9 +19,11 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from omapifo import load_config
 from omapifo.clients import servecli
@@ -22,30 +31,115 @@ from omapifo.clients import servecli
 from .api.conftest import OPERATOR, READER, service_config
 from .conftest import restore
 
-pytestmark = pytest.mark.integration
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-BLOCK = re.compile(r"^```(sh|python)\n(.*?)^```", re.S | re.M)
+FENCE = re.compile(r"^```([A-Za-z0-9_-]*)\n(.*?)^```[ \t]*$", re.S | re.M)
+KNOWN = {"sh", "python", "text", "toml", "yaml"}
 
 
-def blocks(path: Path) -> list[tuple[str, str, int]]:
-    out = []
-    for m in BLOCK.finditer(path.read_text()):
-        lang, body = m.group(1), m.group(2)
-        first = body.lstrip().splitlines()[0] if body.strip() else ""
-        if first.startswith("# not run"):
-            continue
-        expect = int(first.split()[2]) if first.startswith("# exit ") else 0
-        out.append((lang, body, expect))
+@dataclass
+class Block:
+    lang: str
+    body: str
+    line: int
+    after_command: bool  # a text block directly after a sh/python block (only blank lines)
+
+    @property
+    def first(self) -> str:
+        return self.body.lstrip().splitlines()[0] if self.body.strip() else ""
+
+    @property
+    def skipped(self) -> bool:
+        return self.first.startswith("# not run")
+
+    @property
+    def expect(self) -> int:
+        return int(self.first.split()[2]) if self.first.startswith("# exit ") else 0
+
+
+def blocks(path: Path) -> list[Block]:
+    text = path.read_text()
+    out: list[Block] = []
+    prev_end, prev_lang = 0, None
+    for m in FENCE.finditer(text):
+        gap = text[prev_end:m.start()]
+        after = prev_lang in ("sh", "python") and not gap.strip()
+        out.append(Block(m.group(1), m.group(2), text.count("\n", 0, m.start()) + 1, after))
+        prev_end, prev_lang = m.end(), m.group(1)
     return out
 
 
-DOC_FILES = sorted(p for p in DOCS.glob("*.md") if blocks(p))
+DOC_FILES = sorted(DOCS.glob("*.md"))
+RUN_FILES = [p for p in DOC_FILES if any(b.lang in ("sh", "python") and not b.skipped
+                                         for b in blocks(p))]
+
+_NORMALISE = [
+    (re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:\d\d|Z)?"), "<TIME>"),
+    (re.compile(r"\b\d\d:\d\d:\d\d\b"), "<TIME>"),
+    (re.compile(r"\b\d+(\.\d+)?\s?(s|ms|min|h|d|m)\b( ago)?"), "<AGE>"),
+    (re.compile(r"\b198\.1[89]\.\d{1,3}\.\d{1,3}(:\d+)?\b"), "<IP>"),
+    (re.compile(r"\b([0-9a-f]{2}:){5}[0-9a-f]{2}\b", re.I), "<MAC>"),
+    (re.compile(r"(/[\w.@+-]+)+/?"), "<PATH>"),
+    (re.compile(r"\b[0-9a-f]{16,}\b"), "<HEX>"),
+    (re.compile(r"\bpid \d+\b"), "pid <N>"),
+    (re.compile(r"[ \t]+"), " "),
+]
+
+
+def normalise(line: str) -> str:
+    for pattern, repl in _NORMALISE:
+        line = pattern.sub(repl, line)
+    return line.strip()
+
+
+def matches(expected: str, printed: str) -> str | None:
+    """None when every line of ``expected`` is found in order in ``printed``; else the
+    first line that was not."""
+    got = [normalise(line) for line in printed.splitlines()]
+    i = 0
+    for want in (normalise(line) for line in expected.splitlines()):
+        if not want:
+            continue
+        pattern = re.compile(".*".join(re.escape(part) for part in want.split("...")))
+        while i < len(got) and not pattern.fullmatch(got[i]) and not pattern.search(got[i]):
+            i += 1
+        if i == len(got):
+            return want
+        i += 1
+    return None
 
 
 def test_every_doc_with_examples_is_collected():
-    names = {p.name for p in DOC_FILES}
+    names = {p.name for p in RUN_FILES}
     assert {"quickstart.md", "runbook.md", "rest.md", "cli.md", "library.md",
             "monitoring.md", "config-check.md", "lab.md"} <= names, names
+
+
+@pytest.mark.parametrize("doc", DOC_FILES, ids=lambda p: p.name)
+def test_fence_tags_are_known(doc):
+    unknown = [(b.line, b.lang) for b in blocks(doc) if b.lang not in KNOWN]
+    assert not unknown, f"{doc.name}: fences with no tag or an unknown one {unknown}; " \
+        f"use one of {sorted(KNOWN)}"
+
+
+def test_the_output_comparison_can_fail():
+    assert matches("classroom-1-6 primary normal", "classroom-1-6  primary  normal") is None
+    assert matches("both normal", "the primary is partner-down") == "both normal"
+    assert matches("since <TIME>", "since 04:48:46") is None
+    assert matches("a\nb", "b\na") == "b"  # order matters
+
+
+@pytest.mark.parametrize("doc", [p for p in DOC_FILES if any(
+    b.lang in ("toml", "yaml") for b in blocks(p))], ids=lambda p: p.name)
+def test_toml_and_yaml_examples_load(doc, tmp_path):
+    for b in blocks(doc):
+        if b.lang == "toml":
+            (tmp_path / "omapi.key").write_text("c2VjcmV0IHNlY3JldCBzZWNyZXQ=\n")
+            (tmp_path / "omapi.key").chmod(0o600)
+            cfg = tmp_path / "example.toml"
+            cfg.write_text(b.body)
+            load_config(cfg)  # ConfigError names what is wrong
+        elif b.lang == "yaml":
+            assert yaml.safe_load(b.body) is not None, f"{doc.name}:{b.line}"
 
 
 @pytest.fixture(scope="module")
@@ -58,19 +152,30 @@ def service(lab, tmp_path_factory):
     stop()
 
 
-@pytest.mark.parametrize("doc", DOC_FILES, ids=lambda p: p.name)
-def test_examples_run(doc, lab, service, tmp_path):
+@pytest.mark.integration
+@pytest.mark.parametrize("doc", RUN_FILES, ids=lambda p: p.name)
+def test_examples_run_and_print_what_they_say(doc, lab, service, tmp_path):
     restore(lab)
     env = dict(os.environ, OMAPIFO_CONFIG=str(lab.config_path),
                OMAPIFO_LAB_PREFIX=lab.settings.prefix, URL=service, R=READER, O=OPERATOR,
                OMAPIFO_AUDIT_LOG=str(tmp_path / "audit.log"),
                PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
-    for lang, body, expect in blocks(doc):
-        argv = ["bash", "-e", "-o", "pipefail", "-c", body] if lang == "sh" else \
-            [sys.executable, "-c", body]
+    printed = None
+    for b in blocks(doc):
+        if b.lang == "text" and b.after_command and printed is not None:
+            missing = matches(b.body, printed)
+            assert missing is None, (f"{doc.name}:{b.line}: the output has no line like\n"
+                                     f"  {missing}\n--- it printed\n{printed}")
+            continue
+        if b.lang not in ("sh", "python") or b.skipped:
+            printed = None
+            continue
+        argv = ["bash", "-e", "-o", "pipefail", "-c", b.body] if b.lang == "sh" else \
+            [sys.executable, "-c", b.body]
         proc = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True,
                               timeout=240)
-        assert proc.returncode == expect, (f"{doc.name}: exit {proc.returncode}, wanted "
-                                           f"{expect}\n{body}\n--- stdout\n{proc.stdout}\n"
-                                           f"--- stderr\n{proc.stderr}")
+        assert proc.returncode == b.expect, (f"{doc.name}:{b.line}: exit {proc.returncode}, "
+                                             f"wanted {b.expect}\n{b.body}\n--- stdout\n"
+                                             f"{proc.stdout}\n--- stderr\n{proc.stderr}")
+        printed = proc.stdout + proc.stderr
     restore(lab)

@@ -9,6 +9,7 @@ import pytest
 from omapifo import (AuditUnavailable, AuthenticationFailed, Evidence, FailoverState as S, Level,
                      OperationRefused, PartnerDownRefused, PeerTimeout, Role)
 
+from .conftest import fresh_state, sent
 from .fakes import FakePeer, MemoryAudit, fake_pair
 from .recorded import u32
 
@@ -155,7 +156,7 @@ def test_partner_down_while_both_up_is_refused(healthy_lab, pair):
 
 
 @pytest.mark.integration
-def test_primary_dies_partner_down_on_secondary_then_recovery(healthy_lab, pair):
+def test_primary_dies_partner_down_on_secondary_then_recovery(healthy_lab, pair, log_mark):
     lab = healthy_lab
     lab.stop(Role.PRIMARY)
     lab.wait_states(None, S.COMMUNICATIONS_INTERRUPTED, timeout=30)
@@ -170,7 +171,8 @@ def test_primary_dies_partner_down_on_secondary_then_recovery(healthy_lab, pair)
     result = pair.partner_down("secondary")
     assert result.done and result.after.secondary.local_state is S.PARTNER_DOWN
     assert pair.state().secondary.local_state is S.PARTNER_DOWN
-    assert "partner-down" in lab.log_path(Role.SECONDARY).read_text()
+    assert "I move from communications-interrupted to partner-down" in \
+        log_mark.since(Role.SECONDARY)
 
     lab.start(Role.PRIMARY, wait=False)
     lab.wait_normal(timeout=120)
@@ -178,7 +180,7 @@ def test_primary_dies_partner_down_on_secondary_then_recovery(healthy_lab, pair)
 
 
 @pytest.mark.integration
-def test_planned_shutdown_of_the_primary(healthy_lab, pair):
+def test_planned_shutdown_of_the_primary(healthy_lab, pair, log_mark):
     with pytest.raises(OperationRefused):
         pair.shutdown("primary", dry_run=True, force=True)  # force needs a reason
     dry = pair.shutdown("primary", dry_run=True)
@@ -189,7 +191,7 @@ def test_planned_shutdown_of_the_primary(healthy_lab, pair):
     while healthy_lab.running(Role.PRIMARY):
         assert time.monotonic() < deadline, "dhcpd did not exit after the control object shutdown"
         time.sleep(0.2)
-    assert "I move from normal to shutdown" in healthy_lab.log_path(Role.PRIMARY).read_text()
+    assert "I move from normal to shutdown" in log_mark.since(Role.PRIMARY)
     assert result.after.secondary.local_state is not S.NORMAL or \
         result.after.secondary.partner_state is not S.NORMAL
 
@@ -204,3 +206,35 @@ def test_on_both_asks_the_two_peers_at_once_and_keeps_their_order():
 
     assert fake_pair(FakePeer(S.NORMAL), FakePeer(S.NORMAL)).on_both(ask) == \
         ("primary", "secondary")
+
+
+def _wait_stopped(lab, role: Role, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while lab.running(role):
+        assert time.monotonic() < deadline, f"the {role}'s dhcpd did not exit"
+        time.sleep(0.2)
+
+
+@pytest.mark.integration
+def test_refused_shutdowns_send_nothing_and_a_forced_one_stops_the_server(
+        healthy_lab, recording_pair, log_mark, audit_log):
+    lab, pair = healthy_lab, recording_pair
+    lab.stop(Role.PRIMARY)
+    lab.wait_states(None, S.COMMUNICATIONS_INTERRUPTED, timeout=30)
+    with pytest.raises(OperationRefused, match="does not answer"):
+        pair.shutdown("primary")  # the target itself is down
+    with pytest.raises(OperationRefused, match="nobody might be left"):
+        pair.shutdown("secondary")  # its partner is stopped: nobody would serve
+    assert sent(pair) == []
+    assert fresh_state(lab).secondary.local_state is S.COMMUNICATIONS_INTERRUPTED
+    assert lab.running(Role.SECONDARY)
+    result = pair.shutdown("secondary", force=True, reason="taking both down for a move",
+                           wait=5)
+    assert result.done and result.force
+    assert [t for t, _ in sent(pair)] == ["control"]
+    _wait_stopped(lab, Role.SECONDARY)
+    # measured: a server in communications-interrupted logs no "move to shutdown" when the
+    # control object stops it (one in normal does); it just closes its interfaces and exits
+    assert "Disabling output on LPF/eth0" in log_mark.since(Role.SECONDARY)
+    assert [(str(r.outcome), r.force) for r in audit_log.records()] == [
+        ("refused", False), ("refused", False), ("done", True)]

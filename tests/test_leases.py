@@ -6,9 +6,10 @@ from datetime import timezone
 
 import pytest
 
-from omapifo import Lease, LeaseState, LeaseView, NotFound, ReleaseRefused, Role
+from omapifo import FailoverPair, Lease, LeaseState, LeaseView, NotFound, ReleaseRefused, Role
 from omapifo.leases import parse_client_id, parse_ip, parse_mac
 
+from .conftest import sent
 from .recorded import LEASE_PRIMARY, LEASE_SECONDARY, u32
 
 # -- unit ------------------------------------------------------------------------------------
@@ -89,15 +90,28 @@ def test_lease_from_a_real_client_is_found_by_ip_and_mac_on_both_peers(healthy_l
 
 
 @pytest.mark.integration
-def test_release_makes_it_not_active_on_both_and_a_second_release_is_refused(healthy_lab, pair):
+def test_release_makes_it_not_active_on_both_and_a_second_release_is_refused(
+        healthy_lab, recording_pair, log_mark, audit_log):
+    pair = recording_pair
     ip = healthy_lab.client(3, mac="02:00:00:aa:00:03")
-    after = pair.release(ip, actor="test")
+    dry = pair.release(ip, actor="test", dry_run=True)
+    assert dry.state is LeaseState.ACTIVE and sent(pair) == []
+    assert fresh_lease(healthy_lab, ip).state is LeaseState.ACTIVE  # dhcpd, read again
+    pair.release(ip, actor="test")
+    assert len(sent(pair)) == 1
+    after = fresh_lease(healthy_lab, ip)  # both peers read afresh, not release()'s own view
     assert after.primary.state is not LeaseState.ACTIVE
     assert after.secondary.state is not LeaseState.ACTIVE
-    log = "".join(healthy_lab.log_path(r).read_text() for r in Role)
-    assert f"lease {ip} state changed from active to released" in log
+    assert f"lease {ip} state changed from active to released" in log_mark.both()
     with pytest.raises(ReleaseRefused, match="not active"):
         pair.release(ip)
+    assert len(sent(pair)) == 1  # the refusal sent nothing
+    assert [str(r.outcome) for r in audit_log.records()] == ["dry-run", "done", "refused"]
+
+
+def fresh_lease(lab, ip: str):
+    with FailoverPair(lab.pair_config()) as p:
+        return p.lease(ip)
 
 
 @pytest.mark.integration

@@ -216,3 +216,19 @@ def test_service_killed_after_recording_an_attempt_lists_it_as_unknown(primary_s
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+@pytest.mark.integration
+def test_shutdown_over_rest_stops_the_server_and_is_audited(healthy_lab, app, log_mark):
+    lab, c = healthy_lab, app.test_client()
+    url = f"/api/v1/pairs/{PAIR}/peers/primary/shutdown"
+    dry = c.post(url + "?dry_run=1", json={"confirm": PAIR}, headers=auth(OPERATOR))
+    assert dry.status_code == 200 and dry.get_json()["dry_run"] is True
+    assert lab.running(Role.PRIMARY) and "shutdown" not in log_mark.since(Role.PRIMARY)
+    done = c.post(url, json={"confirm": PAIR, "reason": "maintenance"}, headers=auth(OPERATOR))
+    assert done.status_code == 200, done.get_json()
+    assert wait_for(lambda: not lab.running(Role.PRIMARY), timeout=20), "dhcpd still runs"
+    assert "I move from normal to shutdown" in log_mark.since(Role.PRIMARY)
+    entries = c.get("/api/v1/audit", headers=auth(OPERATOR)).get_json()["entries"]
+    assert [(e["action"], e["outcome"]) for e in reversed(entries)] == [
+        ("shutdown", "dry-run"), ("shutdown", "done")]

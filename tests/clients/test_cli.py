@@ -143,3 +143,32 @@ def test_doctor_shows_the_services_last_transitions(healthy_lab, run):
     assert code == 0 and "last transitions" in out
     assert "primary local_state: normal -> communications-interrupted" in out
     assert "next step: Nothing to do" in out
+
+
+def test_shutdown_from_the_command_line_stops_the_server(healthy_lab, run, log_mark):
+    code, out, err = run("shutdown", PAIR, "secondary", "--dry-run", "--yes")
+    assert code == 0 and "would shut down" in out, err
+    assert healthy_lab.running(Role.SECONDARY)
+    code, out, err = run("shutdown", PAIR, "secondary", "--yes")
+    assert code == 0 and "was told to shut down" in out, err
+    deadline = time.monotonic() + 20
+    while healthy_lab.running(Role.SECONDARY):
+        assert time.monotonic() < deadline, "dhcpd did not exit"
+        time.sleep(0.2)
+    assert "I move from normal to shutdown" in log_mark.since(Role.SECONDARY)
+
+
+def test_release_dry_run_from_the_command_line_asks_and_changes_nothing(healthy_lab, run,
+                                                                        monkeypatch):
+    ip = healthy_lab.client(4, mac="02:00:00:cc:00:04")
+    monkeypatch.setattr("sys.stdin", open("/dev/null"))  # not a terminal: no --yes, no go
+    code, _, err = run("lease", "release", PAIR, ip, "--dry-run")
+    assert code == 2 and "needs confirmation" in err
+    code, out, err = run("lease", "release", PAIR, ip, "--dry-run", "--yes", "--json")
+    assert code == 0, err
+    assert json.loads(out)["state"]["name"] == "active"
+    code, out, _ = run("lease", "show", PAIR, ip, "--json")
+    assert json.loads(out)["primary"]["state"]["name"] == "active"  # dhcpd, read again
+    assert json.loads(out)["secondary"]["state"]["name"] == "active"
+    lines = [json.loads(line) for line in run.audit.read_text().splitlines()]
+    assert [e["outcome"] for e in lines] == ["unknown", "dry-run"]
