@@ -3,6 +3,7 @@ files: only clean errors with file and line, never another exception, never a ha
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -46,8 +47,11 @@ def mutate(text: str, edits: list[tuple[int, int, int]]) -> str:
 
 EDITS = st.lists(st.tuples(st.integers(0, 2), st.integers(0, 10**6), st.integers(0, 10**6)),
                  min_size=1, max_size=8)
-FUZZ = settings(max_examples=300, deadline=None,
+# A deadline per example (generous: a loaded 2-core CI machine) and a timeout per test:
+# a parser that hangs on some input fails here instead of running into CI's limit.
+FUZZ = settings(max_examples=300, deadline=timedelta(seconds=5),
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
+pytestmark = pytest.mark.timeout(300)
 
 
 @FUZZ
