@@ -18,7 +18,7 @@ from . import problems
 from .auditing import ServiceAudit, record_rejected
 from .auth import Caller, identify
 from .poller import Busy, Metrics, Poller
-from .schemas import ProblemSchema
+from .schemas import ROLES, ProblemSchema
 from .store import Store
 from .views import blp
 
@@ -73,6 +73,30 @@ def _document_problems(api: Api) -> None:
                     fix(response)
 
 
+def _document_path_parameters(api: Api, pair_names: list[str]) -> None:
+    """Say in the OpenAPI document which values the path parameters take: ``pair`` one of
+    the configured pairs, ``role`` primary or secondary, ``ip`` an IPv4 address.
+
+    flask-smorest documents every ``<string:...>`` as a free string, so a client generated
+    from the document, or a fuzzer (tests/api/test_fuzz.py), guesses pair names and
+    nearly every request is a 404 that never reaches the handler. The pair names are no
+    secret here: the open ``/healthz`` lists them too. The handlers still check every
+    value themselves; this only describes what they accept."""
+    schemas: dict[str, tuple[dict[str, Any], str]] = {
+        "role": ({"type": "string", "enum": list(ROLES)}, "the peer"),
+        "ip": ({"type": "string", "format": "ipv4"}, "the lease's IPv4 address"),
+    }
+    if pair_names:  # an enum must not be empty; a service without pairs keeps the string
+        schemas["pair"] = ({"type": "string", "enum": sorted(pair_names)},
+                           "a configured pair's name")
+    for ops in api.spec._paths.values():  # apispec keeps the paths here; no public setter
+        for param in ops.get("parameters", []):  # flask-smorest puts path parameters here
+            if param.get("in") == "path" and param.get("name") in schemas:
+                schema, description = schemas[param["name"]]
+                param["schema"] = dict(schema)
+                param.setdefault("description", description)
+
+
 def create_app(config: Config, *, poll: bool = True) -> Flask:
     """Build the service for ``config``; ``poll=True`` starts the scheduled health polling.
 
@@ -103,6 +127,7 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     api.register_blueprint(blp)
     _document_problems(api)
+    _document_path_parameters(api, list(config.pairs))
     app.register_error_handler(OmapifoError, problems.from_omapifo_error)
     app.register_error_handler(ValueError, problems.from_value_error)
     app.register_error_handler(RecursionError, lambda e: problems.problem(
