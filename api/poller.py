@@ -122,7 +122,7 @@ class Metrics:
     def observe(self, st: PairState, duration: float) -> None:
         self.poll_duration.labels(st.pair).observe(duration)
         self.polls.labels(st.pair).inc()
-        self.health.labels(st.pair).set(int(st.health.level))
+        self.health.labels(st.pair).set(st.health.level.code)
         both = True
         for role in Role:
             view = st.peer(role)

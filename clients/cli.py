@@ -1,8 +1,8 @@
 """The ``omapifo`` command.
 
-Exit codes: 0 done, 1 refused or unhealthy, 2 usage or configuration error,
-3 a peer could not be reached (``omapifo check`` follows the monitoring-plugins
-conventions instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+Exit codes (the table is clients/exitcodes.py): 0 done, 1 refused or unhealthy, 2 usage or
+configuration error, 3 a peer could not be reached (``omapifo check`` follows the
+monitoring-plugins conventions instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
 """
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ from omapifo.lab import LabError
 
 from .client import ApiAuthError, BadRequest
 from . import checkcli, configcli, democli, labcli, paircli, servecli
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+from .exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # test-only fault injection (omapifo.faults); unset in real use
         faults.configure(os.environ.get("OMAPIFO_FAULTS"))
-        return int(args.func(args) or 0)
+        return int(args.func(args) or EXIT_OK)
     except (ConfigError, LabError, BadRequest, ApiAuthError) as exc:
         print(f"omapifo: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -60,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"omapifo: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback only on request
         if os.environ.get("OMAPIFO_DEBUG"):
             raise

@@ -6,19 +6,20 @@ from dataclasses import asdict
 
 from pathlib import Path
 
-from omapifo import load_config, open_pair
+from omapifo import Level, load_config, open_pair
 from omapifo.api.store import Store
-from omapifo.confcheck import check_pair, exit_code
+from omapifo.confcheck import check_pair, worst
 from omapifo.doctor import diagnose
 
 from . import output as out
+from .exitcodes import EXIT_FAILED, EXIT_OK, config_check
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("config", help="check dhcpd configurations")
     csub = p.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
     chk = csub.add_parser("check", help="check a failover pair's two dhcpd.conf files against "
-                          "each other; exit 0 clean, 1 warnings, 2 errors")
+                          "each other; exit 0 clean, 1 warnings, 2 critical findings")
     chk.add_argument("primary_conf")
     chk.add_argument("secondary_conf")
     chk.add_argument("--json", action="store_true")
@@ -34,14 +35,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     findings = check_pair(args.primary_conf, args.secondary_conf, run_dhcpd=not args.no_dhcpd)
     if args.json:
-        out.dump_json([asdict(f) for f in findings])
+        out.dump_json([{**asdict(f), "severity": str(f.severity)} for f in findings])
     elif not findings:
         print("clean: no findings")
     else:
         for f in findings:
-            print(f"{f.where}: {out.colour(f.severity if f.severity != 'error' else 'critical')}"
-                  f" {f.code} {f.message}\n    fix: {f.hint}")
-    return exit_code(findings)
+            print(f"{f.where}: {out.colour(str(f.severity))} {f.code} {f.message}\n"
+                  f"    fix: {f.hint}")
+    return config_check(findings)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -74,6 +75,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                   f"{t.from_value} -> {t.to_value}")
     print(f"\nnext step: {rep.next_step}")
     assert rep.state is not None
-    return 0 if rep.state.health.ok and exit_code(rep.findings) < 2 else 1
+    healthy = rep.state.health.ok and worst(rep.findings) < Level.CRITICAL
+    return EXIT_OK if healthy else EXIT_FAILED
 
 

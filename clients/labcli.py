@@ -11,7 +11,7 @@ from omapifo.lab import LabError
 from omapifo.failover import FailoverPair
 from omapifo.states import Role
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from .exitcodes import EXIT_OK
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .confcheck import ERROR, Finding, check_pair
+from .confcheck import Finding, check_pair
 from .dhcpdconf import DhcpdConfError
 from .errors import OmapifoError
 from .failover import FailoverPair
 from .health import fmt_age
 from .pairstate import PairState
 from .pools import PoolReport
+from .severity import Level
 from .states import FailoverState as S
 from .states import Role
 
@@ -92,7 +93,7 @@ def diagnose(pair: FailoverPair, *, run_dhcpd: bool = True, scan: bool = True) -
 def _next_step(name: str, rep: DoctorReport, report: PoolReport | None) -> str:
     st = rep.state
     assert st is not None
-    errors = [f for f in rep.findings if f.severity == ERROR]
+    errors = [f for f in rep.findings if f.severity is Level.CRITICAL]
     p, s = st.primary, st.secondary
     for me, other in ((p, s), (s, p)):
         if not other.reachable and me.local_state is S.COMMUNICATIONS_INTERRUPTED:

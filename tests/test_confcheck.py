@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from omapifo.confcheck import check_pair, exit_code
+from omapifo import Level
+from omapifo.clients.exitcodes import config_check as exit_code
+from omapifo.confcheck import Finding, check_pair, worst
 
 from .conftest import IN_CI
 from .labfiles import write_lab_files
@@ -125,8 +127,11 @@ def test_each_broken_pair_gets_exactly_its_codes(tmp_path, case):
         assert f.file and f.hint and f.message
         if f.code not in ("IN001", "OM001"):
             assert f.line, str(f)
+    assert all(isinstance(f.severity, Level) and f.severity is not Level.OK
+               for f in findings)
     assert exit_code(findings) == (0 if not expected else
-                                   2 if any(f.severity == "error" for f in findings) else 1)
+                                   2 if any(f.severity is Level.CRITICAL for f in findings)
+                                   else 1)
 
 
 def test_short_mclt_is_only_information(tmp_path):
@@ -135,6 +140,42 @@ def test_short_mclt_is_only_information(tmp_path):
     findings = check_pair(root / "primary" / "dhcpd.conf", root / "secondary" / "dhcpd.conf",
                           run_dhcpd=False)
     assert [f.code for f in findings] == ["FO008"] and exit_code(findings) == 0
+    assert findings[0].severity is Level.INFO and worst(findings) is Level.INFO
+
+
+def finding(severity: Level) -> Finding:
+    return Finding("XX001", severity, "message", "hint", "dhcpd.conf", 3)
+
+
+def test_severity_is_a_level_printed_as_the_docs_spell_it():
+    assert str(finding(Level.CRITICAL)) == "dhcpd.conf:3: critical XX001: message (hint)"
+    assert [str(level) for level in (Level.INFO, Level.WARNING, Level.CRITICAL)] == [
+        "info", "warning", "critical"]
+
+
+def test_the_exit_code_is_the_worst_findings_code():
+    """0 clean or information only, 1 warnings, 2 critical findings: Level.code."""
+    assert worst([]) is Level.OK and exit_code([]) == 0
+    for levels, code in (([Level.INFO], 0), ([Level.INFO, Level.WARNING], 1),
+                         ([Level.WARNING, Level.CRITICAL, Level.INFO], 2)):
+        assert exit_code([finding(level) for level in levels]) == code, levels
+
+
+def test_every_code_in_the_docs_has_the_severity_the_docs_give_it(tmp_path):
+    """docs/config-check.md's table and the findings agree, for the cases built here."""
+    import re
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "config-check.md").read_text()
+    documented = {code: {s.strip() for s in sev.split("/")}
+                  for code, sev in re.findall(r"^\| ([A-Z]{2}\d{3}) \| ([a-z /]+) \|", doc,
+                                              re.M)}
+    assert len(documented) == 25 and set().union(*documented.values()) == {
+        "critical", "warning", "info"}
+    for case in sorted(CASES):
+        faults, _ = CASES[case]
+        root = build(tmp_path / case.replace(" ", "-"), faults)
+        for f in check_pair(root / "primary" / "dhcpd.conf", root / "secondary" / "dhcpd.conf",
+                            run_dhcpd=False):
+            assert str(f.severity) in documented[f.code], (case, str(f))
 
 
 def test_dhcpds_own_verdict_is_reported(tmp_path):
@@ -190,7 +231,8 @@ def test_cli_config_check_exit_codes_and_json(tmp_path, capsys):
                                        "")])
     assert cli.main(["config", "check", str(root / "primary" / "dhcpd.conf"),
                      str(root / "secondary" / "dhcpd.conf"), "--no-dhcpd", "--json"]) == 1
-    assert [f["code"] for f in json.loads(capsys.readouterr().out)] == ["PL005"]
+    found = json.loads(capsys.readouterr().out)
+    assert [(f["code"], f["severity"]) for f in found] == [("PL005", "warning")]
     root = build(tmp_path / "c", CASES["pool without failover"][0])
     assert cli.main(["config", "check", str(root / "primary" / "dhcpd.conf"),
                      str(root / "secondary" / "dhcpd.conf"), "--no-dhcpd"]) == 2

@@ -317,3 +317,13 @@ def test_a_result_the_job_read_alone_is_not_reused_by_a_fresh_read():
     assert pair.calls == 4
     p.pools(P, fresh=True)
     assert pair.calls == 4
+
+
+def test_the_health_gauge_is_0_ok_1_warning_2_critical():
+    """The documented gauge scale, whatever order Level has inside (it also holds INFO)."""
+    m = Metrics()
+    for local, level, value in ((2, "ok", 0), (1, "warning", 1), (5, "critical", 2)):
+        st = pair_state(local)  # normal, startup, potential-conflict
+        assert str(st.health.level) == level
+        m.observe(st, 0.01)
+        assert m.registry.get_sample_value("omapifo_pair_health", {"pair": P}) == value

@@ -1,0 +1,37 @@
+"""Every exit code of the ``omapifo`` command, in one table.
+
+| code | most commands | ``omapifo check`` (monitoring plugins) | ``omapifo config check`` |
+| ---: | --- | --- | --- |
+| 0 | done | OK | clean (information only) |
+| 1 | refused, or the pair is not healthy | WARNING | warnings |
+| 2 | usage or configuration error | CRITICAL | critical findings |
+| 3 | a peer could not be reached | UNKNOWN | - |
+| 130 | interrupted (Ctrl-C) | | |
+
+``check`` and ``config check`` exit with the worst Level's :attr:`~omapifo.Level.code`
+(0 ok or info, 1 warning, 2 critical), the scale the library defines once; UNKNOWN is
+``check``'s own: nothing could be rated.
+"""
+from __future__ import annotations
+
+from omapifo import Level
+from omapifo.confcheck import Finding, worst
+
+# most commands
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
+
+# omapifo check: a Level's code, or UNKNOWN
+CHECK_UNKNOWN = 3
+CHECK_NAMES = {0: "OK", 1: "WARNING", 2: "CRITICAL", CHECK_UNKNOWN: "UNKNOWN"}
+
+
+def check_status(level: Level) -> int:
+    """``omapifo check``'s exit status for a rating: 0 OK, 1 WARNING, 2 CRITICAL."""
+    return level.code
+
+
+def config_check(findings: list[Finding]) -> int:
+    """``omapifo config check``'s exit code: 0 clean or information only, 1 warnings,
+    2 critical findings."""
+    return worst(findings).code
