@@ -1,26 +1,25 @@
 """``omapifo check PAIR``: a Nagios/Icinga plugin (monitoring-plugins conventions).
 
-One status line with perfdata, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
-``-w``/``-c`` are the seconds a reachable peer may spend in communications-interrupted
-before WARNING/CRITICAL: a server that just died makes its partner
-communications-interrupted, and that is what an admin must act on in time.
+One status line with perfdata, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
+(clients/exitcodes.py). The rating is omapifo.health.assess's, the same as the service's
+and ``omapifo status``'s; ``-w``/``-c`` are its communications-interrupted thresholds (the
+seconds a reachable peer may spend there before WARNING/CRITICAL): a server that just
+died makes its partner communications-interrupted, and that is what an admin must act on
+in time.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
 from typing import Any
 
-from omapifo import FailoverState
-from omapifo.api.schemas import PairStateSchema, PoolReportSchema
+from omapifo import FailoverState, Level, PairState
+from omapifo.api.schemas import PoolReportSchema
 from omapifo.errors import OmapifoError
-from omapifo.health import CRITICAL_STATES, WARNING_STATES
+from omapifo.health import assess
 
 from .backend import open_backend
-
-OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
-NAMES = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
+from .exitcodes import CHECK_NAMES, CHECK_UNKNOWN, check_status
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -40,60 +39,39 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_check, audit_log=None)
 
 
-def evaluate(st: dict[str, Any], warn: float, crit: float,
-             now: datetime | None = None) -> tuple[int, str, str]:
-    """(status, text, perfdata) of one pair's state (the REST/--json shape)."""
-    now = now or datetime.now(timezone.utc)
-    status, notes, perf = OK, [], []
-    views = {r: st[r] for r in ("primary", "secondary")}
-    reachable = [r for r, v in views.items() if v["reachable"]]
-    if not reachable:
-        return CRITICAL, "neither peer answers over OMAPI", ""
-    for role, v in views.items():
-        if not v["reachable"]:
-            notes.append(f"{role} unreachable")
-            perf.append(f"{role}_state=0")
-            other = views["secondary" if role == "primary" else "primary"]
-            if other["local_state"]["name"] not in ("communications-interrupted", "partner-down"):
-                status = max(status, CRITICAL)  # its partner has not even noticed: odd
-            continue
-        name = v["local_state"]["name"]
-        perf.append(f"{role}_state={v['local_state']['number']}")
-        seconds = (now - datetime.fromisoformat(v["since"])).total_seconds() if v["since"] else 0
-        if name == "communications-interrupted":
-            level = CRITICAL if seconds >= crit else WARNING if seconds >= warn else OK
-            status = max(status, level)
-            notes.append(f"{role} communications-interrupted for {int(seconds)}s")
+def evaluate(st: PairState, warn: float, crit: float) -> tuple[Level, str, str]:
+    """(level, text, perfdata) of one pair's state, rated by omapifo.health.assess with
+    ``-w``/``-c`` as the communications-interrupted thresholds, at the moment it was read.
+
+    A peer that does not answer while its partner has noticed (communications-interrupted
+    or partner-down) is rated by the partner's state and clock, not by itself."""
+    health = assess(st.primary, st.secondary, st.read_at, crit, comms_interrupted_warning=warn,
+                    rate_unreachable_by_partner=True)
+    perf = []
+    for view in (st.primary, st.secondary):
+        perf.append(f"{view.role}_state={int(view.local_state or 0)}")
+        if view.local_state is FailoverState.COMMUNICATIONS_INTERRUPTED:
+            since = view.since
+            # "U": monitoring-plugins' "could not be determined" (dhcpd gave no time)
+            value = f"{int((st.read_at - since).total_seconds())}s" if since else "U"
             # one label per peer: a cut link puts both in communications-interrupted
-            perf.append(f"{role}_comms_interrupted_seconds={int(seconds)}s;{warn:g};{crit:g};0")
-        elif FailoverState.from_name(name) in CRITICAL_STATES:
-            status = max(status, CRITICAL)
-            notes.append(f"{role} {name}")
-        elif FailoverState.from_name(name) in WARNING_STATES:
-            status = max(status, WARNING)
-            notes.append(f"{role} {name}")
-    if all(v["reachable"] and v["local_state"]["name"] == "partner-down"
-           for v in views.values()):
-        # each a warning alone, together a split brain: both hand out every address
-        status = CRITICAL
-        notes.append("both partner-down (split brain): stop one server now")
-    if status == OK and not notes:
-        notes.append("both peers normal")
-    return status, f"{st['pair']}: " + ", ".join(notes), " ".join(perf)
+            perf.append(f"{view.role}_comms_interrupted_seconds={value};{warn:g};{crit:g};0")
+    text = f"{st.pair}: " + ", ".join(note.summary for note in health.notes)
+    return health.level, text, " ".join(perf)
 
 
 def evaluate_runway(report: dict[str, Any], warn: int | None,
-                    crit: int | None) -> tuple[int, str, str]:
-    """(status, text, perfdata) of the smallest runway of any failover pool."""
+                    crit: int | None) -> tuple[Level, str, str]:
+    """(level, text, perfdata) of the smallest runway of any failover pool."""
     runways = [(min(p["runway"].values()), p["name"]) for p in report["pools"] if p["runway"]]
     if not runways:
-        return OK, "", ""
+        return Level.OK, "", ""
     low, name = min(runways)
-    status = CRITICAL if crit is not None and low < crit else \
-        WARNING if warn is not None and low < warn else OK
-    text = f"runway {low} in {name}" if status != OK else ""
-    return status, text, f"min_runway={low};{warn if warn is not None else ''};" \
-                         f"{crit if crit is not None else ''};0"
+    level = Level.CRITICAL if crit is not None and low < crit else \
+        Level.WARNING if warn is not None and low < warn else Level.OK
+    text = f"runway {low} in {name}" if level is not Level.OK else ""
+    return level, text, f"min_runway={low};{warn if warn is not None else ''};" \
+                        f"{crit if crit is not None else ''};0"
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -102,22 +80,23 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise ValueError("-w must not be larger than -c")
         backend = open_backend(args.config, args.api, None)
         try:
-            # evaluate() reads the REST shape; dump the library's objects into it
-            st = PairStateSchema().dump(backend.state(args.pair))
+            st = backend.state(args.pair)
+            # evaluate_runway() reads the REST shape; dump the library's report into it
             report = PoolReportSchema().dump(backend.pools(args.pair, None, None)) if (
                 args.runway_warning is not None or args.runway_critical is not None) else None
         finally:
             backend.close()
-        status, text, perf = evaluate(st, args.warning, args.critical)
+        level, text, perf = evaluate(st, args.warning, args.critical)
         if report is not None:
-            r_status, r_text, r_perf = evaluate_runway(report, args.runway_warning,
-                                                       args.runway_critical)
-            status = max(status, r_status)
+            r_level, r_text, r_perf = evaluate_runway(report, args.runway_warning,
+                                                      args.runway_critical)
+            level = max(level, r_level)
             text += f", {r_text}" if r_text else ""
             perf = f"{perf} {r_perf}".strip()
     except (OmapifoError, ValueError) as exc:
         print(f"OMAPIFO UNKNOWN - {exc}")
-        return UNKNOWN
-    print(f"OMAPIFO {NAMES[status]} - {text}" + (f" | {perf}" if perf else ""))
+        return CHECK_UNKNOWN
+    status = check_status(level)
+    print(f"OMAPIFO {CHECK_NAMES[status]} - {text}" + (f" | {perf}" if perf else ""))
     sys.stdout.flush()
     return status

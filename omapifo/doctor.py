@@ -12,7 +12,7 @@ from .confcheck import Finding, check_pair
 from .dhcpdconf import DhcpdConfError
 from .errors import OmapifoError
 from .failover import FailoverPair
-from .health import fmt_age
+from .health import format_duration
 from .pairstate import PairState
 from .pools import PoolReport
 from .severity import Level
@@ -50,7 +50,7 @@ def diagnose(pair: FailoverPair, *, run_dhcpd: bool = True, scan: bool = True) -
             rep.live.append(f"{role} ({v.endpoint}): does not answer OMAPI: {v.error}")
             continue
         age = (now - v.since).total_seconds() if v.since else None
-        line = (f"{role} ({v.endpoint}): {v.local_state} {fmt_age(age)}, "
+        line = (f"{role} ({v.endpoint}): {v.local_state} for {format_duration(age)}, "
                 f"sees its partner as {v.partner_state}")
         if v.recover_wait_until:
             line += f"; may leave recover-wait at {v.recover_wait_until:%H:%M:%S} UTC"

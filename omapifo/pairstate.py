@@ -73,12 +73,18 @@ class PairState:
 
     @property
     def split_brain(self) -> bool:
-        """Both peers in partner-down, as read from both or as either reports its partner:
-        each hands out every address (dhcpd(8), THE FAILOVER-STATE OBJECT)."""
-        down = FailoverState.PARTNER_DOWN
-        p, s = self.primary, self.secondary
-        return (p.local_state is down or s.partner_state is down) and \
-            (s.local_state is down or p.partner_state is down)
+        """Both peers in partner-down (see :func:`split_brain`)."""
+        return split_brain(self.primary, self.secondary)
+
+
+def split_brain(primary: PeerView, secondary: PeerView) -> bool:
+    """Both peers in partner-down, as read from both or as either reports its partner:
+    each hands out every address (dhcpd(8), THE FAILOVER-STATE OBJECT). The one test of a
+    split brain: the guards refuse to cause one, health rates it critical."""
+    down = FailoverState.PARTNER_DOWN
+    p, s = primary, secondary
+    return (p.local_state is down or s.partner_state is down) and \
+        (s.local_state is down or p.partner_state is down)
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,26 @@ def test_check_returns_each_of_its_four_exit_codes(healthy_lab, run):
     assert "comms_interrupted_seconds=" in out
 
 
+def test_check_on_a_cut_link_follows_the_clock_not_the_stale_partner_states(healthy_lab, run):
+    """Both servers run, cut off from each other: each is communications-interrupted and
+    still reports its partner as normal. -w/-c decide, as on a dead server."""
+    ci = FailoverState.COMMUNICATIONS_INTERRUPTED
+    lab = healthy_lab
+    try:
+        lab.partition()
+        lab.wait_states(ci, ci, timeout=lab.settings.max_response_delay + 45)
+        code, out, _ = run("check", PAIR, "-w", "600", "-c", "1200")
+        assert code == 0 and out.startswith("OMAPIFO OK"), out
+        assert "primary communications-interrupted for " in out and "disagree" not in out
+        code, out, _ = run("check", PAIR, "-w", "0", "-c", "1200")
+        assert code == 1 and "secondary_comms_interrupted_seconds=" in out, out
+        code, out, _ = run("status", PAIR)
+        assert code == 1 and "only the failover link is broken" in out
+    finally:
+        lab.mend()
+    lab.wait_normal(timeout=120)
+
+
 def test_lease_show_and_release(healthy_lab, run):
     ip = healthy_lab.client(4, mac="02:00:00:cc:00:04")
     code, out, _ = run("lease", "show", PAIR, ip)
