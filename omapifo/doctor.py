@@ -16,7 +16,6 @@ from .health import format_duration
 from .pairstate import PairState
 from .pools import PoolReport
 from .severity import Level
-from .states import FailoverState as S
 from .states import Role
 
 
@@ -91,32 +90,22 @@ def diagnose(pair: FailoverPair, *, run_dhcpd: bool = True, scan: bool = True) -
 
 
 def _next_step(name: str, rep: DoctorReport, report: PoolReport | None) -> str:
+    """The step of the worst thing found: health's notes (rated by omapifo.health.assess)
+    first, then the configuration findings, then the pools; among equals, the first."""
     st = rep.state
     assert st is not None
-    errors = [f for f in rep.findings if f.severity is Level.CRITICAL]
-    p, s = st.primary, st.secondary
-    for me, other in ((p, s), (s, p)):
-        if not other.reachable and me.local_state is S.COMMUNICATIONS_INTERRUPTED:
-            return (f"The {other.role} does not answer and the {me.role} is in "
-                    f"communications-interrupted. If the {other.role} is really down (not only "
-                    f"cut off), run: omapifo partner-down {name} {me.role}")
-        if not other.reachable and me.local_state is S.PARTNER_DOWN:
-            return (f"The {me.role} serves alone (partner-down). Repair and start the "
-                    f"{other.role}; it resynchronises through recover.")
-    if not p.reachable and not s.reachable:
-        return "Neither server answers OMAPI: check that dhcpd runs and the OMAPI key."
-    for v in (p, s):
-        if v.local_state is S.RECOVER_WAIT and v.recover_wait_until:
-            return (f"Wait: the {v.role} leaves recover-wait at "
-                    f"{v.recover_wait_until:%H:%M:%S} UTC.")
-        if v.local_state is S.COMMUNICATIONS_INTERRUPTED:
-            return (f"Both answer OMAPI but the {v.role} cannot reach its partner: repair the "
-                    "failover link (ports, routing; dhcpd also refuses peers whose clocks "
-                    "differ by more than 60 s). Do not declare partner-down.")
-    if errors:
-        return f"Fix the configuration error first: {errors[0]}"
-    if not st.health.ok:
-        return st.health.reasons[0]
+    steps: list[tuple[Level, str]] = []
+    for note in st.health.notes:
+        step = note.reason
+        if note.partner_down is not None:
+            step += f" To declare it: omapifo partner-down {name} {note.partner_down}"
+        steps.append((note.level, step))
+    steps += [(f.severity, f"Fix the configuration first: {f}") for f in rep.findings
+              if f.severity >= Level.WARNING]
     if report and any(pool.runway and min(pool.runway.values()) == 0 for pool in report.pools):
-        return "A pool has no free addresses left on one side: enlarge it before it runs out."
-    return "Nothing to do: both servers are normal and the configuration is consistent."
+        steps.append((Level.WARNING, "A pool has no free addresses left on one side: enlarge "
+                      "it before it runs out."))
+    worst = max((level for level, _ in steps), default=Level.OK)
+    if worst is Level.OK:
+        return "Nothing to do: both servers are normal and the configuration is consistent."
+    return next(step for level, step in steps if level is worst)
