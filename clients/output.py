@@ -2,41 +2,58 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
-_COLOURS = {"normal": "32", "ok": "32", "active": "32", "warning": "33", "startup": "33",
-            "recover": "33", "recover-wait": "33", "recover-done": "33", "paused": "33",
-            "shutdown": "33", "communications-interrupted": "33", "partner-down": "31",
-            "critical": "31", "potential-conflict": "31", "conflict-done": "31",
-            "resolution-interrupted": "31", "unreachable": "31"}
+from omapifo import FailoverState, Level
+from omapifo.health import format_duration, state_level
+
+# A colour per level: the only table here. A state is coloured by the level that
+# omapifo.health gives it, so the table of states and the pair's health cannot disagree.
+_LEVEL_COLOURS = {Level.OK: "32", Level.WARNING: "33", Level.CRITICAL: "31"}
+
+
+def _level(text: str) -> Level | None:
+    """The level a word stands for: a level's own name (``warning``), a failover state's
+    name (``partner-down``) or ``unreachable`` (a peer without a state); else None."""
+    if text == "unreachable":
+        return state_level(None)
+    try:
+        return Level[text.upper()]
+    except KeyError:
+        pass
+    try:
+        return state_level(FailoverState.from_name(text))
+    except ValueError:
+        return None  # a lease state, "-", ...: not a rating
 
 
 def colour(text: str, stream: TextIO | None = None) -> str:
-    code = _COLOURS.get(text)
+    """``text`` in the colour of its level (green ok, yellow warning, red critical) on a
+    tty; unchanged elsewhere and for words that are not a level or a failover state."""
+    level = _level(text)
+    code = _LEVEL_COLOURS.get(level) if level is not None else None
     if not code or not (stream or sys.stdout).isatty():
         return text
     return f"\033[{code}m{text}\033[0m"
 
 
 def age(when: str | None, now: datetime | None = None) -> str:
-    """``"normal since 14:02, 3h ago"`` style: local clock time and how long ago."""
+    """``"since 14:02:11, 3 h ago"`` style: local clock time and how long ago."""
     if not when:
         return ""
     t = datetime.fromisoformat(when)
     now = now or datetime.now(timezone.utc)
     secs = max(0, int((now - t).total_seconds()))
-    ago = (f"{secs}s" if secs < 120 else f"{secs // 60}m" if secs < 7200
-           else f"{secs // 3600}h" if secs < 172800 else f"{secs // 86400}d")
     local = t.astimezone()
     fmt = "%H:%M:%S" if secs < 86400 else "%Y-%m-%d %H:%M"
-    return f"since {local.strftime(fmt)}, {ago} ago"
+    return f"since {local.strftime(fmt)}, {format_duration(secs)} ago"
 
 
 def table(rows: list[list[str]], header: list[str], stream: TextIO | None = None) -> None:
     """Columns aligned on the visible text (colour codes do not count)."""
-    import re
     strip = re.compile(r"\033\[[0-9;]*m")
     widths = [max(len(strip.sub("", str(r[i]))) for r in [header] + rows)
               for i in range(len(header))]
