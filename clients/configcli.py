@@ -4,14 +4,13 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
-from pathlib import Path
 
 from omapifo import Level, load_config, open_pair
-from omapifo.api.store import Store
 from omapifo.confcheck import check_pair, worst
 from omapifo.doctor import diagnose
 
 from . import output as out
+from .backend import open_backend
 from .exitcodes import EXIT_FAILED, EXIT_OK, config_check
 
 
@@ -29,6 +28,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     doc = sub.add_parser("doctor", help="configuration and live pair, and the next step")
     doc.add_argument("pair")
     doc.add_argument("--no-scan", action="store_true", help="skip the pool scan")
+    doc.add_argument("--api", metavar="URL", help="also show the service's last transitions "
+                     "(token in OMAPIFO_TOKEN)")
     doc.set_defaults(func=cmd_doctor)
 
 
@@ -63,16 +64,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print("\npools:")
         for line in rep.pools:
             print(f"  {line}")
-    if Path(config.service.database).exists():  # what `omapifo serve` recorded
-        store = Store(config.service.database)
+    if args.api:  # what `omapifo serve` recorded, asked over its API (never its database)
+        backend = open_backend(None, args.api, None)
         try:
-            rows, _ = store.transitions(args.pair, limit=5)
+            hist = backend.history(args.pair, 5)
         finally:
-            store.close()
+            backend.close()
         print("\nlast transitions (from the service's history):")
-        for t in rows:
-            print(f"  {out.age(t.at.isoformat()).replace('since ', '')}  {t.peer} {t.field}: "
-                  f"{t.from_value} -> {t.to_value}")
+        for t in hist["transitions"]:
+            print(f"  {out.age(t['at']).replace('since ', '')}  {t['peer']} {t['field']}: "
+                  f"{t['from']} -> {t['to']}")
     print(f"\nnext step: {rep.next_step}")
     assert rep.state is not None
     healthy = rep.state.health.ok and worst(rep.findings) < Level.CRITICAL

@@ -11,10 +11,10 @@ from omapifo.errors import ConfigError, OperationRefused
 
 from . import output as out
 from .backend import Backend, open_backend
+from .exitcodes import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE
 
 _STATE = s.PairStateSchema()
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
 
 def _common(p: argparse.ArgumentParser) -> None:
