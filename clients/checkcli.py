@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
-from omapifo import FailoverState, Level, PairState
-from omapifo.api.schemas import PoolReportSchema
+from omapifo import FailoverState, Level, PairState, PoolReport
 from omapifo.errors import OmapifoError
 from omapifo.health import assess
 
@@ -60,10 +58,10 @@ def evaluate(st: PairState, warn: float, crit: float) -> tuple[Level, str, str]:
     return health.level, text, " ".join(perf)
 
 
-def evaluate_runway(report: dict[str, Any], warn: int | None,
+def evaluate_runway(report: PoolReport, warn: int | None,
                     crit: int | None) -> tuple[Level, str, str]:
     """(level, text, perfdata) of the smallest runway of any failover pool."""
-    runways = [(min(p["runway"].values()), p["name"]) for p in report["pools"] if p["runway"]]
+    runways = [(min(p.runway.values()), p.name) for p in report.pools if p.runway]
     if not runways:
         return Level.OK, "", ""
     low, name = min(runways)
@@ -82,7 +80,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         try:
             st = backend.state(args.pair)
             # evaluate_runway() reads the REST shape; dump the library's report into it
-            report = PoolReportSchema().dump(backend.pools(args.pair, None, None)) if (
+            report = backend.pools(args.pair, None, None) if (
                 args.runway_warning is not None or args.runway_critical is not None) else None
         finally:
             backend.close()
