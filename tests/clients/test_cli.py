@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from pathlib import Path
 
 import pytest
 
@@ -146,23 +145,28 @@ def test_pools_live_and_from_the_leases_file(healthy_lab, run):
     assert all(p["total"] == 32 for p in report["pools"])
 
 
-def test_doctor_shows_the_services_last_transitions(healthy_lab, run):
+def test_doctor_shows_the_services_last_transitions(healthy_lab, run, tmp_path, monkeypatch):
+    """Through the service's API (--api), never by opening its database."""
     from datetime import datetime, timezone
 
     from omapifo.api.store import Store, Transition
-    db = load_config(healthy_lab.config_path).service.database
-    store = Store(db)
+    cfg = service_config(healthy_lab.config_path, tmp_path, tmp_path / "db.sqlite3")
+    url, serve, stop = servecli.start(load_config(cfg), "127.0.0.1:0")
+    servecli.run_in_thread(serve)
     try:
+        store = Store(tmp_path / "db.sqlite3")  # what the poller would have recorded
         store.add_transition(Transition(datetime.now(timezone.utc), PAIR, "primary",
                                         "local_state", "normal", "communications-interrupted"))
-        code, out, _ = run("doctor", PAIR, "--no-scan")
-    finally:
         store.close()
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
-    assert code == 0 and "last transitions" in out
-    assert "primary local_state: normal -> communications-interrupted" in out
-    assert "next step: Nothing to do" in out
+        monkeypatch.setenv("OMAPIFO_TOKEN", READER)
+        code, out, _ = run("doctor", PAIR, "--no-scan", "--api", url)
+        assert code == 0 and "last transitions" in out
+        assert "primary local_state: normal -> communications-interrupted" in out
+        assert "next step: Nothing to do" in out
+        code, out, _ = run("doctor", PAIR, "--no-scan")
+        assert code == 0 and "last transitions" not in out  # no --api: not shown
+    finally:
+        stop()
 
 
 def test_shutdown_from_the_command_line_stops_the_server(healthy_lab, run, log_mark):
