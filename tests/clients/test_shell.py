@@ -1,0 +1,139 @@
+"""A command line that fits the shell: --version, NO_COLOR, doctor --json,
+--audit-log only where something is written. No lab needed."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import pytest
+
+import omapifo
+from omapifo import FailoverState as S, PairState, Role
+from omapifo.api.schemas import PairStateSchema
+from omapifo.clients import cli, configcli
+from omapifo.clients import output as out
+from omapifo.confcheck import Finding
+from omapifo.doctor import DoctorReport
+from omapifo.health import assess
+from omapifo import Level
+
+from ..test_health import NOW, view
+
+
+def run(argv: list[str]) -> tuple[int, str, str]:
+    o, e = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(o), contextlib.redirect_stderr(e):
+        try:
+            code = cli.main(argv)
+        except SystemExit as exc:  # argparse: --version, --help, usage errors
+            code = exc.code if isinstance(exc.code, int) else 2
+    return code, o.getvalue(), e.getvalue()
+
+
+def subparser(*path: str):
+    parser = cli.build_parser()
+    for name in path:
+        action = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+        parser = action.choices[name]
+    return parser
+
+
+def options(*path: str) -> set[str]:
+    return {o for a in subparser(*path)._actions for o in a.option_strings}
+
+
+# --version ------------------------------------------------------------------------------
+
+
+def test_version_prints_the_librarys_version():
+    code, stdout, _ = run(["--version"])
+    assert code == 0 and stdout == f"omapifo {omapifo.__version__}\n"
+
+
+# NO_COLOR -------------------------------------------------------------------------------
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_no_color_set_and_not_empty_means_no_colour_even_on_a_tty(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert out.colour("critical", Tty()) == "\033[31mcritical\033[0m"
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert out.colour("critical", Tty()) == "critical"
+    assert out.colour("partner-down", Tty()) == "partner-down"
+    monkeypatch.setenv("NO_COLOR", "")  # set but empty: colour as usual (no-color.org)
+    assert out.colour("critical", Tty()) == "\033[31mcritical\033[0m"
+
+
+# --audit-log only where something is written --------------------------------------------
+
+WRITERS = [("partner-down",), ("shutdown",), ("lease", "release")]
+# (subcommand, its arguments)
+READERS = [(("status",), ()), (("history",), ("p",)), (("pools",), ("p",)),
+           (("lease", "show"), ("p", "198.18.1.10")), (("doctor",), ("p",)),
+           (("check",), ("p",)), (("config", "check"), ("a.conf", "b.conf"))]
+
+
+@pytest.mark.parametrize("path", WRITERS, ids=" ".join)
+def test_the_subcommands_that_write_take_audit_log(path):
+    assert "--audit-log" in options(*path)
+
+
+@pytest.mark.parametrize("path,args", READERS, ids=[" ".join(p) for p, _ in READERS])
+def test_read_only_subcommands_do_not_offer_audit_log(path, args):
+    assert "--audit-log" not in options(*path)
+    code, _, err = run([*path, *args, "--audit-log", "a.log"])
+    assert code == 2 and "unrecognized arguments: --audit-log" in err
+
+
+# doctor --json --------------------------------------------------------------------------
+
+
+def _report(level_of_finding: Level | None = None) -> DoctorReport:
+    views = (view(Role.PRIMARY, S.NORMAL, S.NORMAL), view(Role.SECONDARY, S.NORMAL, S.NORMAL))
+    state = PairState("classroom-1-6", *views, NOW, assess(*views, NOW))
+    findings = [] if level_of_finding is None else [
+        Finding("FO002", level_of_finding, "addresses do not mirror", "mirror them",
+                "dhcpd.conf", 7)]
+    return DoctorReport("classroom-1-6", findings=findings, notes=["a note"], state=state,
+                        live=["primary (198.18.10.253): normal"], pools=["p: 10 addresses"],
+                        next_step="Nothing to do.")
+
+
+@pytest.fixture
+def doctor(monkeypatch):
+    reports: list[DoctorReport] = []
+    monkeypatch.setattr(configcli, "load_config", lambda path: None)
+    monkeypatch.setattr(configcli, "open_pair",
+                        lambda config, name: contextlib.nullcontext(object()))
+    monkeypatch.setattr(configcli, "diagnose", lambda pair, scan: reports[0])
+    return reports
+
+
+def test_doctor_json_dumps_the_report_with_the_services_state_schema(doctor):
+    doctor.append(_report(Level.WARNING))
+    code, stdout, _ = run(["doctor", "classroom-1-6", "--json"])
+    assert code == 0
+    doc = json.loads(stdout)
+    assert set(doc) == {"pair", "findings", "notes", "state", "live", "pools", "next_step"}
+    rep = doctor[0]
+    assert doc["state"] == json.loads(json.dumps(PairStateSchema().dump(rep.state)))
+    assert doc["findings"] == [{"code": "FO002", "severity": "warning",
+                                "message": "addresses do not mirror", "hint": "mirror them",
+                                "file": "dhcpd.conf", "line": 7}]
+    assert (doc["notes"], doc["live"], doc["pools"], doc["next_step"]) == (
+        rep.notes, rep.live, rep.pools, rep.next_step)
+    # the state loads back with the service's schema, as a script's client would
+    assert PairStateSchema().load(doc["state"]).health.level is rep.state.health.level
+
+
+def test_doctor_json_exits_like_the_human_report(doctor):
+    doctor.append(_report(Level.CRITICAL))
+    code, stdout, _ = run(["doctor", "classroom-1-6", "--json"])
+    assert code == 1 and json.loads(stdout)["findings"][0]["severity"] == "critical"
+    code_human, human, _ = run(["doctor", "classroom-1-6"])
+    assert code_human == 1 and human.startswith("doctor: classroom-1-6")
