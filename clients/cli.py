@@ -33,7 +33,7 @@ SERVICE_MODULES = {
 try:
     from omapifo.lab import LabError
 
-    from . import checkcli, configcli, democli, labcli, paircli, servecli
+    from . import checkcli, completion, configcli, democli, labcli, paircli, servecli
     from .client import ApiAuthError, BadRequest
 except ModuleNotFoundError as exc:
     if (exc.name or "").partition(".")[0] not in SERVICE_MODULES:
@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     labcli.add_parser(sub)
     democli.add_parser(sub)
     servecli.add_parser(sub)
+    completion.add_parser(sub)
     return parser
 
 

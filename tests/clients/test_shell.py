@@ -1,10 +1,12 @@
-"""A command line that fits the shell: --version, NO_COLOR, doctor --json,
+"""A command line that fits the shell: --version, bash completion, NO_COLOR, doctor --json,
 --audit-log only where something is written. No lab needed."""
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+import shutil
+import subprocess
 
 import pytest
 
@@ -137,3 +139,58 @@ def test_doctor_json_exits_like_the_human_report(doctor):
     assert code == 1 and json.loads(stdout)["findings"][0]["severity"] == "critical"
     code_human, human, _ = run(["doctor", "classroom-1-6"])
     assert code_human == 1 and human.startswith("doctor: classroom-1-6")
+
+
+# bash completion ------------------------------------------------------------------------
+
+bash = pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
+
+
+def complete(script: str, *words: str) -> list[str]:
+    """What TAB offers after ``words`` (the last one is the word being completed)."""
+    quoted = " ".join("'" + w.replace("'", "'\\''") + "'" for w in ("omapifo", *words))
+    probe = (f"{script}\nCOMP_WORDS=({quoted}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1))\n"
+             "_omapifo; printf '%s\\n' \"${COMPREPLY[@]}\"\n")
+    r = subprocess.run(["bash", "--norc", "--noprofile"], input=probe, capture_output=True,
+                       text=True, timeout=30, check=True)
+    return [w for w in r.stdout.split("\n") if w]
+
+
+@pytest.fixture(scope="module")
+def script() -> str:
+    code, stdout, err = run(["completion", "bash"])
+    assert code == 0, err
+    return stdout
+
+
+@bash
+def test_completion_offers_subcommands_nested_ones_and_choices(script):
+    assert complete(script, "st") == ["status"]
+    assert complete(script, "lease", "") == ["show", "release"]
+    assert complete(script, "lab", "s") == ["status", "stop", "start"]
+    assert complete(script, "partner-down", "classroom-1-6", "") == ["primary", "secondary"]
+    assert complete(script, "completion", "") == ["bash"]
+
+
+@bash
+def test_completion_offers_each_subcommands_own_options(script):
+    assert set(complete(script, "status", "--")) == {"--help", "--api", "--json"}
+    assert "--audit-log" in complete(script, "partner-down", "p", "primary", "--")
+    assert "--no-dhcpd" in complete(script, "config", "check", "a", "b", "--")
+    # an option's value is stepped over, even when it looks like a subcommand (a
+    # configuration file named "lab"): then the subcommands again
+    assert "doctor" in complete(script, "-c", "lab", "")
+    assert complete(script, "-c", "lab", "lease", "") == ["show", "release"]
+
+
+@bash
+def test_completion_completes_file_names_after_options_that_take_a_file(script, tmp_path):
+    (tmp_path / "omapifo.toml").write_text("")
+    assert complete(script, "-c", str(tmp_path / "omapi")) == [str(tmp_path / "omapifo.toml")]
+
+
+@bash
+def test_every_subcommand_is_in_the_script(script):
+    top = next(a for a in cli.build_parser()._actions
+               if a.__class__.__name__ == "_SubParsersAction")
+    assert complete(script, "") == list(top.choices)
