@@ -3,16 +3,18 @@ argparse parser, so it offers exactly the subcommands and options the command ha
 
     omapifo completion bash > ~/.local/share/bash-completion/completions/omapifo
 
-The script is static (TAB never starts Python): subcommands, each subcommand's options,
-the choices of options and arguments (``primary``/``secondary``), and file names after
-options that take a file.
+The script is static: subcommands, each subcommand's options, the choices of options and
+arguments (``primary``/``secondary``), and file names after options that take a file come
+from tables in it. Only a PAIR argument runs ``omapifo [-c FILE] completion pairs``, which
+prints the configured pair names (reading the configuration, contacting nothing).
 """
 from __future__ import annotations
 
 import argparse
 import shlex
 
-from omapifo import __version__
+from omapifo import __version__, load_config
+from omapifo.errors import ConfigError
 
 # options whose value is a file name (completed with the shell's file names)
 _FILE_DESTS = {"config", "leases", "audit_log"}
@@ -20,7 +22,8 @@ _FILE_DESTS = {"config", "leases", "audit_log"}
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("completion", help="print a shell completion script (see docs/cli.md)")
-    p.add_argument("shell", choices=["bash"])
+    p.add_argument("what", choices=["bash", "pairs"], help="bash: the completion script; "
+                   "pairs: the configured pair names, one a line (the script asks for them)")
     p.set_defaults(func=cmd_completion)
 
 
@@ -46,7 +49,9 @@ def _walk(parser: argparse.ArgumentParser, path: str, table: dict[str, dict[str,
             for o in action.option_strings:
                 table["value"][f"{path}|{o}"] = kind
         elif action.choices:
-            positional += [str(c) for c in action.choices]
+            positional.append("=" + "|".join(str(c) for c in action.choices))
+        else:
+            positional.append("pair" if action.dest == "pair" else "_")
     table["subs"][path] = " ".join(subs)
     table["opts"][path] = " ".join(opts)
     table["positional"][path] = " ".join(positional)
@@ -71,15 +76,24 @@ def bash_script(parser: argparse.ArgumentParser) -> str:
 {arrays}
 
 _omapifo() {{
-    local cur="${{COMP_WORDS[COMP_CWORD]}}" path="_" i w kind
-    # find the subcommand path (e.g. "lease show") in the words before the cursor,
-    # stepping over option values
+    local cur="${{COMP_WORDS[COMP_CWORD]}}" path="_" i w kind n=0 arg words
+    local -a config=() args=()
+    # find the subcommand path (e.g. "lease show") in the words before the cursor, stepping
+    # over option values, and count the arguments given to it
     for ((i = 1; i < COMP_CWORD; i++)); do
         w="${{COMP_WORDS[i]}}"
         if [[ -n "${{_omapifo_value["$path|$w"]+x}}" ]]; then
+            if [[ "$path" == _ && ( "$w" == -c || "$w" == --config ) ]]; then
+                config=(-c "${{COMP_WORDS[i+1]/#\\~/$HOME}}")
+            fi
             ((i++))
+        elif [[ "$w" == -* ]]; then
+            :
         elif [[ " ${{_omapifo_subs[$path]}} " == *" $w "* ]]; then
             if [[ "$path" == _ ]]; then path="$w"; else path="$path $w"; fi
+            n=0
+        else
+            ((n++))
         fi
     done
     if ((COMP_CWORD > 1)); then
@@ -92,16 +106,29 @@ _omapifo() {{
     fi
     if [[ "$cur" == -* ]]; then
         COMPREPLY=($(compgen -W "${{_omapifo_opts[$path]}}" -- "$cur"))
-    else
-        COMPREPLY=($(compgen -W "${{_omapifo_subs[$path]}} ${{_omapifo_positional[$path]}}" \\
-                     -- "$cur"))
+        return
     fi
+    args=(${{_omapifo_positional[$path]}})
+    arg="${{args[n]}}"
+    case "$arg" in
+        pair) words="$("${{COMP_WORDS[0]}}" "${{config[@]}}" completion pairs 2>/dev/null)" ;;
+        =*) words="${{arg#=}}"; words="${{words//|/ }}" ;;
+        *) words="" ;;
+    esac
+    COMPREPLY=($(compgen -W "${{_omapifo_subs[$path]}} $words" -- "$cur"))
 }}
 complete -F _omapifo omapifo
 """
 
 
 def cmd_completion(args: argparse.Namespace) -> int:
+    if args.what == "pairs":
+        try:
+            names = sorted(load_config(args.config).pairs)
+        except ConfigError:
+            names = []  # TAB offers nothing rather than an error in the middle of a line
+        print("\n".join(names))
+        return 0
     from .cli import build_parser  # the whole command, this subcommand included
 
     print(bash_script(build_parser()), end="")

@@ -5,8 +5,11 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +23,7 @@ from omapifo.doctor import DoctorReport
 from omapifo.health import assess
 from omapifo import Level
 
+from ..test_config import SECRET
 from ..test_health import NOW, view
 
 
@@ -151,8 +155,11 @@ def complete(script: str, *words: str) -> list[str]:
     quoted = " ".join("'" + w.replace("'", "'\\''") + "'" for w in ("omapifo", *words))
     probe = (f"{script}\nCOMP_WORDS=({quoted}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1))\n"
              "_omapifo; printf '%s\\n' \"${COMPREPLY[@]}\"\n")
+    # a PAIR runs `omapifo completion pairs`: this venv's omapifo
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env.pop("OMAPIFO_CONFIG", None)
     r = subprocess.run(["bash", "--norc", "--noprofile"], input=probe, capture_output=True,
-                       text=True, timeout=30, check=True)
+                       text=True, timeout=30, check=True, env=env)
     return [w for w in r.stdout.split("\n") if w]
 
 
@@ -169,7 +176,8 @@ def test_completion_offers_subcommands_nested_ones_and_choices(script):
     assert complete(script, "lease", "") == ["show", "release"]
     assert complete(script, "lab", "s") == ["status", "stop", "start"]
     assert complete(script, "partner-down", "classroom-1-6", "") == ["primary", "secondary"]
-    assert complete(script, "completion", "") == ["bash"]
+    assert complete(script, "completion", "") == ["bash", "pairs"]
+    assert complete(script, "lab", "client", "") == ["1", "2", "3", "4"]
 
 
 @bash
@@ -194,3 +202,32 @@ def test_every_subcommand_is_in_the_script(script):
     top = next(a for a in cli.build_parser()._actions
                if a.__class__.__name__ == "_SubParsersAction")
     assert complete(script, "") == list(top.choices)
+
+
+PAIRS = """
+[pairs.classroom-1-6]
+primary = "198.18.10.253:7911"
+secondary = "198.18.60.253"
+key_name = "omapi_key"
+key = "{secret}"
+
+[pairs.lab-2]
+primary = "198.18.20.253"
+secondary = "198.18.70.253"
+key_name = "omapi_key"
+key = "{secret}"
+"""
+
+
+@bash
+def test_a_pair_argument_completes_the_configured_pairs(script, tmp_path):
+    conf = tmp_path / "omapifo.toml"
+    conf.write_text(PAIRS.format(secret=SECRET))
+    c = ["-c", str(conf)]
+    assert complete(script, *c, "partner-down", "") == ["classroom-1-6", "lab-2"]
+    assert complete(script, *c, "lease", "show", "cl") == ["classroom-1-6"]
+    # the second argument of partner-down is the peer, not a pair
+    assert complete(script, *c, "partner-down", "lab-2", "") == ["primary", "secondary"]
+    assert complete(script, *c, "status", "--json", "l") == ["lab-2"]
+    # no configuration: nothing offered, and no error on the line
+    assert complete(script, "-c", str(tmp_path / "none.toml"), "doctor", "") == []
