@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     if _MISSING is not None:
+        if list(sys.argv[1:] if argv is None else argv) == ["--version"]:
+            print(f"omapifo {__version__}")  # what is installed: worth knowing right now
+            return EXIT_OK
         print(missing_extra_message(_MISSING), file=sys.stderr)
         return EXIT_USAGE
     parser = build_parser()

@@ -63,14 +63,21 @@ def test_the_licence_is_the_mpl_text():
     assert "license = MPL-2.0" in (ROOT / "setup.cfg").read_text()
 
 
-def test_without_the_service_extra_the_command_names_it():
+def _without_flask(*argv: str) -> subprocess.CompletedProcess[str]:
     code = ("import sys; sys.modules['flask'] = None\n"
             "from omapifo.clients import cli\n"
-            "sys.exit(cli.main(['status']))")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+            f"sys.exit(cli.main({list(argv)!r}))")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_without_the_service_extra_the_command_names_it():
+    r = _without_flask("status")
     assert r.returncode == 2, r.stderr
     assert "pip install 'omapifo[service]'" in r.stderr
     assert "Traceback" not in r.stderr
+    r = _without_flask("--version")  # still says what is installed
+    assert (r.returncode, r.stdout) == (0, f"omapifo {omapifo.__version__}\n")
 
 
 def _copy_distribution(name: str, site: Path) -> None:
@@ -131,3 +138,6 @@ def test_a_fresh_venv_with_the_library_deps_imports_omapifo(tmp_path):
                        text=True, timeout=60, cwd=tmp_path)
     assert r.returncode == 2
     assert "pip install 'omapifo[service]'" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run([str(venv / "bin" / "omapifo"), "--version"], capture_output=True,
+                       text=True, timeout=60, cwd=tmp_path)
+    assert (r.returncode, r.stdout) == (0, f"omapifo {omapifo.__version__}\n")
