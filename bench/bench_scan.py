@@ -127,6 +127,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sample", type=int, default=3000, help="addresses for the slow methods")
     ap.add_argument("--omshell-sample", type=int, default=100)
+    ap.add_argument("--no-files", action="store_true", help="skip the offline counts from "
+                    "files (bench/run_all.py runs them on their own)")
     args = ap.parse_args()
     labmod.check_prerequisites()
     lab = labmod.Lab.create(labmod.LabSettings(prefix=f"bench{os.getpid() % 1000}",
@@ -166,7 +168,8 @@ def main() -> int:
     finally:
         lab.down()
         shutil.rmtree(lab.dir, ignore_errors=True)  # a benchmark's lab keeps no post-mortem
-    files_benchmark()
+    if not args.no_files:
+        files_benchmark()
     return 0
 
 

@@ -11,13 +11,43 @@ import os
 import sys
 from collections.abc import Sequence
 
-from omapifo import faults
+from omapifo import __version__, faults
 from omapifo.errors import ConfigError, OmapifoError, OperationRefused, PeerError
-from omapifo.lab import LabError
 
-from .client import ApiAuthError, BadRequest
-from . import checkcli, configcli, democli, labcli, paircli, servecli
 from .exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
+
+# The command needs the `service` extra (setup.cfg, docs/packaging.md): `pip install omapifo`
+# installs only the library. Each module the extra brings, and the distribution it comes from
+# (tests/test_packaging.py checks this equals the extra's list).
+SERVICE_EXTRA = "service"
+SERVICE_MODULES = {
+    "flask": "Flask",
+    "flask_smorest": "flask-smorest",
+    "apscheduler": "APScheduler",
+    "prometheus_client": "prometheus_client",
+    "requests": "requests",
+    "waitress": "waitress",
+    "tomli_w": "tomli-w",
+}
+
+try:
+    from omapifo.lab import LabError
+
+    from . import checkcli, completion, configcli, democli, labcli, paircli, servecli
+    from .client import ApiAuthError, BadRequest
+except ModuleNotFoundError as exc:
+    if (exc.name or "").partition(".")[0] not in SERVICE_MODULES:
+        raise  # not the extra: a broken installation, say so with the traceback
+    _MISSING: str | None = exc.name
+else:
+    _MISSING = None
+
+
+def missing_extra_message(module: str) -> str:
+    dist = SERVICE_MODULES.get(module.partition(".")[0], module)
+    return (f"omapifo: the omapifo command needs omapifo's {SERVICE_EXTRA!r} extra, which "
+            f"is not installed ({dist} is missing): pip install 'omapifo[{SERVICE_EXTRA}]'. "
+            "`pip install omapifo` alone installs only the library.")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-c", "--config", default=os.environ.get("OMAPIFO_CONFIG"),
                         help="configuration file (default $OMAPIFO_CONFIG, ./omapifo.toml, "
                         "then /etc/omapifo/omapifo.toml)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     paircli.add_parsers(sub)
     checkcli.add_parser(sub)
@@ -33,10 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
     labcli.add_parser(sub)
     democli.add_parser(sub)
     servecli.add_parser(sub)
+    completion.add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if _MISSING is not None:
+        if list(sys.argv[1:] if argv is None else argv) == ["--version"]:
+            print(f"omapifo {__version__}")  # what is installed: worth knowing right now
+            return EXIT_OK
+        print(missing_extra_message(_MISSING), file=sys.stderr)
+        return EXIT_USAGE
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

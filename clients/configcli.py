@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
-
+from typing import Any
 
 from omapifo import Level, load_config, open_pair
-from omapifo.confcheck import check_pair, worst
-from omapifo.doctor import diagnose
+from omapifo.api.schemas import PairStateSchema
+from omapifo.confcheck import Finding, check_pair, worst
+from omapifo.doctor import DoctorReport, diagnose
 
 from . import output as out
 from .backend import open_backend
@@ -21,7 +22,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                           "each other; exit 0 clean, 1 warnings, 2 critical findings")
     chk.add_argument("primary_conf")
     chk.add_argument("secondary_conf")
-    chk.add_argument("--json", action="store_true")
+    chk.add_argument("--json", action="store_true", help="machine-readable output")
     chk.add_argument("--no-dhcpd", action="store_true", help="do not run dhcpd -t")
     chk.set_defaults(func=cmd_check)
 
@@ -30,13 +31,33 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     doc.add_argument("--no-scan", action="store_true", help="skip the pool scan")
     doc.add_argument("--api", metavar="URL", help="also show the service's last transitions "
                      "(token in OMAPIFO_TOKEN)")
+    doc.add_argument("--json", action="store_true", help="the report as JSON: findings, "
+                     "notes, state (the REST service's shape), live, pools, next_step")
     doc.set_defaults(func=cmd_doctor)
+
+
+def finding_json(f: Finding) -> dict[str, Any]:
+    return {**asdict(f), "severity": str(f.severity)}
+
+
+def doctor_json(rep: DoctorReport) -> dict[str, Any]:
+    """A DoctorReport as JSON: the findings as ``config check --json`` prints them, the
+    state through the REST service's PairStateSchema, the rest as the lines it printed."""
+    return {
+        "pair": rep.pair,
+        "findings": [finding_json(f) for f in rep.findings],
+        "notes": list(rep.notes),
+        "state": PairStateSchema().dump(rep.state) if rep.state is not None else None,
+        "live": list(rep.live),
+        "pools": list(rep.pools),
+        "next_step": rep.next_step,
+    }
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     findings = check_pair(args.primary_conf, args.secondary_conf, run_dhcpd=not args.no_dhcpd)
     if args.json:
-        out.dump_json([{**asdict(f), "severity": str(f.severity)} for f in findings])
+        out.dump_json([finding_json(f) for f in findings])
     elif not findings:
         print("clean: no findings")
     else:
@@ -50,6 +71,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     with open_pair(config, args.pair) as pair:
         rep = diagnose(pair, scan=not args.no_scan)
+    assert rep.state is not None
+    healthy = rep.state.health.ok and worst(rep.findings) < Level.CRITICAL
+    hist = _history(args.api, args.pair) if args.api else None
+    if args.json:
+        doc = doctor_json(rep)
+        if hist is not None:
+            doc["transitions"] = hist["transitions"]
+        out.dump_json(doc)
+        return EXIT_OK if healthy else EXIT_FAILED
     print(f"doctor: {rep.pair}\n\nconfiguration:")
     for f in rep.findings:
         print(f"  {f.where}: {f.severity} {f.code} {f.message}")
@@ -64,19 +94,21 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print("\npools:")
         for line in rep.pools:
             print(f"  {line}")
-    if args.api:  # what `omapifo serve` recorded, asked over its API (never its database)
-        backend = open_backend(None, args.api, None)
-        try:
-            hist = backend.history(args.pair, 5)
-        finally:
-            backend.close()
+    if hist is not None:
         print("\nlast transitions (from the service's history):")
         for t in hist["transitions"]:
             print(f"  {out.age(t['at']).replace('since ', '')}  {t['peer']} {t['field']}: "
                   f"{t['from']} -> {t['to']}")
     print(f"\nnext step: {rep.next_step}")
-    assert rep.state is not None
-    healthy = rep.state.health.ok and worst(rep.findings) < Level.CRITICAL
     return EXIT_OK if healthy else EXIT_FAILED
+
+
+def _history(api: str, pair: str) -> dict[str, Any]:
+    """What `omapifo serve` recorded, asked over its API (never its database)."""
+    backend = open_backend(None, api, None)
+    try:
+        return backend.history(pair, 5)
+    finally:
+        backend.close()
 
 

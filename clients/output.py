@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from datetime import datetime, timezone
@@ -32,12 +33,18 @@ def _level(text: str) -> Level | None:
 
 def colour(text: str, stream: TextIO | None = None) -> str:
     """``text`` in the colour of its level (green ok, yellow warning, red critical) on a
-    tty; unchanged elsewhere and for words that are not a level or a failover state."""
+    tty; unchanged elsewhere, when ``NO_COLOR`` is set and not empty (https://no-color.org),
+    and for words that are not a level or a failover state."""
     level = _level(text)
     code = _LEVEL_COLOURS.get(level) if level is not None else None
-    if not code or not (stream or sys.stdout).isatty():
+    if not code or not use_colour(stream or sys.stdout):
         return text
     return f"\033[{code}m{text}\033[0m"
+
+
+def use_colour(stream: TextIO) -> bool:
+    """Colour only on a terminal, and never when ``NO_COLOR`` is set to anything but ""."""
+    return not os.environ.get("NO_COLOR") and stream.isatty()
 
 
 def age(when: str | None, now: datetime | None = None) -> str:

@@ -21,6 +21,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--api", metavar="URL", help="go through the REST service (token in "
                    "OMAPIFO_TOKEN) instead of OMAPI")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _writes(p: argparse.ArgumentParser) -> None:
+    """Only the subcommands that change something take --audit-log."""
     p.add_argument("--audit-log", help="where direct changes are audited (default "
                    "~/.local/state/omapifo/audit.log, or OMAPIFO_AUDIT_LOG)")
 
@@ -42,6 +46,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--dry-run", action="store_true", help="check everything, change nothing")
         p.add_argument("--yes", action="store_true", help="do not ask to type the pair's name")
         _common(p)
+        _writes(p)
         p.set_defaults(func=cmd_action, action=name)
 
     p = sub.add_parser("history", help="state transitions the service recorded")
@@ -73,11 +78,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     rel.add_argument("--dry-run", action="store_true")
     rel.add_argument("--yes", action="store_true")
     _common(rel)
+    _writes(rel)
     rel.set_defaults(func=cmd_lease_release)
 
 
 def _backend(args: argparse.Namespace) -> Backend:
-    return open_backend(args.config, args.api, args.audit_log)
+    # read-only subcommands have no --audit-log: they audit nothing
+    return open_backend(args.config, args.api, getattr(args, "audit_log", None))
 
 
 def _confirm(args: argparse.Namespace, what: str) -> None:
