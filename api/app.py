@@ -119,7 +119,8 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
     poller = Poller(pairs, store, metrics, svc_cfg.poll_interval, svc_cfg.pool_interval,
                     svc_cfg.pool_scan_rate, fresh_min_age=svc_cfg.fresh_min_age,
                     fresh_wait=svc_cfg.fresh_wait,
-                    pool_fresh_min_age=svc_cfg.pool_fresh_min_age)
+                    pool_fresh_min_age=svc_cfg.pool_fresh_min_age,
+                    pool_retention=svc_cfg.pool_history_retention)
     service = Service(config, pairs, store, metrics, poller)
     app.extensions["omapifo"] = service
 
