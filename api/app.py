@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from omapifo import Config, FailoverPair
 from omapifo.errors import OmapifoError
 
-from . import problems
+from . import page, problems
 from .auditing import ServiceAudit, record_rejected
 from .auth import Caller, identify
 from .poller import Busy, Metrics, Poller
@@ -127,6 +127,7 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
     api = _ProblemApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     api.register_blueprint(blp)
+    page.init_app(app)  # a plain Flask blueprint: the status page is not in the OpenAPI document
     _document_problems(api)
     _document_path_parameters(api, list(config.pairs))
     app.register_error_handler(OmapifoError, problems.from_omapifo_error)
@@ -138,6 +139,8 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
 
     @app.before_request
     def _authenticate() -> Response | None:
+        if request.blueprint == page.page.name:
+            return page.authorize(svc_cfg)  # the status page: its cookie, or open
         path = request.path
         if (path == "/healthz" and svc_cfg.open_healthz) or (
                 path == "/metrics" and svc_cfg.open_metrics) or path in (

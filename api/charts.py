@@ -10,7 +10,7 @@ test counts them against the API's series).
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -21,12 +21,36 @@ WIDTH, HEIGHT = 600, 200
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 36
 # One style per series, in order: dash pattern and marker shape differ, not only colour.
 STYLES = (("#1f5fa8", "", "circle"), ("#b35c00", "6 4", "square"), ("#5b5b5b", "2 3", "circle"))
+# Marks per series at most: a week of scans every 5 minutes is 2016 points, which a chart
+# 600 units wide cannot show apart, and which made one pool's charts 660 KB (the page must
+# stay under 200 KB with several pools). Beyond this, each mark stands for a time slice.
+MAX_POINTS = 60
 
 
 @dataclass(frozen=True)
 class Series:
     name: str  # in the legend and each point's title
     points: Sequence[tuple[datetime, float]]  # oldest first
+    # which point of a time slice stands for it when there are too many: the worst one
+    # (the lowest runway, the highest utilisation), so thinning never hides a dip
+    worst: Callable[[float, float], float] = min
+
+
+def thin(points: Sequence[tuple[datetime, float]], worst: Callable[[float, float], float],
+         limit: int = MAX_POINTS) -> list[tuple[datetime, float]]:
+    """At most ``limit`` points: the time span cut into ``limit`` equal slices, each slice
+    shown by its worst point. Fewer points than that are returned as they are."""
+    if len(points) <= limit:
+        return list(points)
+    t0, t1 = points[0][0], points[-1][0]
+    span = (t1 - t0).total_seconds() or 1.0
+    slices: dict[int, tuple[datetime, float]] = {}
+    for at, value in points:
+        k = min(limit - 1, int(limit * (at - t0).total_seconds() / span))
+        kept = slices.get(k)
+        if kept is None or worst(value, kept[1]) != kept[1]:
+            slices[k] = (at, value)
+    return [slices[k] for k in sorted(slices)]
 
 
 def _fmt(value: float) -> str:
@@ -43,6 +67,7 @@ def line_chart(series: Sequence[Series], *, title: str, unit: str = "",
     largest value, at least 1). With no points at all, a chart that says so."""
     esc = html.escape
     label = f"{title}" + (f" ({unit})" if unit else "")
+    series = [Series(s.name, thin(s.points, s.worst), s.worst) for s in series]
     times = [at for s in series for at, _ in s.points]
     values = [v for s in series for _, v in s.points]
     out = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '

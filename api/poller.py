@@ -382,6 +382,11 @@ class Poller:
         except Exception:  # noqa: BLE001 - a scan must never kill the scheduler thread
             log.exception("pool scan of %s failed", name)
 
+    def last_pools(self, name: str) -> PoolReport | None:
+        """The last scan's report, or None: never scans (the status page must not)."""
+        with self._lock:
+            return self._pools.get(name)
+
     def cached(self, name: str) -> Snapshot | None:
         with self._lock:
             return self._cache.get(name)

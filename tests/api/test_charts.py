@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
 
-from omapifo.api.charts import HEIGHT, LEFT, RIGHT, TOP, WIDTH, Series, line_chart
+from omapifo.api.charts import HEIGHT, LEFT, RIGHT, TOP, WIDTH, Series, line_chart, thin
 
 SVG = "{http://www.w3.org/2000/svg}"
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
@@ -58,3 +58,12 @@ def test_names_are_escaped() -> None:
                            title="pool <b>&"))
     assert "<script>" not in chart and "<b>" not in chart
     ET.fromstring(chart)
+
+
+def test_thinning_keeps_the_worst_of_each_slice() -> None:
+    series = points([50.0] * 500)
+    series[123] = (series[123][0], 3.0)  # one dip in a week of calm
+    kept = thin(series, min, limit=20)
+    assert len(kept) == 20 and (series[123] in kept)
+    assert thin(series[:5], min, limit=20) == series[:5]  # few points stay as they are
+    assert max(v for _, v in thin(points(list(range(100))), max, limit=10)) == 99
