@@ -3,7 +3,8 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := isc-dhcp-server isc-dhcp-client isc-dhcp-relay dhcpd-pools iproute2
+APT_PACKAGES := isc-dhcp-server isc-dhcp-client isc-dhcp-relay dhcpd-pools iproute2 \
+	chromium chromium-driver
 # Only the benchmarks need these (bench/README.md).
 BENCH_APT_PACKAGES := wrk kea-dhcp4-server kea-ctrl-agent kea-common
 PYTEST_ARGS ?=
@@ -12,9 +13,10 @@ PYTEST_ARGS ?=
 
 setup: apt venv
 
-# Installs the Debian packages the lab needs when any tool is missing.
+# Installs the Debian packages the lab and the status page's browser tests need when any
+# tool is missing.
 apt:
-	@missing=""; for t in dhcpd dhclient dhcrelay dhcpd-pools ip; do \
+	@missing=""; for t in dhcpd dhclient dhcrelay dhcpd-pools ip chromium chromedriver; do \
 	  command -v $$t >/dev/null 2>&1 || [ -x /usr/sbin/$$t ] || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "missing:$$missing; run as root: apt-get install $(APT_PACKAGES)"; exit 2; fi; \

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from omapifo import Config, FailoverPair
 from omapifo.errors import OmapifoError
 
-from . import problems
+from . import page, problems
 from .auditing import ServiceAudit, record_rejected
 from .auth import Caller, identify
 from .poller import Busy, Metrics, Poller
@@ -119,13 +119,15 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
     poller = Poller(pairs, store, metrics, svc_cfg.poll_interval, svc_cfg.pool_interval,
                     svc_cfg.pool_scan_rate, fresh_min_age=svc_cfg.fresh_min_age,
                     fresh_wait=svc_cfg.fresh_wait,
-                    pool_fresh_min_age=svc_cfg.pool_fresh_min_age)
+                    pool_fresh_min_age=svc_cfg.pool_fresh_min_age,
+                    pool_retention=svc_cfg.pool_history_retention)
     service = Service(config, pairs, store, metrics, poller)
     app.extensions["omapifo"] = service
 
     api = _ProblemApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     api.register_blueprint(blp)
+    page.init_app(app)  # a plain Flask blueprint: the status page is not in the OpenAPI document
     _document_problems(api)
     _document_path_parameters(api, list(config.pairs))
     app.register_error_handler(OmapifoError, problems.from_omapifo_error)
@@ -137,6 +139,8 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
 
     @app.before_request
     def _authenticate() -> Response | None:
+        if request.blueprint == page.page.name:
+            return page.authorize(svc_cfg)  # the status page: its cookie, or open
         path = request.path
         if (path == "/healthz" and svc_cfg.open_healthz) or (
                 path == "/metrics" and svc_cfg.open_metrics) or path in (

@@ -20,6 +20,7 @@ import itertools
 import json
 import logging
 import math
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -259,7 +260,8 @@ class Poller:
     def __init__(self, pairs: dict[str, FailoverPair], store: Store, metrics: Metrics,
                  interval: float, pool_interval: float = 300.0,
                  pool_rate: float | None = None, *, fresh_min_age: float = 1.0,
-                 fresh_wait: float = 0.5, pool_fresh_min_age: float = 2.0) -> None:
+                 fresh_wait: float = 0.5, pool_fresh_min_age: float = 2.0,
+                 pool_retention: float = 604800.0) -> None:
         self.pairs = pairs
         self.store = store
         self.metrics = metrics
@@ -269,6 +271,7 @@ class Poller:
         self.fresh_min_age = fresh_min_age
         self.fresh_wait = fresh_wait
         self.pool_fresh_min_age = pool_fresh_min_age
+        self.pool_retention = pool_retention  # seconds of pool scans the store keeps
         self._cache: dict[str, Snapshot] = {}
         self._started = itertools.count()  # direct poll() calls may still overlap
         self._cached_start: dict[str, int] = {}
@@ -346,6 +349,10 @@ class Poller:
         with self._lock:
             self._pools[name] = report
         self.metrics.observe_pools(report)
+        try:
+            self.store.add_pool_scan(report, self.pool_retention)
+        except sqlite3.Error:  # the series is for charts: a locked database loses a point,
+            log.exception("could not record the pool scan of %s", name)  # not the scan
         return report
 
     def _scan_expected(self, name: str) -> float:
@@ -374,6 +381,11 @@ class Poller:
             log.error("pool scan of %s: %s", name, exc)
         except Exception:  # noqa: BLE001 - a scan must never kill the scheduler thread
             log.exception("pool scan of %s failed", name)
+
+    def last_pools(self, name: str) -> PoolReport | None:
+        """The last scan's report, or None: never scans (the status page must not)."""
+        with self._lock:
+            return self._pools.get(name)
 
     def cached(self, name: str) -> Snapshot | None:
         with self._lock:

@@ -354,6 +354,32 @@ class PoolReportSchema(_Model):
                           d["duration"], dict(d.get("errors", {})))
 
 
+class PoolHistoryQuerySchema(Strict):
+    since = f.AwareDateTime(load_default=None, allow_none=True, default_timezone=None,
+                            validate=_in_utc_range,
+                            metadata={"description": "RFC 3339 with an offset"})
+    limit = f.Integer(load_default=1000, validate=v.Range(min=1, max=10000),
+                      metadata={"description": "the newest this many points (pool and scan)"})
+
+
+class PoolPointSchema(_Base):
+    at = f.DateTime(format="iso", metadata={"description": "when the scan was made"})
+    pool = f.String()
+    total = f.Integer()
+    active = f.Integer()
+    free = f.Integer(metadata={"description": "owned by the primary"})
+    backup = f.Integer(metadata={"description": "owned by the secondary"})
+    utilization = f.Float(metadata={"description": "percent bound to clients"})
+    runway = f.Dict(keys=f.String(), values=f.Integer(), metadata={
+        "description": "addresses each peer could hand out alone at that scan"})
+
+
+class PoolHistorySchema(_Base):
+    pair = f.String()
+    retention = f.Float(metadata={"description": "seconds of scans the service keeps"})
+    points = f.List(f.Nested(PoolPointSchema), metadata={"description": "oldest first"})
+
+
 class ProblemSchema(_Base):
     """RFC 9457 problem details."""
 

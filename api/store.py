@@ -1,4 +1,4 @@
-"""SQLite storage for the poller's transitions and the audit trail.
+"""SQLite storage for the poller's transitions, its pool scans and the audit trail.
 
 WAL mode, synchronous=FULL and one commit per record: a commit is on disk when the call
 returns, so a service killed at any moment (SIGKILL during a partner-down) keeps every
@@ -17,10 +17,11 @@ import sqlite3
 import stat
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from omapifo import PoolReport
 from omapifo.audit import AuditRecord, Outcome, clean_text
 from omapifo.errors import AuditUnavailable
 
@@ -34,6 +35,14 @@ CREATE TABLE IF NOT EXISTS transitions (
     field TEXT NOT NULL, from_value TEXT, to_value TEXT
 );
 CREATE INDEX IF NOT EXISTS transitions_pair_at ON transitions (pair, at);
+CREATE TABLE IF NOT EXISTS pool_scans (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL, pair TEXT NOT NULL, pool TEXT NOT NULL,
+    total INTEGER NOT NULL, active INTEGER NOT NULL, free INTEGER NOT NULL,
+    backup INTEGER NOT NULL, utilization REAL NOT NULL,
+    runway_primary INTEGER, runway_secondary INTEGER
+);
+CREATE INDEX IF NOT EXISTS pool_scans_pair_at ON pool_scans (pair, at);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL, actor TEXT NOT NULL, pair TEXT NOT NULL, peer TEXT NOT NULL,
@@ -51,6 +60,21 @@ class Transition:
     field: str  # "local_state", "partner_state" or "reachable"
     from_value: str | None
     to_value: str | None
+
+
+@dataclass(frozen=True)
+class PoolPoint:
+    """One pool at one complete scan: what the status page charts over time."""
+
+    at: datetime
+    pair: str
+    pool: str
+    total: int
+    active: int
+    free: int
+    backup: int
+    utilization: float  # percent bound to clients, PoolCounts.utilization at the scan
+    runway: dict[str, int]  # "primary"/"secondary" -> addresses it could hand out alone
 
 
 @dataclass(frozen=True)
@@ -131,6 +155,50 @@ class Store:
                           f"WHERE {where} ORDER BY at DESC, id DESC LIMIT ? OFFSET ?",
                           (*args, limit, offset))
         return [Transition(_dt(r[0]), *r[1:]) for r in rows], total
+
+    # -- the time series of pool scans ------------------------------------------------
+
+    def add_pool_scan(self, report: PoolReport, retention: float) -> None:
+        """Record a complete scan's counts, one row per pool, and drop rows of the pair
+        older than ``retention`` seconds before it (so the table stays bounded by what the
+        configuration keeps, however long the service runs). An incomplete scan is not
+        recorded: its zeros would read as a pool emptied."""
+        if not report.complete:
+            return
+        at = _ts(report.scanned_at)
+        cutoff = _ts(report.scanned_at - timedelta(seconds=retention))
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(
+                    "INSERT INTO pool_scans (at, pair, pool, total, active, free, backup, "
+                    "utilization, runway_primary, runway_secondary) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(at, report.pair, p.name, p.total, p.active, p.free, p.backup,
+                      p.utilization,
+                      p.runway.get("primary"), p.runway.get("secondary"))
+                     for p in report.pools])
+                self._db.execute("DELETE FROM pool_scans WHERE pair = ? AND at < ?",
+                                 (report.pair, cutoff))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def pool_history(self, pair: str, *, since: datetime | None = None,
+                     limit: int = 1000) -> list[PoolPoint]:
+        """Oldest first (the order a chart draws): the newest ``limit`` rows of ``pair``."""
+        where, args = "pair = ?", [pair]
+        if since is not None:
+            where += " AND at >= ?"
+            args.append(_ts(since))
+        rows = self._exec(
+            f"SELECT at, pair, pool, total, active, free, backup, utilization, runway_primary, "
+            f"runway_secondary FROM (SELECT * FROM pool_scans WHERE {where} "
+            f"ORDER BY at DESC, id DESC LIMIT ?) ORDER BY at, id", (*args, limit))
+        return [PoolPoint(_dt(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7],
+                          {k: v for k, v in (("primary", r[8]), ("secondary", r[9]))
+                           if v is not None}) for r in rows]
 
     # -- the audit trail: an omapifo.audit.AuditSink ----------------------------------
 

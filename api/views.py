@@ -205,6 +205,20 @@ class Pools(MethodView):
         return _service().poller.pools(pair, fresh=query["fresh"])
 
 
+@blp.route("/pairs/<string:pair>/pools/history")
+class PoolHistory(MethodView):
+    @blp.arguments(s.PoolHistoryQuerySchema, location="query")
+    @blp.response(200, s.PoolHistorySchema)
+    def get(self, query: dict[str, Any], pair: str) -> Any:
+        """The poller's complete pool scans over time (counts, utilisation and each peer's
+        runway per pool), oldest first, kept for ``pool_history_retention`` seconds."""
+        service = _service()
+        _pair(pair)
+        points = service.store.pool_history(pair, since=query["since"], limit=query["limit"])
+        return {"pair": pair, "retention": service.config.service.pool_history_retention,
+                "points": points}
+
+
 @blp.route("/audit")
 class Audit(MethodView):
     @blp.arguments(s.PageQuerySchema, location="query")

@@ -126,6 +126,10 @@ class ServiceConfig:
     fresh_min_age: float = 1.0
     fresh_wait: float = 0.5
     pool_fresh_min_age: float = 2.0  # the same for ?fresh=1 pool scans
+    # seconds of pool scans kept for the status page's charts and pools/history (7 days)
+    pool_history_retention: float = 604800.0
+    # the status page at / without logging in (it is read-only, but shows the pairs)
+    open_status_page: bool = False
     tokens: tuple[TokenConfig, ...] = ()
 
 
@@ -209,6 +213,8 @@ class _ServiceSchema(ma.Schema):
     fresh_min_age = ma.fields.Float(validate=ma.validate.Range(min=0, max=3600))
     fresh_wait = ma.fields.Float(validate=ma.validate.Range(min=0, max=60))
     pool_fresh_min_age = ma.fields.Float(validate=ma.validate.Range(min=0, max=86400))
+    pool_history_retention = ma.fields.Float(validate=ma.validate.Range(min=0, max=366 * 86400))
+    open_status_page = ma.fields.Boolean()
     tokens = ma.fields.List(ma.fields.Nested(_TokenSchema))
 
 
