@@ -29,7 +29,7 @@ from markupsafe import Markup
 
 from omapifo import PairState, PeerView, PoolReport, Role
 from omapifo.config import ServiceConfig
-from omapifo.doctor import DoctorReport, _next_step
+from omapifo.doctor import DoctorReport, next_step
 from omapifo.health import format_duration, state_level
 from omapifo.severity import Level
 
@@ -153,7 +153,7 @@ def pair_row(name: str) -> PairRow:
     now = datetime.now(timezone.utc)
     report: PoolReport | None = svc.poller.last_pools(name)
     # the doctor's next step, from what the poller already read: no OMAPI, no dhcpd -t
-    step = _next_step(name, DoctorReport(name, state=st), report)
+    step = next_step(name, DoctorReport(name, state=st), report)
     return PairRow(name, True, str(st.health.level), st.read_at.strftime("%H:%M:%S UTC"),
                    tuple(_peer_row(st.peer(r), now) for r in Role),
                    tuple((str(n.level), n.reason) for n in st.health.notes

@@ -85,13 +85,15 @@ def diagnose(pair: FailoverPair, *, run_dhcpd: bool = True, scan: bool = True) -
             rep.pools.append(f"{p.name}: {p.total} addresses, {p.active} active, {balance}, "
                              f"runway primary {p.runway.get('primary', '-')}, secondary "
                              f"{p.runway.get('secondary', '-')}")
-    rep.next_step = _next_step(pair.name, rep, report)
+    rep.next_step = next_step(pair.name, rep, report)
     return rep
 
 
-def _next_step(name: str, rep: DoctorReport, report: PoolReport | None) -> str:
-    """The step of the worst thing found: health's notes (rated by omapifo.health.assess)
-    first, then the configuration findings, then the pools; among equals, the first."""
+def next_step(name: str, rep: DoctorReport, report: PoolReport | None) -> str:
+    """The one next step for a report (public: the status page shows it for the poller's
+    cached state): the step of the worst thing found, health's notes (rated by
+    omapifo.health.assess) first, then the configuration findings, then the pools; among
+    equals, the first."""
     st = rep.state
     assert st is not None
     steps: list[tuple[Level, str]] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from omapifo import FailoverState as S, Level, PairState, Role
 from omapifo.confcheck import Finding
-from omapifo.doctor import DoctorReport, _next_step
+from omapifo.doctor import DoctorReport, next_step
 from omapifo.health import assess
 
 from .test_health import NOW, view
@@ -19,7 +19,7 @@ def step(p_local, p_partner, s_local, s_partner, *, age=10, findings=()) -> str:
              view(Role.SECONDARY, s_local, s_partner, age))
     rep = DoctorReport(PAIR, findings=list(findings),
                        state=PairState(PAIR, *views, NOW, assess(*views, NOW)))
-    return _next_step(PAIR, rep, None)
+    return next_step(PAIR, rep, None)
 
 
 def finding(level: Level) -> Finding:
