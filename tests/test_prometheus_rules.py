@@ -59,3 +59,18 @@ def test_there_are_rule_tests_for_every_alert():
 def test_promtool_unit_tests_pass(test_file):
     proc = run("test", "rules", str(test_file))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_dashboards_queries_are_valid_promql(tmp_path):
+    """promtool parses rules offline: each dashboard query becomes one (Grafana's
+    variables replaced by what they stand for)."""
+    from .api.test_dashboard import queries
+
+    exprs = [q.replace("$pair", ".*") for q in queries()
+             if not q.startswith("label_values(")]  # Grafana's function, not PromQL
+    groups = {"groups": [{"name": "dashboard", "rules": [
+        {"record": f"dashboard:query{i}", "expr": e} for i, e in enumerate(exprs)]}]}
+    path = tmp_path / "dashboard.rules.yml"
+    path.write_text(yaml.safe_dump(groups))
+    proc = run("check", "rules", str(path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
