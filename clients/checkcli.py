@@ -73,7 +73,8 @@ def evaluate(st: PairState, warn: Range, crit: Range) -> tuple[Level, str, str]:
     health = assess(st.primary, st.secondary, st.read_at, math.inf,
                     comms_interrupted_warning=math.inf, rate_unreachable_by_partner=True)
     level = health.level
-    states, seconds = [], []
+    states: list[str] = []
+    seconds: list[str] = []
     for view in (st.primary, st.secondary):
         states.append(f"{view.role}_state={int(view.local_state or 0)}")
         if not view.reachable:
