@@ -6,12 +6,16 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := isc-dhcp-server isc-dhcp-client isc-dhcp-relay dhcpd-pools iproute2 \
 	chromium chromium-driver
 # Only the benchmarks need these (bench/README.md).
+# promtool (tests of deploy/prometheus/omapifo.rules.yml) comes from Debian's prometheus
+# package; only its .deb is fetched and unpacked into the venv, so installing it never
+# starts a Prometheus server on the machine.
+PROMTOOL_APT_PACKAGE := prometheus
 BENCH_APT_PACKAGES := wrk kea-dhcp4-server kea-ctrl-agent kea-common
 PYTEST_ARGS ?=
 
-.PHONY: setup apt venv lint test test-unit test-integration demo bench lab-down clean
+.PHONY: setup apt promtool venv lint test test-unit test-integration demo bench lab-down clean
 
-setup: apt venv
+setup: apt venv promtool
 
 # Installs the Debian packages the lab and the status page's browser tests need when any
 # tool is missing.
@@ -23,6 +27,16 @@ apt:
 	  echo "installing $(APT_PACKAGES)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
 	fi
+
+# promtool into $(VENV)/bin (tests/test_prometheus_rules.py looks there and on PATH).
+promtool: $(VENV)/bin/promtool
+
+$(VENV)/bin/promtool: | $(VENV)/.installed
+	@if command -v promtool >/dev/null 2>&1; then ln -sf "$$(command -v promtool)" $@; else \
+	  d=$$(mktemp -d) && (cd $$d && apt-get download -qq $(PROMTOOL_APT_PACKAGE) 2>/dev/null || \
+	    { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get download -qq $(PROMTOOL_APT_PACKAGE); }) && \
+	  dpkg-deb -x $$d/$(PROMTOOL_APT_PACKAGE)_*.deb $$d/x && \
+	  install -m 755 $$d/x/usr/bin/promtool $@ && rm -rf $$d; fi
 
 venv: $(VENV)/.installed
 

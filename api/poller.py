@@ -32,7 +32,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from omapifo import FailoverPair, FailoverState, PairState, PoolReport, Role
+from omapifo import FailoverPair, FailoverState, PairState, PoolReport, Role, __version__
 from omapifo.errors import ConfigError
 
 from .schemas import PairStateSchema
@@ -45,6 +45,11 @@ _STATES = [s for s in FailoverState if s is not FailoverState.UNKNOWN_STATE]
 # are capped by pool_scan_rate; four bound what scans of many pairs cost the service.
 SCAN_THREADS = 4
 T = TypeVar("T")
+# omapifo_pool_addresses' states: every binding state dhcpd has, and "unknown" (an address of
+# the range without a lease), so that they sum to omapifo_pool_size_addresses. The pool's
+# total used to be a state="total" series of the same family: every sum counted it twice.
+POOL_STATES = ("active", "free", "backup", "expired", "released", "abandoned", "reset",
+               "reserved", "bootp", "unknown")
 
 
 class Busy(Exception):
@@ -88,8 +93,15 @@ class Metrics:
                                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
                                                 2.5, 5, 10))
         self.pool_addresses = Gauge("omapifo_pool_addresses", "addresses of a pool by binding "
-                                    "state (from the last scan)", ["pair", "pool", "state"],
+                                    "state (from the last scan; unknown: no lease); they sum "
+                                    "to omapifo_pool_size_addresses", ["pair", "pool", "state"],
                                     registry=r)
+        self.pool_size = Gauge("omapifo_pool_size_addresses", "addresses in a pool's ranges",
+                               ["pair", "pool"], registry=r)
+        # which omapifo answers: the usual constant-1 info gauge, joined on by dashboards
+        self.build_info = Gauge("omapifo_build_info", "always 1; the omapifo version serving "
+                                "these metrics", ["version"], registry=r)
+        self.build_info.labels(__version__).set(1)
         self.pool_runway = Gauge("omapifo_pool_runway_addresses", "addresses a peer can still "
                                  "hand out alone if its partner disappears now",
                                  ["pair", "pool", "peer"], registry=r)
@@ -111,8 +123,8 @@ class Metrics:
 
     def observe_pools(self, report: PoolReport) -> None:
         for pool in report.pools:
-            for state in ("total", "active", "free", "backup", "expired", "released",
-                          "abandoned", "reset", "reserved", "bootp"):
+            self.pool_size.labels(report.pair, pool.name).set(pool.total)
+            for state in POOL_STATES:
                 self.pool_addresses.labels(report.pair, pool.name, state).set(
                     getattr(pool, state))
             for peer, runway in pool.runway.items():

@@ -2,60 +2,96 @@
 
 One status line with perfdata, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
 (clients/exitcodes.py). The rating is omapifo.health.assess's, the same as the service's
-and ``omapifo status``'s; ``-w``/``-c`` are its communications-interrupted thresholds (the
-seconds a reachable peer may spend there before WARNING/CRITICAL): a server that just
-died makes its partner communications-interrupted, and that is what an admin must act on
-in time.
+and ``omapifo status``'s, except for communications-interrupted with a known start: there
+``-w``/``-c`` are monitoring-plugins ranges (clients/nagrange.py) over the seconds a peer
+has spent in it: a server that just died makes its partner communications-interrupted, and
+that is what an admin must act on in time.
+
+``-c`` after ``check`` is the critical range; the configuration file before it is
+``omapifo --config FILE`` (its ``-c`` works there too, but the long form cannot be misread).
+Whatever goes wrong, the check answers UNKNOWN (3) within ``-t`` seconds: a traceback's
+exit 1 would read as WARNING and a hung check as whatever Nagios makes of its own timeout.
 """
 from __future__ import annotations
 
 import argparse
+import math
+import stat
 import sys
+import threading
+from pathlib import Path
 
-from omapifo import FailoverState, Level, PairState, PoolReport
-from omapifo.errors import OmapifoError
+from omapifo import FailoverState, Level, PairState, PoolReport, __version__
+from omapifo.errors import ConfigError
 from omapifo.health import assess
 
-from .backend import open_backend
+from .backend import ApiBackend, Backend, open_backend
+from .client import Client
 from .exitcodes import CHECK_NAMES, CHECK_UNKNOWN, check_status
+from .nagrange import Range
+
+DEFAULT_TIMEOUT = 30.0  # below Nagios's service_check_timeout (60 s), above a pool scan
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="Nagios/Icinga plugin: exit 0 OK, 1 WARNING, 2 CRITICAL, "
                        "3 UNKNOWN")
     p.add_argument("pair")
-    p.add_argument("-w", "--warning", type=float, default=60.0, metavar="SECONDS",
-                   help="communications-interrupted longer than this: WARNING (default 60)")
-    p.add_argument("-c", "--critical", type=float, default=300.0, metavar="SECONDS",
-                   help="communications-interrupted longer than this: CRITICAL (default 300)")
+    p.add_argument("-w", "--warning", default="60", metavar="RANGE",
+                   help="seconds in communications-interrupted outside this range: WARNING "
+                   "(monitoring-plugins range: 60, 10:, ~:60, 10:60, @10:60; default 60)")
+    # -c: the monitoring-plugins spelling every Nagios admin expects; after "check" it is
+    # this option, before it the global -c/--config (docs use --config for that one)
+    p.add_argument("-c", "--critical", default="300", metavar="RANGE",
+                   help="the same for CRITICAL (default 300); the configuration file is "
+                   "omapifo --config FILE check ...")
+    p.add_argument("-t", "--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=f"UNKNOWN when the whole check takes longer (default "
+                   f"{DEFAULT_TIMEOUT:g})")
+    p.add_argument("-V", "--version", action="version", version=f"omapifo check {__version__}")
     p.add_argument("--runway-warning", type=int, metavar="ADDRESSES",
                    help="a pool where a peer could hand out fewer addresses alone: WARNING "
                    "(scans the pools; off by default)")
     p.add_argument("--runway-critical", type=int, metavar="ADDRESSES",
                    help="the same for CRITICAL")
-    p.add_argument("--api", metavar="URL", help="ask the REST service (token in OMAPIFO_TOKEN)")
+    p.add_argument("--api", metavar="URL", help="ask the REST service (token from --token-file "
+                   "or OMAPIFO_TOKEN)")
+    p.add_argument("--token-file", metavar="PATH", help="the reader token for --api, in a file "
+                   "only its owner may read (Nagios command lines and environments are seen "
+                   "by others)")
     p.set_defaults(func=cmd_check, audit_log=None)
 
 
-def evaluate(st: PairState, warn: float, crit: float) -> tuple[Level, str, str]:
-    """(level, text, perfdata) of one pair's state, rated by omapifo.health.assess with
-    ``-w``/``-c`` as the communications-interrupted thresholds, at the moment it was read.
+def evaluate(st: PairState, warn: Range, crit: Range) -> tuple[Level, str, str]:
+    """(level, text, perfdata) of one pair's state at the moment it was read.
 
-    A peer that does not answer while its partner has noticed (communications-interrupted
-    or partner-down) is rated by the partner's state and clock, not by itself."""
-    health = assess(st.primary, st.secondary, st.read_at, crit, comms_interrupted_warning=warn,
-                    rate_unreachable_by_partner=True)
-    perf = []
+    omapifo.health.assess rates it with no communications-interrupted thresholds; then each
+    peer's known seconds in communications-interrupted are rated by the ranges (an
+    unknown time stays CRITICAL, as assess has it). A peer that does not answer while its
+    partner has noticed (communications-interrupted or partner-down) is rated by the
+    partner's state and clock, not by itself."""
+    health = assess(st.primary, st.secondary, st.read_at, math.inf,
+                    comms_interrupted_warning=math.inf, rate_unreachable_by_partner=True)
+    level = health.level
+    states: list[str] = []
+    seconds: list[str] = []
     for view in (st.primary, st.secondary):
-        perf.append(f"{view.role}_state={int(view.local_state or 0)}")
-        if view.local_state is FailoverState.COMMUNICATIONS_INTERRUPTED:
-            since = view.since
-            # "U": monitoring-plugins' "could not be determined" (dhcpd gave no time)
-            value = f"{int((st.read_at - since).total_seconds())}s" if since else "U"
-            # one label per peer: a cut link puts both in communications-interrupted
-            perf.append(f"{view.role}_comms_interrupted_seconds={value};{warn:g};{crit:g};0")
+        states.append(f"{view.role}_state={int(view.local_state or 0)}")
+        if not view.reachable:
+            value = "U"  # monitoring-plugins' "could not be determined"
+        elif view.local_state is not FailoverState.COMMUNICATIONS_INTERRUPTED:
+            value = "0s"  # always present: a graph has no holes, a parser no missing label
+        elif view.since is None:
+            value = "U"  # dhcpd gave no time (assess: CRITICAL)
+        else:
+            age = (st.read_at - view.since).total_seconds()
+            value = f"{int(age)}s"
+            level = max(level, Level.CRITICAL if crit.alerts(age) else
+                        Level.WARNING if warn.alerts(age) else Level.OK)
+        # one label per peer: a cut link puts both in communications-interrupted
+        seconds.append(f"{view.role}_comms_interrupted_seconds={value};{warn};{crit};0")
     text = f"{st.pair}: " + ", ".join(note.summary for note in health.notes)
-    return health.level, text, " ".join(perf)
+    return level, text, " ".join(states + seconds)
 
 
 def evaluate_runway(report: PoolReport, warn: int | None,
@@ -72,29 +108,76 @@ def evaluate_runway(report: PoolReport, warn: int | None,
                         f"{crit if crit is not None else ''};0"
 
 
-def cmd_check(args: argparse.Namespace) -> int:
+def read_token_file(path: str) -> str:
+    """The token in ``path``, refused when anyone but its owner may read or write it."""
+    p = Path(path)
     try:
-        if args.warning > args.critical:
-            raise ValueError("-w must not be larger than -c")
-        backend = open_backend(args.config, args.api, None)
-        try:
-            st = backend.state(args.pair)
-            # evaluate_runway() reads the REST shape; dump the library's report into it
-            report = backend.pools(args.pair, None, None) if (
-                args.runway_warning is not None or args.runway_critical is not None) else None
-        finally:
-            backend.close()
-        level, text, perf = evaluate(st, args.warning, args.critical)
-        if report is not None:
-            r_level, r_text, r_perf = evaluate_runway(report, args.runway_warning,
-                                                      args.runway_critical)
-            level = max(level, r_level)
-            text += f", {r_text}" if r_text else ""
-            perf = f"{perf} {r_perf}".strip()
-    except (OmapifoError, ValueError) as exc:
-        print(f"OMAPIFO UNKNOWN - {exc}")
-        return CHECK_UNKNOWN
+        mode = p.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(f"--token-file {path} is readable by others (mode "
+                              f"{stat.S_IMODE(mode):o}); run: chmod 600 {path}")
+        token = p.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"--token-file: cannot read {path}: {exc.strerror}") from None
+    if not token:
+        raise ConfigError(f"--token-file {path} is empty")
+    return token
+
+
+def _backend(args: argparse.Namespace) -> Backend:
+    if args.token_file is not None:
+        if not args.api:
+            raise ConfigError("--token-file is the token for --api URL; OMAPI needs none")
+        return ApiBackend(Client(args.api, read_token_file(args.token_file),
+                                 timeout=args.timeout))
+    return open_backend(args.config, args.api, None)
+
+
+def _run(args: argparse.Namespace, warn: Range, crit: Range) -> tuple[int, str]:
+    """(exit status, status line) of the check."""
+    backend = _backend(args)
+    try:
+        st = backend.state(args.pair)
+        report = backend.pools(args.pair, None, None) if (
+            args.runway_warning is not None or args.runway_critical is not None) else None
+    finally:
+        backend.close()
+    level, text, perf = evaluate(st, warn, crit)
+    if report is not None:
+        r_level, r_text, r_perf = evaluate_runway(report, args.runway_warning,
+                                                  args.runway_critical)
+        level = max(level, r_level)
+        text += f", {r_text}" if r_text else ""
+        perf = f"{perf} {r_perf}".strip()
     status = check_status(level)
-    print(f"OMAPIFO {CHECK_NAMES[status]} - {text}" + (f" | {perf}" if perf else ""))
+    return status, f"OMAPIFO {CHECK_NAMES[status]} - {text}" + (f" | {perf}" if perf else "")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    result: list[tuple[int, str]] = []
+
+    def work() -> None:
+        try:
+            result.append(_run(args, warn, crit))
+        except Exception as exc:  # noqa: BLE001 - any failure to check is UNKNOWN, not a crash
+            result.append((CHECK_UNKNOWN, f"OMAPIFO UNKNOWN - {exc}"))
+
+    try:
+        warn, crit = Range.parse(args.warning), Range.parse(args.critical)
+        if not args.timeout > 0:
+            raise ValueError(f"-t {args.timeout:g}: the timeout must be above 0")
+    except ValueError as exc:
+        status, line = CHECK_UNKNOWN, f"OMAPIFO UNKNOWN - {exc}"
+    else:
+        # The whole check in a daemon thread: the OMAPI timeouts bound each request, not
+        # a pool scan or a slow service; a check still running when -t runs out is left
+        # behind (the process ends right after) and answers UNKNOWN.
+        worker = threading.Thread(target=work, name="omapifo-check", daemon=True)
+        worker.start()
+        worker.join(args.timeout)
+        status, line = result[0] if result else (
+            CHECK_UNKNOWN, f"OMAPIFO UNKNOWN - {args.pair}: no answer within the check "
+            f"timeout (-t {args.timeout:g} s)")
+    print(line)
     sys.stdout.flush()
     return status

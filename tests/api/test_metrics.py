@@ -58,3 +58,24 @@ def test_a_stopped_peer_has_no_state_series_until_it_answers_again(healthy_lab, 
         assert m["omapifo_peer_reachable"]["secondary"][0].value == 1
     finally:
         app.extensions["omapifo"].close()
+
+
+def test_the_labs_pool_addresses_sum_to_the_pool_sizes(healthy_lab, service_cfg):
+    """Issue 14, on the real pair: summed over states, omapifo_pool_addresses is each
+    pool's omapifo_pool_size_addresses (a state="total" series used to double every sum)."""
+    app = create_app(load_config(service_cfg), poll=False)
+    try:
+        assert app.extensions["omapifo"].poller.scan(PAIR).complete
+        text = app.test_client().get("/metrics").get_data(as_text=True)
+    finally:
+        app.extensions["omapifo"].close()
+    size: dict[str, float] = {}
+    summed: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == "omapifo_pool_size_addresses":
+                size[s.labels["pool"]] = s.value
+            elif s.name == "omapifo_pool_addresses":
+                assert s.labels["state"] != "total"
+                summed[s.labels["pool"]] = summed.get(s.labels["pool"], 0) + s.value
+    assert size and all(size.values()) and summed == size

@@ -1,19 +1,27 @@
 """`omapifo check`'s rating of a pair's state (the four exit codes against the real pair are
 in test_cli.py); here, states the lab cannot safely be put in.
 
-The check rates nothing itself: it calls omapifo.health.assess with -w/-c, so with the
-service's thresholds (-w 0 -c 300) it says what the pair's health says.
+The check rates nothing itself but communications-interrupted's clock: it calls
+omapifo.health.assess, then rates each peer's seconds there by the -w/-c ranges, so with
+the service's thresholds (-w 0 -c 300) it says what the pair's health says.
 """
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 from itertools import product
 
 import pytest
 
+from omapifo import __version__
 from omapifo import FailoverState as S, FailoverStatus, Level, PairState, PeerView, Role
 from omapifo.api.schemas import PairStateSchema
+from omapifo.errors import ConfigError
+from omapifo.clients import checkcli
 from omapifo.clients.checkcli import evaluate
+from omapifo.clients.cli import build_parser
+from omapifo.clients.nagrange import Range
 from omapifo.clients.exitcodes import check_status
 from omapifo.health import assess, format_duration
 
@@ -21,6 +29,7 @@ from ..recorded import failover_state
 from .samples import NOW, P, PRIMARY, SECONDARY
 
 CI, PD, NORMAL = S.COMMUNICATIONS_INTERRUPTED, S.PARTNER_DOWN, S.NORMAL
+W, C = Range.parse("60"), Range.parse("300")  # the defaults
 
 
 def peer(role: Role, states: tuple[S, S] | None, age: float | None) -> PeerView:
@@ -42,19 +51,21 @@ def state(primary: tuple[S, S] | None, secondary: tuple[S, S] | None,
 
 
 def test_both_partner_down_is_critical_not_two_warnings():
-    level, text, _ = evaluate(state((PD, PD), (PD, PD)), 60, 300)
+    level, text, _ = evaluate(state((PD, PD), (PD, PD)), W, C)
     assert level is Level.CRITICAL and "split brain" in text
 
 
 def test_one_partner_down_is_a_warning():
-    level, text, _ = evaluate(state((PD, CI), (CI, PD)), 60, 300)
+    level, text, _ = evaluate(state((PD, CI), (CI, PD)), W, C)
     assert level is Level.WARNING and "primary partner-down" in text
 
 
-@pytest.mark.parametrize("age, expected", [(30, Level.OK), (60, Level.WARNING),
-                                           (299, Level.WARNING), (300, Level.CRITICAL)])
+# monitoring-plugins ranges: "60" is 0:60, alert above it (the samples' clock is a quarter
+# second past the whole second dhcpd reports, so 60 would be 60.25 s here)
+@pytest.mark.parametrize("age, expected", [(30, Level.OK), (59, Level.OK), (61, Level.WARNING),
+                                           (299, Level.WARNING), (301, Level.CRITICAL)])
 def test_communications_interrupted_is_rated_by_w_and_c(age, expected):
-    level, text, perf = evaluate(state((CI, NORMAL), (CI, NORMAL), age=age), 60, 300)
+    level, text, perf = evaluate(state((CI, NORMAL), (CI, NORMAL), age=age), W, C)
     assert level is expected
     assert f"primary communications-interrupted for {format_duration(age)}" in text
     assert f"secondary_comms_interrupted_seconds={age}s;60;300;0" in perf
@@ -66,29 +77,36 @@ def test_communications_interrupted_is_rated_by_w_and_c(age, expected):
     ((NORMAL, NORMAL), 10, Level.CRITICAL)])
 def test_an_unreachable_peer_is_rated_by_its_partners_clock_once_it_noticed(partner, age,
                                                                             expected):
-    level, text, perf = evaluate(state(None, partner, age=age), 60, 300)
+    level, text, perf = evaluate(state(None, partner, age=age), W, C)
     assert level is expected and text.startswith(f"{P}: primary unreachable")
     assert perf.startswith("primary_state=0 secondary_state=")
 
 
 def test_neither_peer_answering_is_critical():
-    level, text, perf = evaluate(state(None, None), 60, 300)
+    level, text, perf = evaluate(state(None, None), W, C)
     assert level is Level.CRITICAL and text == f"{P}: primary unreachable, secondary unreachable"
-    assert perf == "primary_state=0 secondary_state=0"
+    assert perf == ("primary_state=0 secondary_state=0 "
+                    "primary_comms_interrupted_seconds=U;60;300;0 "
+                    "secondary_comms_interrupted_seconds=U;60;300;0")
 
 
 def test_an_unknown_time_in_communications_interrupted_is_critical_as_in_the_service():
     st = state((CI, NORMAL), (NORMAL, NORMAL), age=None)
-    level, text, perf = evaluate(st, 60, 300)
+    level, text, perf = evaluate(st, W, C)
     assert level is Level.CRITICAL and st.health.level is Level.CRITICAL
     assert "communications-interrupted for an unknown time" in text
     assert "primary_comms_interrupted_seconds=U;60;300;0" in perf
 
 
 def test_both_normal_is_ok_with_todays_perfdata():
-    level, text, perf = evaluate(state((NORMAL, NORMAL), (NORMAL, NORMAL)), 60, 300)
+    level, text, perf = evaluate(state((NORMAL, NORMAL), (NORMAL, NORMAL)), W, C)
     assert (level, check_status(level)) == (Level.OK, 0)
-    assert text == f"{P}: both peers normal" and perf == "primary_state=2 secondary_state=2"
+    assert text == f"{P}: both peers normal"
+    # the seconds are there (0) when no peer is communications-interrupted: every label
+    # always, so graphs have no holes and thresholds parse the same on every run
+    assert perf == ("primary_state=2 secondary_state=2 "
+                    "primary_comms_interrupted_seconds=0s;60;300;0 "
+                    "secondary_comms_interrupted_seconds=0s;60;300;0")
 
 
 STATES = list(S)
@@ -103,4 +121,131 @@ def test_with_the_services_thresholds_the_check_says_what_health_says(p_local):
         if st.secondary.reachable or p_local not in (CI, PD):
             # (the one documented difference: a peer that does not answer while its
             # partner noticed is rated by the partner; tested above)
-            assert evaluate(st, 0, 300)[0] is st.health.level, (p_local, s_local, age)
+            assert evaluate(st, Range.parse("0"), C)[0] is st.health.level, (p_local, s_local, age)
+
+
+# --- issue 14: ranges, always-present perfdata, -t, -V, --token-file, -c after "check" ---
+
+@pytest.mark.parametrize("spec, alerting, quiet", [
+    ("10", [-1, 10.5, 11], [0, 5, 10]),
+    ("10:", [-1, 0, 9.9], [10, 11, 1e9]),
+    ("~:10", [10.5, 11, 1e9], [-1e9, 0, 10]),
+    ("10:20", [9, 21], [10, 15, 20]),
+    ("@10:20", [10, 15, 20], [9, 21]),
+    ("0.5:1.5", [0, 2], [0.5, 1, 1.5]),
+])
+def test_monitoring_plugins_ranges(spec, alerting, quiet):
+    r = Range.parse(spec)
+    assert str(r) == spec  # perfdata repeats the range as given
+    assert [v for v in alerting if not r.alerts(v)] == []
+    assert [v for v in quiet if r.alerts(v)] == []
+
+
+@pytest.mark.parametrize("spec", ["", "abc", ":", "@", "@:", "20:10", "10:20:30", "1e3",
+                                  "10s"])
+def test_what_is_not_a_range_is_refused(spec):
+    with pytest.raises(ValueError):
+        Range.parse(spec)
+
+
+def test_ranges_rate_communications_interrupted():
+    st = state((CI, NORMAL), (NORMAL, NORMAL), age=100)
+    # inside @60:200 is CRITICAL; outside 10:50 (above it) is WARNING
+    assert evaluate(st, W, Range.parse("@60:200"))[0] is Level.CRITICAL
+    assert evaluate(st, Range.parse("10:50"), Range.parse("~:1000"))[0] is Level.WARNING
+    level, _, perf = evaluate(st, Range.parse("~:1000"), Range.parse("@60:200"))
+    assert level is Level.CRITICAL
+    assert "primary_comms_interrupted_seconds=100s;~:1000;@60:200;0" in perf
+
+
+def test_comms_interrupted_seconds_are_always_in_the_perfdata():
+    """A peer normal, one in partner-down, one unreachable: each has its label."""
+    for st, want in [
+            (state((NORMAL, NORMAL), (NORMAL, NORMAL)), ("0s", "0s")),
+            (state((PD, CI), (CI, PD), age=42), ("0s", "42s")),
+            (state(None, (CI, NORMAL), age=42), ("U", "42s"))]:
+        perf = evaluate(st, W, C)[2]
+        for role, value in zip(("primary", "secondary"), want, strict=True):
+            assert f"{role}_comms_interrupted_seconds={value};60;300;0" in perf.split(), perf
+
+
+def run_check(argv: list[str], capsys) -> tuple[int, str]:
+    args = build_parser().parse_args(argv)
+    status = args.func(args)
+    return status, capsys.readouterr().out
+
+
+def test_the_whole_check_is_bounded_by_t(monkeypatch, capsys):
+    release = threading.Event()
+    monkeypatch.setattr(checkcli, "_run", lambda *a: (release.wait(10), (0, "late"))[1])
+    t = time.monotonic()
+    status, out = run_check(["check", "p", "-t", "0.3"], capsys)
+    release.set()
+    assert time.monotonic() - t < 2
+    assert status == 3 and out == "OMAPIFO UNKNOWN - p: no answer within the check " \
+                                  "timeout (-t 0.3 s)\n"
+
+
+def test_a_failure_is_unknown_not_a_crash(monkeypatch, capsys):
+    def boom(*args):
+        raise RuntimeError("something unforeseen")
+
+    monkeypatch.setattr(checkcli, "_run", boom)
+    assert run_check(["check", "p"], capsys) == (3, "OMAPIFO UNKNOWN - something unforeseen\n")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["-w", "20:10"], "the start of the range is above its end"),
+    (["-c", "x"], "'x' is not a threshold range"),
+    (["-t", "0"], "the timeout must be above 0")])
+def test_bad_thresholds_are_unknown(argv, message, capsys):
+    status, out = run_check(["check", "p", *argv], capsys)
+    assert status == 3 and out.startswith("OMAPIFO UNKNOWN - ") and message in out
+
+
+def test_v_prints_the_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["check", "-V"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == f"omapifo check {__version__}\n"
+
+
+def test_c_before_check_is_the_config_after_it_the_critical_range():
+    args = build_parser().parse_args(["-c", "/etc/omapifo/omapifo.toml", "check", "p", "-w",
+                                      "60", "-c", "300"])
+    assert (args.config, args.warning, args.critical) == ("/etc/omapifo/omapifo.toml", "60",
+                                                          "300")
+    args = build_parser().parse_args(["--config", "f.toml", "check", "p", "--critical", "@1:2"])
+    assert (args.config, args.critical) == ("f.toml", "@1:2")
+
+
+def test_the_token_file_is_read_only_when_no_one_else_can(tmp_path, monkeypatch, capsys):
+    token = tmp_path / "token"
+    token.write_text("reader-token\n")
+    token.chmod(0o640)
+    with pytest.raises(ConfigError, match="readable by others.*chmod 600"):
+        checkcli.read_token_file(str(token))
+    token.chmod(0o600)
+    assert checkcli.read_token_file(str(token)) == "reader-token"
+    with pytest.raises(ConfigError, match="cannot read"):
+        checkcli.read_token_file(str(tmp_path / "missing"))
+
+    seen = {}
+
+    class FakeBackend:
+        def __init__(self, client):
+            seen["token"] = client.session.headers["Authorization"]
+
+        def state(self, pair):
+            raise RuntimeError("stop here")
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(checkcli, "ApiBackend", FakeBackend)
+    monkeypatch.delenv("OMAPIFO_TOKEN", raising=False)
+    status, out = run_check(["check", "p", "--api", "http://127.0.0.1:9", "--token-file",
+                             str(token)], capsys)
+    assert seen == {"token": "Bearer reader-token"} and status == 3 and "stop here" in out
+    status, out = run_check(["check", "p", "--token-file", str(token)], capsys)
+    assert status == 3 and "--token-file is the token for --api" in out
