@@ -6,7 +6,7 @@ One TOML file (read with the standard library's tomllib) describes any number of
     primary   = "198.18.10.253:7911"      # host[:port], OMAPI port defaults to 7911
     secondary = "198.18.60.253:7911"
     key_name  = "omapi_key"
-    key_file  = "/etc/omapifo/omapi.key"  # base64 secret; or key = "..." inline
+    key_file  = "/etc/omapifo/omapi.key"  # base64 secret, 0600 or 0640; or key = "..." inline
     algorithm = "hmac-md5"                # or hmac-sha256, hmac-sha512
     failover_peer = "classroom-1-6"       # name in dhcpd.conf; defaults to the pair's name
     dhcpd_conf = "/etc/dhcp/dhcpd.conf"   # optional; where pools are read from
@@ -244,18 +244,59 @@ def _flatten(messages: Any, prefix: str = "") -> list[str]:
     return [f"{prefix}: {messages}"]
 
 
+def _key_file_problems(mode: int) -> tuple[list[str], str]:
+    """What is wrong with a key file's permission bits, and the chmod that fixes it.
+
+    Accepted: owner-only (0600, 0400) and group-readable (0640, 0440: e.g. root:nagios for
+    the Nagios plugin). Refused: any read or write bit for others, and group-write.
+    """
+    wrong: list[str] = []
+    fix: list[str] = []
+    if mode & stat.S_IWGRP:
+        wrong.append("writable by its group")
+        fix.append("g-w")
+    if mode & (stat.S_IROTH | stat.S_IWOTH):
+        wrong += [what for bit, what in ((stat.S_IROTH, "readable by others"),
+                                         (stat.S_IWOTH, "writable by others")) if mode & bit]
+        fix.append("o-rwx")
+    return wrong, ",".join(fix)
+
+
 def _read_key_file(path: Path, where: str) -> str:
     try:
         st = path.stat()
     except OSError as exc:
         raise ConfigError(f"{where}.key_file: cannot read {path}: {exc.strerror}") from None
-    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(f"{where}.key_file: {path} is readable by others "
-                          f"(mode {stat.S_IMODE(st.st_mode):o}); run: chmod 600 {path}")
-    text = path.read_text().strip()
+    mode = stat.S_IMODE(st.st_mode)
+    wrong, fix = _key_file_problems(mode)
+    if wrong:
+        raise ConfigError(f"{where}.key_file: {path} is {' and '.join(wrong)} (mode {mode:o}); "
+                          f"run: chmod {fix} {path} (0600 keeps it to its owner, 0640 lets "
+                          "its group read it)")
+    try:
+        text = path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"{where}.key_file: cannot read {path}: {exc.strerror}") from None
     if not text:
         raise ConfigError(f"{where}.key_file: {path} is empty")
     return text
+
+
+def _check_inline_keys(data: dict[str, Any], path: Path) -> None:
+    """An inline ``key = "..."`` is a secret: refused in a file that others can read."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return  # it was just read; parse_config reports what else is wrong
+    if not mode & stat.S_IROTH:
+        return
+    pairs = data.get("pairs")
+    inline = sorted(name for name, p in pairs.items() if isinstance(p, dict) and "key" in p) \
+        if isinstance(pairs, dict) else []
+    if inline:
+        raise ConfigError(f"{path}: pairs.{inline[0]}.key: the secret is inline in a file "
+                          f"readable by others (mode {mode:o}); run: chmod o-rwx {path}, "
+                          "or move the secret to a key_file of mode 0600")
 
 
 def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
@@ -323,4 +364,6 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(f"{p}: cannot read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
-    return parse_config(data, path=p.resolve())
+    config = parse_config(data, path=p.resolve())
+    _check_inline_keys(data, p.resolve())
+    return config

@@ -69,16 +69,61 @@ def test_bad_files_name_file_pair_and_field(tmp_path, body, words):
         assert w in msg, msg
 
 
-def test_key_file_readable_by_others_is_refused(tmp_path):
-    with pytest.raises(ConfigError, match="readable by others.*chmod 600"):
-        load_config(write(tmp_path, GOOD, key_mode=0o644))
+@pytest.mark.parametrize("mode", [0o600, 0o400, 0o640, 0o440])
+def test_owner_only_and_group_readable_key_files_are_accepted(tmp_path, mode):
+    # 0640 root:nagios is how the Nagios plugin reads the key (docs/install.md)
+    assert load_config(write(tmp_path, GOOD, key_mode=mode)).pairs["classroom-1-6"].key.secret \
+        == SECRET
+
+
+@pytest.mark.parametrize("mode,wrong,fix", [
+    (0o644, "readable by others (mode 644)", "chmod o-rwx"),
+    (0o604, "readable by others (mode 604)", "chmod o-rwx"),
+    (0o602, "writable by others (mode 602)", "chmod o-rwx"),
+    (0o606, "readable by others and writable by others (mode 606)", "chmod o-rwx"),
+    (0o660, "writable by its group (mode 660)", "chmod g-w "),
+    (0o620, "writable by its group (mode 620)", "chmod g-w "),
+    (0o666, "writable by its group and readable by others and writable by others",
+     "chmod g-w,o-rwx"),
+])
+def test_key_files_others_can_read_or_write_or_the_group_can_write_are_refused(
+        tmp_path, mode, wrong, fix):
+    cfg = write(tmp_path, GOOD, key_mode=mode)
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg)
+    msg = str(info.value)
+    assert "pairs.classroom-1-6.key_file" in msg and str(tmp_path / "omapi.key") in msg
+    assert wrong in msg and f"run: {fix}" in msg, msg
 
 
 def test_inline_key_and_bad_base64(tmp_path):
     body = GOOD.replace('key_file  = "omapi.key"', f'key = "{SECRET}"')
-    assert load_config(write(tmp_path, body)).pairs["classroom-1-6"].key.secret == SECRET
+    cfg = write(tmp_path, body)
+    cfg.chmod(0o640)  # an inline secret: the file must not be readable by others
+    assert load_config(cfg).pairs["classroom-1-6"].key.secret == SECRET
+    cfg = write(tmp_path, body.replace(SECRET, "not*base64"))
+    cfg.chmod(0o600)
     with pytest.raises(ConfigError, match="base64"):
-        load_config(write(tmp_path, body.replace(SECRET, "not*base64")))
+        load_config(cfg)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o604])
+def test_inline_key_in_a_file_others_can_read_is_refused(tmp_path, mode):
+    cfg = write(tmp_path, GOOD.replace('key_file  = "omapi.key"', f'key = "{SECRET}"'))
+    cfg.chmod(mode)
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg)
+    msg = str(info.value)
+    assert str(cfg) in msg and "pairs.classroom-1-6.key" in msg
+    assert f"readable by others (mode {mode:o}); run: chmod o-rwx {cfg}" in msg, msg
+    assert SECRET not in msg
+
+
+def test_a_key_file_config_readable_by_others_is_fine(tmp_path):
+    # the secret is in the key file; the configuration itself may be world-readable
+    cfg = write(tmp_path, GOOD)
+    cfg.chmod(0o644)
+    assert load_config(cfg).pairs["classroom-1-6"].key.secret == SECRET
 
 
 def test_missing_file_and_default_search(tmp_path, monkeypatch):

@@ -223,6 +223,7 @@ key = "{secret}"
 def test_a_pair_argument_completes_the_configured_pairs(script, tmp_path):
     conf = tmp_path / "omapifo.toml"
     conf.write_text(PAIRS.format(secret=SECRET))
+    conf.chmod(0o600)  # an inline secret: refused in a file others can read
     c = ["-c", str(conf)]
     assert complete(script, *c, "partner-down", "") == ["classroom-1-6", "lab-2"]
     assert complete(script, *c, "lease", "show", "cl") == ["classroom-1-6"]
