@@ -34,6 +34,7 @@ try:
     from omapifo.lab import LabError
 
     from . import checkcli, completion, configcli, democli, labcli, paircli, servecli
+    from . import keygencli
     from .client import ApiAuthError, BadRequest
 except ModuleNotFoundError as exc:
     if (exc.name or "").partition(".")[0] not in SERVICE_MODULES:
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     democli.add_parser(sub)
     servecli.add_parser(sub)
     completion.add_parser(sub)
+    keygencli.add_parser(sub)
     return parser
 
 

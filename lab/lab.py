@@ -167,9 +167,12 @@ class Lab:
             dhcpd_confs={r: str(self.conf_path(r).relative_to(self.dir)) for r in Role}))
 
     def _write_configuration(self) -> None:
-        secret = base64.b64encode(secrets.token_bytes(32)).decode()
-        self.key_path.write_text(secret + "\n")
-        self.key_path.chmod(0o600)
+        if self.key_path.exists():  # put there before `up` (omapifo keygen): used as is
+            secret = self.key_path.read_text().strip()
+        else:
+            secret = base64.b64encode(secrets.token_bytes(32)).decode()
+            self.key_path.write_text(secret + "\n")
+            self.key_path.chmod(0o600)
         for role in Role:
             d = self.server_dir(role)
             d.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -58,6 +58,7 @@ def _down_stale_test_labs() -> None:
 
 
 def build_lab(tmp_path_factory: pytest.TempPathFactory, name: str,
+              before_up: Callable[[labmod.Lab], None] | None = None,
               **settings: object) -> Iterator[labmod.Lab]:
     require_lab()
     _down_stale_test_labs()
@@ -66,6 +67,8 @@ def build_lab(tmp_path_factory: pytest.TempPathFactory, name: str,
     settings.setdefault("mclt", 15)
     lab = labmod.Lab.create(labmod.LabSettings(prefix=prefix, **settings),  # type: ignore[arg-type]
                             tmp_path_factory.mktemp(f"lab-{name or 'main'}"))
+    if before_up is not None:
+        before_up(lab)  # e.g. put a key file in the lab's directory
     try:
         lab.up(timeout=90)
         yield lab
