@@ -65,7 +65,10 @@ def write_key_file(path: Path, secret: str, gid: int, *, force: bool) -> None:
     if not force and (path.exists() or path.is_symlink()):
         raise ConfigError(f"keygen: {path} exists; omapifo keygen --force replaces it "
                           "(and every server using the old key must get the new one)")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # 0600
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # 0600
+    except OSError as exc:
+        raise ConfigError(f"keygen: cannot write in {path.parent}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(secret + "\n")

@@ -121,6 +121,25 @@ def test_fence_tags_are_known(doc):
         f"use one of {sorted(KNOWN)}"
 
 
+def test_the_install_page_is_linked_and_says_why_it_skips():
+    """docs/install.md is the admin's way from the lab to real servers (issue 14)."""
+    root = DOCS.parent
+    for page in (root / "README.md", DOCS / "quickstart.md"):
+        assert "install.md" in page.read_text(), page
+    install = blocks(DOCS / "install.md")
+    for b in install:
+        if b.skipped:  # "# not run: <why>"
+            assert re.match(r"# not run: \S", b.first), f"install.md:{b.line}: say why"
+    ran = "\n".join(b.body for b in install if b.lang == "sh" and not b.skipped)
+    for command in ("omapifo keygen", "omapifo config check", "doctor", "omapifo -c",
+                    " check classroom-1-6"):
+        assert command in ran, command
+    text = (DOCS / "install.md").read_text()
+    for ref in ("deploy/systemd/omapifo.service", "deploy/prometheus/omapifo.rules.yml",
+                "deploy/grafana/omapifo.json", "nft ", "omapifo[service]"):
+        assert ref in text, ref
+
+
 def test_the_output_comparison_can_fail():
     assert matches("classroom-1-6 primary normal", "classroom-1-6  primary  normal") is None
     assert matches("both normal", "the primary is partner-down") == "both normal"

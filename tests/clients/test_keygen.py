@@ -72,6 +72,11 @@ def test_keygen_refuses_to_overwrite_unless_forced(tmp_path, capsys):
     assert keygen(capsys, str(link))[0] == 2 and not (tmp_path / "nowhere").exists()
 
 
+def test_keygen_into_a_missing_directory_says_so(tmp_path, capsys):
+    rc, out, err = keygen(capsys, str(tmp_path / "nowhere" / "omapi.key"))
+    assert rc == 2 and "cannot write in" in err and "nowhere" in err and not out
+
+
 def test_keygen_group(tmp_path, capsys):
     key = tmp_path / "omapi.key"
     rc, _, err = keygen(capsys, str(key), "--group", "no-such-group-here")
