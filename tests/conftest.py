@@ -51,8 +51,8 @@ def _down_stale_test_labs() -> None:
             continue
         try:
             owner = labmod.Lab.load(prefix).record.owner
-        except (LabError, ValueError, KeyError):
-            continue
+        except (LabError, ValueError, KeyError, TypeError):
+            continue  # TypeError: a record written by another version of the lab, not ours
         if owner and not os.path.exists(f"/proc/{owner}"):
             labmod.down(prefix)
 
