@@ -67,13 +67,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
+# the loggers `omapifo serve` writes, and the least level of each ("level": the configured
+# one); APScheduler's info lines are two per poll ("Running job", "executed successfully")
+LOGGERS = {"omapifo": "level", "waitress": "level", "apscheduler": "warning"}
+
+
 def configure(level: str = "info", fmt: str = "text",
               stream: TextIO | None = None) -> logging.Handler:
-    """One handler on the ``omapifo`` logger (the service's and the library's), to
-    ``stream`` (stderr); returns it (to remove it again)."""
+    """One handler, to ``stream`` (stderr), on the service's loggers (:data:`LOGGERS`:
+    omapifo's own, waitress's, APScheduler's), so that every line has the configured
+    format; returns it (to remove it again). Call it before ``create_app``: Flask adds a
+    handler of its own to the app's logger when no parent has one."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    root = logging.getLogger("omapifo")
-    root.addHandler(handler)
-    root.setLevel(level.upper())
+    wanted = logging.getLevelName(level.upper())
+    for name, least in LOGGERS.items():
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        floor = wanted if least == "level" else logging.getLevelName(least.upper())
+        logger.setLevel(max(wanted, floor))
     return handler

@@ -118,12 +118,13 @@ def captured():
         return stream
 
     handlers: list[logging.Handler] = []
-    root = logging.getLogger("omapifo")
-    old = root.level
+    loggers = [logging.getLogger(name) for name in logs.LOGGERS]
+    old = [lg.level for lg in loggers]
     yield use
-    for h in handlers:
-        root.removeHandler(h)
-    root.setLevel(old)
+    for lg, level in zip(loggers, old, strict=True):
+        for h in handlers:
+            lg.removeHandler(h)
+        lg.setLevel(level)
 
 
 def test_text_lines_are_key_value_and_json_lines_have_fixed_keys(captured):
@@ -156,3 +157,13 @@ def test_the_level_hides_what_is_below_it(captured):
     logs.event(logging.WARNING, "poll-error", pair="p", peer="primary", error="PeerTimeout")
     assert out.getvalue().splitlines() == [
         "WARNING omapifo.events: poll-error pair=p peer=primary error=PeerTimeout"]
+
+
+def test_waitress_and_apscheduler_lines_have_the_format_too_without_the_chatter(captured):
+    out = captured("info", "json")
+    logging.getLogger("waitress").info("Serving on http://127.0.0.1:8067")
+    logging.getLogger("apscheduler.executors.default").info("Running job ...")
+    logging.getLogger("apscheduler.scheduler").warning("Run time of job ... was missed")
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(r["logger"], r["event"]) for r in records] == [
+        ("waitress", None), ("apscheduler.scheduler", None)]
