@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import signal
 import socket
-import sys
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from omapifo import Config, load_config
+
+log = logging.getLogger("omapifo.serve")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -96,7 +98,7 @@ def sd_notify(message: str, environ: Mapping[str, str] | None = None) -> bool:
             sock.connect(address)
             sock.sendall(message.encode())
     except OSError as exc:
-        print(f"omapifo: could not notify systemd ({exc})", file=sys.stderr, flush=True)
+        log.error("could not notify systemd at %s: %s", env["NOTIFY_SOCKET"], exc)
         return False
     return True
 
@@ -127,8 +129,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     stopping = threading.Event()
     notify_when_ready(service, stopping)
-    print(f"omapifo serving {len(config.pairs)} pair(s) on {url} with database "
-          f"{service.database} (Ctrl-C stops)", flush=True)
+    # a log line, not a print: under systemd it reaches the journal in the configured format
+    log.info("omapifo serving %d pair(s) on %s with database %s (Ctrl-C stops)",
+             len(config.pairs), url, service.database)
     try:
         run()
     except KeyboardInterrupt:
