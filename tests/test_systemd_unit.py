@@ -167,3 +167,14 @@ def test_waitress_and_apscheduler_lines_have_the_format_too_without_the_chatter(
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [(r["logger"], r["event"]) for r in records] == [
         ("waitress", None), ("apscheduler.scheduler", None)]
+
+
+def test_a_configuration_error_exits_2_which_the_unit_does_not_restart(tmp_path):
+    assert unit_settings()["RestartPreventExitStatus"] == ["2"]
+    cfg = tmp_path / "omapifo.toml"
+    cfg.write_text('[pairs]\n[service]\nlog_format = "xml"\n')
+    proc = subprocess.run([sys.executable, "-m", "omapifo.clients.cli", "-c", str(cfg),
+                           "serve", "--listen", "127.0.0.1:0"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "log_format" in proc.stderr
