@@ -111,6 +111,13 @@ def test_ready_is_notified_after_the_first_poll_of_every_pair_and_the_database_i
             finally:
                 serve.stop()
             assert serve.proc.returncode == 0, serve.lines
+            # the default format, text: the silent pair's first poll failed, one line a peer
+            for peer in ("primary", "secondary"):
+                assert any(re.fullmatch(rf"WARNING omapifo\.events: poll-error pair=silent "
+                                        rf"peer={peer} error=PeerTimeout detail=.*", line)
+                           for line in serve.lines), serve.lines
+            assert any(line.startswith("INFO omapifo.serve: omapifo serving 2 pair(s) on ")
+                       and str(state / "omapifo.sqlite3") in line for line in serve.lines)
     finally:
         for s in silent:
             s.close()
