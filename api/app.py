@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import html
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -12,6 +15,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException
 
 from omapifo import Config, FailoverPair
+from omapifo.config import ServiceConfig
 from omapifo.errors import OmapifoError
 
 from . import page, problems
@@ -24,6 +28,18 @@ from .views import blp
 
 
 MAX_BODY = 64 * 1024  # a confirmation body is tiny; anything larger is refused with 413
+DATABASE_NAME = "omapifo.sqlite3"
+
+
+def database_path(service: ServiceConfig, environ: Mapping[str, str]) -> Path:
+    """Where the service keeps its SQLite database: ``[service] database`` if configured;
+    else, under systemd (``StateDirectory=`` sets ``$STATE_DIRECTORY``), the first state
+    directory's omapifo.sqlite3; else ./omapifo.sqlite3. The library reads no
+    environment; this interface does."""
+    if service.database is not None:
+        return service.database
+    state = environ.get("STATE_DIRECTORY", "").split(":")[0]  # several dirs: colon-separated
+    return Path(state) / DATABASE_NAME if state else Path(DATABASE_NAME)
 
 
 class _ProblemApi(Api):
@@ -42,6 +58,7 @@ class Service:
     store: Store
     metrics: Metrics
     poller: Poller
+    database: Path
     closed: bool = field(default=False)
 
     def close(self) -> None:
@@ -110,7 +127,8 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
         MAX_CONTENT_LENGTH=MAX_BODY,
     )
     svc_cfg = config.service
-    store = Store(svc_cfg.database)
+    database = database_path(svc_cfg, os.environ)
+    store = Store(database)
     metrics = Metrics()
     audit = ServiceAudit(store, metrics)
     pairs = {name: FailoverPair(pc, audit=audit,
@@ -121,7 +139,7 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
                     fresh_wait=svc_cfg.fresh_wait,
                     pool_fresh_min_age=svc_cfg.pool_fresh_min_age,
                     pool_retention=svc_cfg.pool_history_retention)
-    service = Service(config, pairs, store, metrics, poller)
+    service = Service(config, pairs, store, metrics, poller, database)
     app.extensions["omapifo"] = service
 
     api = _ProblemApi(app, spec_kwargs={"components": {"securitySchemes": {

@@ -17,6 +17,7 @@ from flask import Response, g, has_request_context, request
 
 from omapifo.audit import AuditRecord, Outcome
 
+from . import logs
 from .store import Store
 
 log = logging.getLogger("omapifo.api.audit")
@@ -33,21 +34,35 @@ class ServiceAudit:
     def __init__(self, store: Store, metrics: Any = None) -> None:
         self.store = store
         self.metrics = metrics
-        self._open: dict[str, tuple[str, str]] = {}  # id -> (pair, action), until finished
+        self._open: dict[str, AuditRecord] = {}  # id -> the attempt, until finished
 
     def begin(self, record: AuditRecord) -> str:
         if has_request_context():
             g.audited = True  # the library has the request now: the hook need not record it
         record_id = self.store.begin(record)
-        self._open[record_id] = (record.pair, record.action)
+        self._open[record_id] = record
         return record_id
 
     def finish(self, record_id: str, outcome: Outcome, detail: str) -> None:
-        pair, action = self._open.pop(record_id, ("?", "?"))
+        record = self._open.pop(record_id, None)
+        pair, action = (record.pair, record.action) if record else ("?", "?")
         count = getattr(self.metrics, "count_action", None)
         if count is not None:
             count(pair, action, str(outcome))
-        self.store.finish(record_id, outcome, detail)
+        try:
+            self.store.finish(record_id, outcome, detail)
+        finally:  # the journal's copy of the outcome, recorded or not
+            log_action(record or AuditRecord(datetime.now(timezone.utc), "?", pair, "?",
+                                             action), outcome, detail)
+
+
+def log_action(record: AuditRecord, outcome: Outcome, detail: str | None) -> None:
+    """One line for an admin: who asked what of which peer, and how it ended."""
+    level = logging.INFO if outcome in (Outcome.DONE, Outcome.DRY_RUN, Outcome.NO_OP) \
+        else logging.WARNING
+    logs.event(level, "action", pair=record.pair, peer=record.peer, actor=record.actor,
+               action=record.action, force=record.force, outcome=str(outcome),
+               reason=record.reason, detail=detail)
 
 
 def record_rejected(store: Store, response: Response) -> Response:
@@ -71,6 +86,7 @@ def record_rejected(store: Store, response: Response) -> Response:
     record = AuditRecord(now, actor, match["pair"][:200], (match["peer"] or match["ip"])[:64],
                          match["action"] or match["release"], outcome=Outcome.REJECTED,
                          detail=detail[:2000], finished_at=now)
+    log_action(record, Outcome.REJECTED, record.detail)
     try:
         store.begin(record)
     except Exception:  # noqa: BLE001 - the answer stands; the log says what was lost

@@ -35,6 +35,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from omapifo import FailoverPair, FailoverState, PairState, PoolReport, Role, __version__
 from omapifo.errors import ConfigError
 
+from . import logs
 from .schemas import PairStateSchema
 from .store import Store, Transition
 
@@ -294,6 +295,12 @@ class Poller:
         self._stopping = False
         self.polls = 0
         self.polled_at: dict[str, float] = {}  # time.monotonic() of each pair's last poll
+        # set once the scheduler's first poll of every pair has ended (however it ended):
+        # `omapifo serve` tells systemd it is ready then (Type=notify)
+        self.first_round = threading.Event()
+        self._first_polled: set[str] = set()
+        if not pairs:
+            self.first_round.set()
         # A state read connects and sends one request, each bounded by the pair's timeout
         # (the fault tests measure a cut peer within 2 x timeout + 1 s).
         self.reads: SingleFlight[Snapshot] = SingleFlight(
@@ -318,10 +325,17 @@ class Poller:
             previous = self._cache.get(name)
             self._cache[name] = snap
             self._cached_start[name] = started
+        for role in Role:
+            view = st.peer(role)
+            if not view.reachable:
+                logs.event(logging.WARNING, "poll-error", pair=name, peer=str(role),
+                           error=view.error_kind or "PeerError", detail=view.error)
         if previous is not None:
             old, new = _signature(previous.state), _signature(st)
             for (peer, field_), value in new.items():
                 if old[(peer, field_)] != value:
+                    logs.event(logging.INFO, "transition", pair=name, peer=peer, field=field_,
+                               **{"from": old[(peer, field_)], "to": value})
                     self.store.add_transition(Transition(st.read_at, name, peer, field_,
                                                          old[(peer, field_)], value))
         self.metrics.observe(st, duration)
@@ -342,6 +356,11 @@ class Poller:
             self.reads.run(name, lambda: self.poll(name), min_age=0.0, wait=None)
         except Exception:  # noqa: BLE001 - a poll must never kill the scheduler thread
             log.exception("poll of %s failed", name)
+        finally:
+            with self._lock:
+                self._first_polled.add(name)
+                if len(self._first_polled) == len(self.pairs):
+                    self.first_round.set()
 
     def scan(self, name: str) -> PoolReport:
         """Scan ``name``'s pools now (rate-capped), cache the report and its metrics.

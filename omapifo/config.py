@@ -116,7 +116,9 @@ class ServiceConfig:
     poll_interval: float = 10.0
     pool_interval: float = 300.0
     pool_scan_rate: float = 2000.0  # lookups per second per peer; 0 = uncapped
-    database: Path = Path("omapifo.sqlite3")
+    # None: not configured; the service chooses ($STATE_DIRECTORY/omapifo.sqlite3 under
+    # systemd, else ./omapifo.sqlite3): the library reads no environment
+    database: Path | None = None
     open_healthz: bool = True
     open_metrics: bool = True
     comms_interrupted_warning: float = 300.0  # seconds before it turns critical
@@ -130,7 +132,14 @@ class ServiceConfig:
     pool_history_retention: float = 604800.0
     # the status page at / without logging in (it is read-only, but shows the pairs)
     open_status_page: bool = False
+    # what `omapifo serve` logs to stderr (transitions, actions, poll errors)
+    log_level: str = "info"  # debug, info, warning or error
+    log_format: str = "text"  # "text" (key=value) or "json" (one object a line)
     tokens: tuple[TokenConfig, ...] = ()
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 
 
 @dataclass(frozen=True)
@@ -215,6 +224,8 @@ class _ServiceSchema(ma.Schema):
     pool_fresh_min_age = ma.fields.Float(validate=ma.validate.Range(min=0, max=86400))
     pool_history_retention = ma.fields.Float(validate=ma.validate.Range(min=0, max=366 * 86400))
     open_status_page = ma.fields.Boolean()
+    log_level = ma.fields.String(validate=ma.validate.OneOf(LOG_LEVELS))
+    log_format = ma.fields.String(validate=ma.validate.OneOf(LOG_FORMATS))
     tokens = ma.fields.List(ma.fields.Nested(_TokenSchema))
 
 

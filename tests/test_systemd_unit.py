@@ -1,0 +1,180 @@
+"""deploy/systemd/omapifo.service, checked by systemd itself, and the pieces of
+`omapifo serve` it relies on that need no lab: sd_notify, the database's default under
+systemd, the log formats. The service under the unit's conditions, against the lab:
+tests/api/test_systemd.py."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from omapifo.api import logs
+from omapifo.api.app import database_path
+from omapifo.clients import servecli
+from omapifo.config import ServiceConfig, parse_config
+
+UNIT = Path(__file__).parent.parent / "deploy" / "systemd" / "omapifo.service"
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+INSTALLED_AT = "/opt/omapifo/bin/omapifo"  # the unit's ExecStart binary
+
+
+def unit_settings() -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for line in UNIT.read_text().splitlines():
+        if line and not line.startswith(("#", "[")):
+            key, _, value = line.partition("=")
+            out.setdefault(key, []).append(value)
+    return out
+
+
+@pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="needs systemd-analyze (Debian: systemd)")
+def test_the_unit_passes_systemd_analyze_verify_without_a_word(tmp_path):
+    # verify fails unless ExecStart's binary exists: the unit rendered with this venv's
+    # omapifo, as an install would be. It exits 0 even for unknown keys and bad values,
+    # which it only prints: any output at all fails the test. (A missing User= is not
+    # checked by verify on systemd 252; the user is created by hand, docs/systemd.md.)
+    omapifo = Path(sys.executable).parent / "omapifo"
+    assert omapifo.exists()
+    text = UNIT.read_text()
+    assert INSTALLED_AT in text
+    unit = tmp_path / "omapifo.service"
+    unit.write_text(text.replace(INSTALLED_AT, str(omapifo)))
+    proc = subprocess.run([SYSTEMD_ANALYZE, "verify", str(unit)], capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "SYSTEMD_LOG_COLOR": "0"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "" and proc.stderr == "", proc.stdout + proc.stderr
+
+
+def test_the_unit_runs_as_its_own_user_hardened_and_notifies():
+    s = unit_settings()
+    expected = {
+        "Type": "notify", "Restart": "on-failure", "User": "omapifo", "Group": "omapifo",
+        "StateDirectory": "omapifo", "ReadWritePaths": "/run/lock",
+        "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
+        "PrivateTmp": "yes", "RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX",
+        "ProtectKernelTunables": "yes", "ProtectControlGroups": "yes",
+        "LockPersonality": "yes",
+    }
+    for key, value in expected.items():
+        assert s.get(key) == [value], (key, s.get(key))
+    assert "database" not in s["ExecStart"][0]  # its default: $STATE_DIRECTORY
+    assert s["ExecStart"][0].startswith(INSTALLED_AT)
+
+
+def test_database_default_is_the_state_directory_under_systemd_else_the_cwd(tmp_path):
+    unset = ServiceConfig()
+    assert unset.database is None
+    assert database_path(unset, {"STATE_DIRECTORY": "/var/lib/omapifo"}) == \
+        Path("/var/lib/omapifo/omapifo.sqlite3")
+    assert database_path(unset, {"STATE_DIRECTORY": "/a:/b"}) == Path("/a/omapifo.sqlite3")
+    assert database_path(unset, {}) == Path("omapifo.sqlite3")
+    configured = parse_config({"pairs": {}, "service": {"database": "x.sqlite3"}},
+                              path=tmp_path / "omapifo.toml").service
+    assert database_path(configured, {"STATE_DIRECTORY": "/var/lib/omapifo"}) == \
+        tmp_path / "x.sqlite3"  # a configured database always wins
+
+
+def test_sd_notify_sends_one_datagram_to_the_socket_and_nothing_without_one(tmp_path):
+    path = str(tmp_path / "notify")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(path)
+        sock.settimeout(5)
+        assert servecli.sd_notify("READY=1", {"NOTIFY_SOCKET": path})
+        assert sock.recv(4096) == b"READY=1"
+    assert not servecli.sd_notify("READY=1", {})
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:  # the abstract namespace
+        name = f"omapifo-test-{os.getpid()}"
+        sock.bind("\0" + name)
+        sock.settimeout(5)
+        assert servecli.sd_notify("READY=1", {"NOTIFY_SOCKET": "@" + name})
+        assert sock.recv(4096) == b"READY=1"
+
+
+def test_log_level_and_format_are_validated(tmp_path):
+    svc = parse_config({"pairs": {}, "service": {"log_level": "warning",
+                                                 "log_format": "json"}}).service
+    assert (svc.log_level, svc.log_format) == ("warning", "json")
+    assert (ServiceConfig().log_level, ServiceConfig().log_format) == ("info", "text")
+    from omapifo.errors import ConfigError
+    with pytest.raises(ConfigError, match="log_format"):
+        parse_config({"pairs": {}, "service": {"log_format": "xml"}})
+    with pytest.raises(ConfigError, match="log_level"):
+        parse_config({"pairs": {}, "service": {"log_level": "loud"}})
+
+
+@pytest.fixture
+def captured():
+    def use(level: str, fmt: str) -> io.StringIO:
+        stream = io.StringIO()
+        handlers.append(logs.configure(level, fmt, stream))
+        return stream
+
+    handlers: list[logging.Handler] = []
+    loggers = [logging.getLogger(name) for name in logs.LOGGERS]
+    old = [lg.level for lg in loggers]
+    yield use
+    for lg, level in zip(loggers, old, strict=True):
+        for h in handlers:
+            lg.removeHandler(h)
+        lg.setLevel(level)
+
+
+def test_text_lines_are_key_value_and_json_lines_have_fixed_keys(captured):
+    text = captured("info", "text")
+    logs.event(logging.INFO, "transition", pair="p", peer="primary", field="reachable",
+               **{"from": "yes", "to": "no"})
+    logs.event(logging.WARNING, "action", pair="p", peer="secondary", actor="alice",
+               action="partner-down", force=False, outcome="refused", reason=None,
+               detail="the primary answers: it is normal")
+    lines = text.getvalue().splitlines()
+    assert lines == [
+        "INFO omapifo.events: transition pair=p peer=primary field=reachable from=yes to=no",
+        "WARNING omapifo.events: action pair=p peer=secondary actor=alice action=partner-down"
+        ' force=False outcome=refused reason=- detail="the primary answers: it is normal"']
+
+    out = captured("info", "json")
+    logs.event(logging.WARNING, "poll-error", pair="p", peer="primary",
+               error="ConnectionRefused", detail="refused")
+    logging.getLogger("omapifo.api.poller").debug("not shown at info")
+    (line,) = out.getvalue().splitlines()
+    record = json.loads(line)
+    assert tuple(record) == logs.JSON_KEYS
+    assert record["event"] == "poll-error" and record["level"] == "warning"
+    assert record["error"] == "ConnectionRefused" and record["actor"] is None
+
+
+def test_the_level_hides_what_is_below_it(captured):
+    out = captured("warning", "text")
+    logs.event(logging.INFO, "transition", pair="p", peer="primary")
+    logs.event(logging.WARNING, "poll-error", pair="p", peer="primary", error="PeerTimeout")
+    assert out.getvalue().splitlines() == [
+        "WARNING omapifo.events: poll-error pair=p peer=primary error=PeerTimeout"]
+
+
+def test_waitress_and_apscheduler_lines_have_the_format_too_without_the_chatter(captured):
+    out = captured("info", "json")
+    logging.getLogger("waitress").info("Serving on http://127.0.0.1:8067")
+    logging.getLogger("apscheduler.executors.default").info("Running job ...")
+    logging.getLogger("apscheduler.scheduler").warning("Run time of job ... was missed")
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(r["logger"], r["event"]) for r in records] == [
+        ("waitress", None), ("apscheduler.scheduler", None)]
+
+
+def test_a_configuration_error_exits_2_which_the_unit_does_not_restart(tmp_path):
+    assert unit_settings()["RestartPreventExitStatus"] == ["2"]
+    cfg = tmp_path / "omapifo.toml"
+    cfg.write_text('[pairs]\n[service]\nlog_format = "xml"\n')
+    proc = subprocess.run([sys.executable, "-m", "omapifo.clients.cli", "-c", str(cfg),
+                           "serve", "--listen", "127.0.0.1:0"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "log_format" in proc.stderr
