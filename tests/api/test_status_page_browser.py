@@ -111,7 +111,9 @@ def test_the_page_follows_the_pair_without_a_reload(served, browser, healthy_lab
     assert driver.current_url.endswith("/login")
     driver.find_element("id", "token").send_keys(READER)
     driver.find_element("css selector", "button[type=submit]").click()
-    assert driver.current_url == url + "/"
+    # the form's POST answers with a redirect: wait for the browser to follow it (a busy
+    # 2-core machine took longer than the click's return, seen once)
+    assert wait_until(lambda: driver.current_url == url + "/", 10), driver.current_url
     peer = f'[data-pair="{PAIR}"] [data-peer="%s"] [data-field="local_state"]'
     both_normal = lambda: all(  # noqa: E731
         text_of(driver, peer % r) == "normal" for r in ("primary", "secondary"))
