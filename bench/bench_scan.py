@@ -1,14 +1,22 @@
-"""Pool scan speed, side by side in one run against the same lab server.
+"""Pool scan speed, side by side in one run against the same idle lab servers.
 
-    sudo .venv/bin/python bench/bench_scan.py [--sample 3000]
+    sudo .venv/bin/python bench/bench_scan.py [--rounds 5] [--sample N] [--settle 5]
 
-Starts a lab with a 16,381-address failover pool (``omapifo lab up --large-pool``), then
-against the primary measures: a plain loop of pypureomapi ``lookup_by_lease(ip=...)``; the
-same with a bounded window of pipelined requests (pypureomapi's own parser); ``omshell``
-run once per query, as monitoring scripts use it; and omapifo's scan (lean codec,
-signatures checked) over the whole pool at windows 8 and 16. Prints rates and ratios,
-then the offline counts from files: omapifo.pools_from_files versus dhcpd-pools on a
-generated /16 leases file (numbers must match). Takes the lab down at the end.
+Starts a lab with a 16,381-address failover pool (``omapifo lab up --large-pool``) and
+first waits until the servers are idle: right after ``normal`` the primary is still
+handing half of its free addresses to its partner (pool rebalancing, binding updates
+that each cost the server a write), and a loop measured then is measured against a busy
+server. Idle means: both peers' failover-state objects read ``cur-unacked-updates`` 0 on
+every read for ``--settle`` seconds, and two scans of every address in a row found the
+same binding states on both peers. Then every method runs interleaved, ``--rounds``
+rounds of: a plain loop of pypureomapi ``lookup_by_lease(ip=...)``; the same with 8
+pipelined requests in flight (pypureomapi's own parser); omapifo's scan (lean codec,
+signatures checked) at windows 8 and 16. Once on one peer (the primary), once on the
+pair (the loops run peer after peer, as a script would; omapifo's ``pair.pools()`` scans
+both peers at once). Prints the median, the spread (min-max) and the ratios of medians;
+``omshell`` once per query runs once, on a small sample. Then the offline counts from
+files: omapifo.pools_from_files versus dhcpd-pools on a generated /16 leases file
+(numbers must match). Takes the lab down at the end.
 """
 from __future__ import annotations
 
@@ -19,9 +27,12 @@ import os
 import random
 import shutil
 import subprocess
+import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pypureomapi
@@ -30,6 +41,7 @@ from omapifo import FailoverPair, Role, pools_from_files
 from omapifo import lab as labmod
 from omapifo import leasefile
 from omapifo.dhcpdconf import parse_file
+from omapifo.leases import LeaseState
 from omapifo.scan import lease_states
 
 
@@ -38,13 +50,14 @@ def rate(n: int, seconds: float) -> float:
 
 
 def plain_loop(host: str, key: str, ips: list[str]) -> float:
+    """Seconds for one lookup_by_lease after the other (connection made before the clock)."""
     o = pypureomapi.Omapi(host, 7911, b"omapi_key", key.encode(), timeout=5)
     t = time.perf_counter()
     for ip in ips:
         o.lookup_by_lease(ip=ip)
     took = time.perf_counter() - t
     o.close()
-    return rate(len(ips), took)
+    return took
 
 
 def pypureomapi_windowed(host: str, key: str, ips: list[str], window: int) -> float:
@@ -61,7 +74,7 @@ def pypureomapi_windowed(host: str, key: str, ips: list[str], window: int) -> fl
         pending -= 1
     took = time.perf_counter() - t
     o.close()
-    return rate(len(ips), took)
+    return took
 
 
 def omshell(host: str, key: str, ips: list[str]) -> float:
@@ -123,9 +136,64 @@ def files_benchmark() -> None:
         shutil.rmtree(d)
 
 
+def wait_idle(pair: FailoverPair, ips: list[ipaddress.IPv4Address], *, settle: float,
+              limit: float) -> tuple[float, list[int | None]]:
+    """Seconds until the servers are idle (module docstring), and the primary's binding
+    states then; RuntimeError after ``limit``."""
+    t0 = time.monotonic()
+    quiet_since: float | None = None
+    last: tuple[list[int | None], list[int | None]] | None = None
+    peak = 0
+    while time.monotonic() - t0 < limit:
+        st = pair.state()
+        unacked = [v.status.cur_unacked_updates if v.status else None
+                   for v in (st.primary, st.secondary)]
+        now = time.monotonic()
+        peak = max([peak, *(u for u in unacked if u is not None)])
+        if unacked != [0, 0]:
+            quiet_since, last = None, None
+        elif quiet_since is None:
+            quiet_since = now
+        if quiet_since is not None and now - quiet_since >= settle:
+            views = (lease_states(pair.peer(Role.PRIMARY), ips),
+                     lease_states(pair.peer(Role.SECONDARY), ips))
+            if views == last:
+                print(f"(most cur-unacked-updates seen while waiting: {peak})")
+                return time.monotonic() - t0, views[0]
+            last = views
+            continue
+        time.sleep(0.2)
+    raise RuntimeError(f"the servers were not idle within {limit:g} s")
+
+
+def spread(name: str, seconds: list[float], n: int) -> tuple[float, str]:
+    rates = sorted(rate(n, s) for s in seconds)
+    med = statistics.median(rates)
+    return med, f"{name:<30} {med:>9,.0f} {rates[0]:>9,.0f}-{rates[-1]:<9,.0f}"
+
+
+def report(title: str, times: dict[str, list[float]], n: int) -> None:
+    print(f"\n{title}: {n:,} addresses, lookups/s over {len(next(iter(times.values())))} "
+          f"interleaved rounds")
+    print(f"{'method':<30} {'median':>9} {'min-max':^19} {'vs plain loop':>13}")
+    medians = {}
+    for name, secs in times.items():
+        medians[name], line = spread(name, secs, n)
+        print(f"{line} {medians[name] / medians['pypureomapi plain loop']:>12.1f}x")
+    print("ratios of medians: window 8 / pypureomapi window 8 = "
+          f"{medians['omapifo scan, window 8'] / medians['pypureomapi, window 8']:.1f}x, "
+          f"window 16 / window 8 = "
+          f"{medians['omapifo scan, window 16'] / medians['omapifo scan, window 8']:.2f}x")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sample", type=int, default=3000, help="addresses for the slow methods")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--sample", type=int, default=0, help="addresses per method and peer "
+                    "(default: every address of the lab's pools)")
+    ap.add_argument("--settle", type=float, default=5.0, help="seconds of cur-unacked-updates "
+                    "0 on both peers before the servers count as idle")
+    ap.add_argument("--idle-limit", type=float, default=900.0)
     ap.add_argument("--omshell-sample", type=int, default=100)
     ap.add_argument("--no-files", action="store_true", help="skip the offline counts from "
                     "files (bench/run_all.py runs them on their own)")
@@ -135,36 +203,67 @@ def main() -> int:
                                                large_pool=True))
     try:
         lab.up(timeout=120)
-        host = lab.endpoint(Role.PRIMARY).host
+        hosts = [lab.endpoint(role).host for role in Role]
         key = lab.key().secret
         conf = parse_file(lab.conf_path(Role.PRIMARY))
-        big = max(conf.pools, key=lambda p: p.size)
-        ips = [ip for r in big.ranges for ip in r.addresses()]
-        sample = [str(ip) for ip in ips[: args.sample]]
+        all_ips = [ip for p in conf.pools for r in p.ranges for ip in r.addresses()]
+        ips = all_ips[: args.sample] if args.sample else all_ips
+        texts = [str(ip) for ip in ips]
         version = subprocess.run(["dhcpd", "--version"], capture_output=True, text=True)
-        print(f"dhcpd {version.stderr.strip()}, pool of {len(ips)} addresses, "
-              f"{os.cpu_count()} cores")
-        results = {}
-        results["pypureomapi plain loop"] = plain_loop(host, key, sample)
-        results["pypureomapi, window 8"] = pypureomapi_windowed(host, key, sample, 8)
-        results["omshell per query"] = omshell(host, key, sample[: args.omshell_sample])
+        print(f"dhcpd {version.stderr.strip()}, {len(all_ips):,} pool addresses, "
+              f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
         with FailoverPair(lab.pair_config()) as pair:
+            took, idle = wait_idle(pair, all_ips, settle=args.settle, limit=args.idle_limit)
+            counts = Counter(idle)
+            print(f"idle {took:.0f} s after normal (cur-unacked-updates 0 on both peers for "
+                  f"{args.settle:g} s, two scans in a row alike); the primary then saw "
+                  f"{counts[LeaseState.FREE]:,} free, {counts[LeaseState.BACKUP]:,} backup, "
+                  f"{len(idle) - counts[LeaseState.FREE] - counts[LeaseState.BACKUP]:,} other")
+            peer_methods: dict[str, Callable[[], float]] = {
+                "pypureomapi plain loop": lambda: plain_loop(hosts[0], key, texts),
+                "pypureomapi, window 8": lambda: pypureomapi_windowed(hosts[0], key, texts, 8),
+            }
+            pair_methods: dict[str, Callable[[], float]] = {
+                "pypureomapi plain loop": lambda: sum(plain_loop(h, key, texts) for h in hosts),
+                "pypureomapi, window 8": lambda: sum(pypureomapi_windowed(h, key, texts, 8)
+                                                     for h in hosts),
+            }
             for window in (8, 16):
-                t = time.perf_counter()
-                states = lease_states(pair.peer(Role.PRIMARY), ips, window=window)
-                took = time.perf_counter() - t
-                assert all(s is not None for s in states)
-                results[f"omapifo scan, window {window}"] = rate(len(ips), took)
-        base = results["pypureomapi plain loop"]
-        print(f"\n{'method':<28} {'lookups/s':>10} {'vs plain loop':>14}")
-        for name, r in results.items():
-            print(f"{name:<28} {r:>10.0f} {r / base:>13.1f}x")
-        best = max(v for k, v in results.items() if k.startswith("omapifo"))
-        print(f"\na /16 (65,534 addresses) at {best:.0f}/s: {65534 / best:.1f} s (one peer)")
-        with FailoverPair(lab.pair_config()) as pair:
+                def one_peer(window: int = window) -> float:
+                    t = time.perf_counter()
+                    states = lease_states(pair.peer(Role.PRIMARY), ips, window=window)
+                    took = time.perf_counter() - t
+                    assert all(s is not None for s in states)
+                    return took
+
+                def both(window: int = window) -> float:
+                    t = time.perf_counter()
+                    rep = pair.pools(window=window)
+                    took = time.perf_counter() - t
+                    assert rep.complete and sum(p.total for p in rep.pools) == len(all_ips)
+                    return took
+
+                peer_methods[f"omapifo scan, window {window}"] = one_peer
+                pair_methods[f"omapifo scan, window {window}"] = both
+            if args.sample:  # pair.pools() scans every pool: no pair figures for a sample
+                pair_methods = {}
+            peer_times: dict[str, list[float]] = {k: [] for k in peer_methods}
+            pair_times: dict[str, list[float]] = {k: [] for k in pair_methods}
+            for _ in range(args.rounds):
+                for name, fn in peer_methods.items():
+                    peer_times[name].append(fn())
+                for name, fn in pair_methods.items():
+                    pair_times[name].append(fn())
             st = pair.state()
+        report("one peer (the primary)", peer_times, len(ips))
+        if not args.sample:
+            report("the pair (both peers; lookups/s over both)",
+                   {k: [t / 2 for t in v] for k, v in pair_times.items()}, len(ips))
+        om = omshell(hosts[0], key, texts[: args.omshell_sample])
+        print(f"\nomshell, one process per query ({args.omshell_sample} queries, once): "
+              f"{om:.0f}/s")
         print(f"after the scans: primary {st.primary.local_state}, secondary "
-              f"{st.secondary.local_state}")
+              f"{st.secondary.local_state}; load average {os.getloadavg()[0]:.2f} at the end")
     finally:
         lab.down()
         shutil.rmtree(lab.dir, ignore_errors=True)  # a benchmark's lab keeps no post-mortem

@@ -33,7 +33,7 @@ def commands(quick: bool = False, only: list[str] | None = None,
     scan = [python, str(BENCH / "bench_scan.py"), "--no-files"]
     api = [python, str(BENCH / "bench_api.py")]
     if quick:
-        scan += ["--sample", "200", "--omshell-sample", "10"]
+        scan += ["--sample", "200", "--omshell-sample", "10", "--rounds", "1", "--settle", "1"]
         api += ["--seconds", "2"]
     offline = [python, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import bench_scan; "
                "bench_scan.files_benchmark()", str(BENCH)]

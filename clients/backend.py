@@ -92,7 +92,8 @@ class DirectBackend:
             return fp.pools(progress=progress)
         if fp.config.dhcpd_conf is None:
             raise ConfigError(f"pair {pair!r} has no dhcpd_conf in the configuration")
-        return pools_from_files(fp.config.dhcpd_conf, leases, pair=pair)
+        return pools_from_files(fp.config.dhcpd_conf, leases, pair=pair,
+                                failover_peer=fp.config.failover_peer)
 
     def history(self, pair: str, limit: int) -> dict[str, Any]:
         self.config.pair_config(pair)  # an unknown pair says so first

@@ -31,6 +31,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "(default /run/omapifo-lab/PREFIX)")
     up.add_argument("--large-pool", action="store_true",
                     help="make client subnet 4 a /18 with one 16,381-address pool")
+    up.add_argument("--second-peer", action="store_true",
+                    help="a second failover peer (classroom-2: the servers' .252 addresses, "
+                    "ports 647/648) between the same two servers, for client subnet 3's "
+                    "pool: a second pair")
     up.add_argument("--algorithm", default="hmac-md5",
                     choices=["hmac-md5", "hmac-sha256", "hmac-sha512"], help="OMAPI key algorithm")
     up.add_argument("--mclt", type=int, default=60)
@@ -66,6 +70,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_up(args: argparse.Namespace) -> int:
     settings = _lab.LabSettings(prefix=args.prefix, large_pool=args.large_pool,
+                                second_peer=args.second_peer,
                                 algorithm=args.algorithm, mclt=args.mclt)
     lab = _lab.Lab.create(settings, args.dir)
     try:

@@ -277,8 +277,9 @@ class Lab:
     def config(self) -> Config:
         return load_config(self.config_path)
 
-    def pair_config(self) -> PairConfig:
-        return self.config().pairs[self.settings.peer_name]
+    def pair_config(self, peer: str | None = None) -> PairConfig:
+        """The pair of failover peer ``peer`` (default: the seed's, ``peer_name``)."""
+        return self.config().pairs[peer or self.settings.peer_name]
 
     def endpoint(self, role: Role) -> Endpoint:
         return Endpoint(self.layout.server_addr(role), OMAPI_PORT)
@@ -288,15 +289,20 @@ class Lab:
                         self.settings.algorithm)
 
     def wait_normal(self, timeout: float = 60.0) -> None:
-        """Return when both servers report normal over OMAPI; else LabError with log tails."""
-        self.wait_states(FailoverState.NORMAL, FailoverState.NORMAL, timeout)
+        """Return when both servers report normal over OMAPI, for every failover peer of
+        the lab; else LabError with log tails."""
+        deadline = time.monotonic() + timeout
+        for peer in self.settings.peer_names:
+            self.wait_states(FailoverState.NORMAL, FailoverState.NORMAL,
+                             max(deadline - time.monotonic(), 0.0), peer=peer)
 
     def wait_states(self, primary: FailoverState | None, secondary: FailoverState | None,
-                    timeout: float = 60.0) -> None:
-        """Wait until each given role's local state is as given (None: any)."""
+                    timeout: float = 60.0, *, peer: str | None = None) -> None:
+        """Wait until each given role's local state is as given (None: any), in failover
+        peer ``peer``'s relationship (default: the seed's)."""
         deadline = time.monotonic() + timeout
         last = None
-        with FailoverPair(self.pair_config()) as pair:
+        with FailoverPair(self.pair_config(peer)) as pair:
             while True:
                 st = pair.state()
                 last = (st.primary.local_state, st.secondary.local_state)
@@ -306,8 +312,9 @@ class Lab:
                     break
                 time.sleep(0.25)
         want = f"primary {primary or 'any'}, secondary {secondary or 'any'}"
-        raise LabError(f"lab {self.settings.prefix}: wanted {want} within {timeout:g} s; "
-                       f"got primary {last[0]}, secondary {last[1]}\n" + self.log_tails())
+        raise LabError(f"lab {self.settings.prefix}: wanted {want} within {timeout:g} s "
+                       f"(failover peer {peer or self.settings.peer_name}); got primary "
+                       f"{last[0]}, secondary {last[1]}\n" + self.log_tails())
 
     def log_tails(self, lines: int = 15) -> str:
         out = []

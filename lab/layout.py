@@ -49,6 +49,18 @@ class Layout:
     def server_addr(self, role: Role) -> str:
         return self._addr(10 if role is Role.PRIMARY else 60, 253)
 
+    def failover_addr(self, role: Role, index: int = 0) -> str:
+        """The address failover peer ``index`` of the lab uses on ``role``'s server: the
+        server's own for the seed's peer, a second address (.252) for a second peer.
+
+        dhcpd 4.4.3 tells failover peers apart by the partner's address, not its port:
+        two peers between the same two addresses (ports 519/520 and 647/648) never got
+        past ``recover``; the primary logged "Failover CONNECTACK from classroom-2: remote
+        failover relationship name classroom-1-6 does not match" (measured)."""
+        if index == 0:
+            return self.server_addr(role)
+        return self._addr(10 if role is Role.PRIMARY else 60, 253 - index)
+
     def server_gateway(self, role: Role) -> str:
         """The router's address on the server's subnet (its default route)."""
         return str(self.server_net(role).broadcast_address - 1)

@@ -100,6 +100,9 @@ def build(record: LabRecord, layout: Layout) -> None:
         _veth(rtr, short, ns, "eth0")
         run("ip", "-n", rtr, "addr", "add", f"{gateway}/24", "dev", short)
         run("ip", "-n", ns, "addr", "add", f"{layout.server_addr(role)}/24", "dev", "eth0")
+        if record.settings.second_peer:  # the second failover peer's own address
+            run("ip", "-n", ns, "addr", "add", f"{layout.failover_addr(role, 1)}/24", "dev",
+                "eth0")
         run("ip", "-n", ns, "route", "add", "default", "via", gateway)
     for n in range(1, CLIENT_SUBNETS + 1):
         net = layout.client_net(n)
@@ -164,10 +167,12 @@ def restore(ns: str, gateway: str) -> None:
 
 
 def _partition_rules(prefix: str, layout: Layout, action: str, check: bool) -> None:
-    a, b = layout.server_addr(Role.PRIMARY), layout.server_addr(Role.SECONDARY)
-    for src, dst in ((a, b), (b, a)):
-        run("ip", "-n", namespace(prefix, "rtr"), "rule", action, "from", src, "to", dst,
-            "blackhole", check=check)
+    # the second failover peer's addresses too (unused, and harmless, without one)
+    for index in (0, 1):
+        a, b = (layout.failover_addr(role, index) for role in Role)
+        for src, dst in ((a, b), (b, a)):
+            run("ip", "-n", namespace(prefix, "rtr"), "rule", action, "from", src, "to",
+                dst, "blackhole", check=check)
 
 
 def partition(prefix: str, layout: Layout) -> None:

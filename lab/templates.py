@@ -1,5 +1,6 @@
 """The files a lab is configured with, the seed's way: dhcpd.conf, the failover blocks,
-and the omapifo.toml that describes the pair for every other omapifo command.
+and the omapifo.toml that describes the pair (one per failover peer) for every other
+omapifo command.
 
 Each server's directory holds both ``dhcpd.conf-failover-<role>`` blocks, the symlink
 ``dhcpd.conf-failover`` to its own, and ``dhcpd.conf``, which includes it. The timers
@@ -14,17 +15,37 @@ import tomli_w
 from omapifo.states import Role
 
 from .layout import CLIENT_SUBNETS, OMAPI_PORT, Layout
-from .settings import LabSettings
+from .settings import SECOND_PEER_NAME, LabSettings
 
 KEY_NAME = "omapi_key"
+# (primary's port, secondary's port) of each failover peer: the seed's, then the second
+# peer's (LabSettings.second_peer) on ports of its own
+PEER_PORTS = {0: (519, 520), 1: (647, 648)}
+SECOND_PEER_SUBNETS = (3,)  # client subnets whose pool names the second peer
+
+
+def subnet_peer(settings: LabSettings, n: int) -> str:
+    """The failover peer client subnet ``n``'s pool names."""
+    if settings.second_peer and n in SECOND_PEER_SUBNETS:
+        return SECOND_PEER_NAME
+    return settings.peer_name
 
 
 def failover_block(settings: LabSettings, layout: Layout, role: Role) -> str:
-    """The seed's dhcpd.conf-failover-<role>, with lab addresses and quick timers."""
+    """The seed's dhcpd.conf-failover-<role>, with lab addresses and quick timers (and
+    the second peer's block after it, with ``second_peer``)."""
+    return "\n".join(_peer_block(settings, layout, role, i, name)
+                     for i, name in enumerate(settings.peer_names))
+
+
+def _peer_block(settings: LabSettings, layout: Layout, role: Role, index: int,
+                name: str) -> str:
     s = settings
-    me, peer = layout.server_addr(role), layout.server_addr(role.other)
-    port, peer_port = (519, 520) if role is Role.PRIMARY else (520, 519)
-    lines = [f'failover peer "{s.peer_name}" {{', f"    {role};", "",
+    me, peer = layout.failover_addr(role, index), layout.failover_addr(role.other, index)
+    port, peer_port = PEER_PORTS[index]
+    if role is Role.SECONDARY:
+        port, peer_port = peer_port, port
+    lines = [f'failover peer "{name}" {{', f"    {role};", "",
              "    #   my server settings", f"    address {me};", f"    port {port};", "",
              "    #   my partner's server settings", f"    peer address {peer};",
              f"    peer port {peer_port};", "",
@@ -63,7 +84,7 @@ def master_conf(settings: LabSettings, layout: Layout, role: Role, secret: str) 
                 f"subnet {net.network_address} netmask {net.netmask} {{",
                 f"    option routers {lay.client_gateway(n)};", "", "    pool {",
                 "        deny dynamic bootp clients;",
-                f'        failover peer "{s.peer_name}";',
+                f'        failover peer "{subnet_peer(s, n)}";',
                 f"        range {low} {high};", "    }", "}"]
     return "\n".join(out) + "\n"
 
@@ -79,16 +100,16 @@ def omapifo_toml(settings: LabSettings, layout: Layout, *, lock_dir: Path, key_f
     s = settings
     doc = {
         "lock_dir": str(lock_dir),
-        "pairs": {s.peer_name: {
+        "pairs": {name: {
             "primary": f"{layout.server_addr(Role.PRIMARY)}:{OMAPI_PORT}",
             "secondary": f"{layout.server_addr(Role.SECONDARY)}:{OMAPI_PORT}",
             "key_name": KEY_NAME,
             "key_file": key_file,
             "algorithm": s.algorithm,
-            "failover_peer": s.peer_name,
+            "failover_peer": name,
             "dhcpd_conf": dhcpd_confs[Role.PRIMARY],
             "secondary_dhcpd_conf": dhcpd_confs[Role.SECONDARY],
             "timeout": 3.0,
-        }},
+        } for name in s.peer_names},
     }
     return f"# written by `omapifo lab up --prefix {s.prefix}`\n" + tomli_w.dumps(doc)

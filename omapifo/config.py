@@ -320,7 +320,9 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
     base = path.parent if path else Path.cwd()
     lock_dir = base / doc["lock_dir"] if "lock_dir" in doc else DEFAULT_LOCK_DIR
     pairs: dict[str, PairConfig] = {}
-    seen: dict[Endpoint, str] = {}
+    # several failover peers between the same two servers are pairs of their own: an
+    # endpoint may come back under another failover_peer, never under the same one
+    seen: dict[tuple[Endpoint, str], str] = {}
     for name, p in doc["pairs"].items():
         where = f"{label}: pairs.{name}"
         if "key_file" in p:
@@ -331,15 +333,17 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
             key = OmapiKey(p["key_name"], secret, p["algorithm"])
         except ValueError as exc:
             raise ConfigError(f"{where}.key: {exc}") from None
+        peer = p.get("failover_peer", name)
         for role in ("primary", "secondary"):
             ep = p[role]
-            if ep in seen:
-                raise ConfigError(f"{where}.{role}: {ep} is also {seen[ep]}; each dhcpd must "
-                                  "be listed once")
-            seen[ep] = f"pairs.{name}.{role}"
+            if (ep, peer) in seen:
+                raise ConfigError(f"{where}.{role}: {ep} is also {seen[ep, peer]} with the "
+                                  f"same failover_peer {peer!r}; a server may be in several "
+                                  "pairs only with a different failover_peer in each")
+            seen[ep, peer] = f"pairs.{name}.{role}"
         pairs[name] = PairConfig(
             name=name, primary=p["primary"], secondary=p["secondary"], key=key,
-            failover_peer=p.get("failover_peer", name),
+            failover_peer=peer,
             dhcpd_conf=(base / p["dhcpd_conf"]) if "dhcpd_conf" in p else None,
             secondary_dhcpd_conf=(base / p["secondary_dhcpd_conf"])
             if "secondary_dhcpd_conf" in p else None,

@@ -1,7 +1,7 @@
 """What lease and pool operations need of a pair: its two peers and its dhcpd.conf.
 
 :class:`~omapifo.failover.FailoverPair` is one; a test may hand in anything with these
-four members. Lease and pool code depends on this, not on the pair class, so the pair
+five members. Lease and pool code depends on this, not on the pair class, so the pair
 sits above them with no import cycle.
 """
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
+from .config import PairConfig
 from .dhcpdconf import DhcpdConf
 from .omapi import OmapiPeer
 from .states import Role
@@ -22,6 +23,11 @@ class PairAccess(Protocol):
     @property
     def name(self) -> str:
         """The pair's name in the configuration."""
+        ...
+
+    @property
+    def config(self) -> PairConfig:
+        """The pair's configuration (its ``failover_peer`` chooses the pools it counts)."""
         ...
 
     def peer(self, role: Role | str) -> OmapiPeer:

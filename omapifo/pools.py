@@ -5,6 +5,13 @@ ones (dhcpd.conf(5), THE FAILOVER PROTOCOL). A server cut off from its partner
 (communications-interrupted) can hand out only its own share until it is moved to
 partner-down, so each peer's *runway* is the size of its share: the primary's free
 count and the secondary's backup count, as the primary sees them.
+
+A pair is one failover peer (``PairConfig.failover_peer``): when several failover peers
+join the same two servers, each is a pair of its own, and a pair counts only the pools
+whose ``failover peer`` statement names its peer. Pools with no ``failover peer`` belong
+to no relationship: every pair of those servers lists them too (each server hands them
+out alone; no runway), so a sum over several pairs of the same servers counts them once
+per pair; :attr:`PoolCounts.failover_peer` is None for them.
 """
 from __future__ import annotations
 
@@ -85,18 +92,30 @@ def _count(pool: Pool, states: Sequence[int | None],
         runway={"primary": free, "secondary": backup} if pool.failover_peer else {})
 
 
+def pair_pools(conf: DhcpdConf, failover_peer: str | None) -> list[Pool]:
+    """The pools a pair counts: its failover peer's, and those of no failover peer
+    (module docstring); every pool when ``failover_peer`` is None."""
+    if failover_peer is None:
+        return list(conf.pools)
+    return [p for p in conf.pools if p.failover_peer in (failover_peer, None)]
+
+
 def _addresses(pool: Pool) -> list[ipaddress.IPv4Address]:
     return [ip for r in pool.ranges for ip in r.addresses()]
 
 
 def pools_from_files(dhcpd_conf: str | os.PathLike[str] | DhcpdConf,
-                     leases_file: str | os.PathLike[str], *, pair: str = "") -> PoolReport:
-    """Offline counts from a dhcpd.conf and its dhcpd.leases (last record of an address wins)."""
+                     leases_file: str | os.PathLike[str], *, pair: str = "",
+                     failover_peer: str | None = None) -> PoolReport:
+    """Offline counts from a dhcpd.conf and its dhcpd.leases (last record of an address wins).
+
+    With ``failover_peer``, only that peer's pools and those of no failover peer (as
+    :func:`scan_pools` counts for a pair); without, every pool of the file."""
     t = time.monotonic()
     conf = dhcpd_conf if isinstance(dhcpd_conf, DhcpdConf) else parse_file(dhcpd_conf)
     records = read_leases(leases_file)
     pools = []
-    for pool in conf.pools:
+    for pool in pair_pools(conf, failover_peer):
         states = [(rec.state if (rec := records.get(ip)) else None) for ip in _addresses(pool)]
         pools.append(_count(pool, states))
     return PoolReport(pair, tuple(pools), datetime.now(timezone.utc), "leases-file",
@@ -105,7 +124,11 @@ def pools_from_files(dhcpd_conf: str | os.PathLike[str] | DhcpdConf,
 
 def scan_pools(pair: PairAccess, *, window: int = DEFAULT_WINDOW, rate: float | None = None,
                progress: Progress | None = None, conf: DhcpdConf | None = None) -> PoolReport:
-    """Every pool's counts from one lookup per address on both peers (pipelined).
+    """The pair's pools' counts from one lookup per address on both peers (pipelined).
+
+    The pair's pools are those of its failover peer (``pair.config.failover_peer``) and
+    those of no failover peer: another failover peer's pools between the same servers
+    are another pair's.
 
     Counts are the primary's view (the secondary's when the primary's scan fails);
     ``disagreements`` counts addresses the peers see differently. A peer's scan either
@@ -118,7 +141,8 @@ def scan_pools(pair: PairAccess, *, window: int = DEFAULT_WINDOW, rate: float | 
             raise ConfigError(f"pair {pair.name!r} has no dhcpd_conf: pools come from the "
                               "configuration (dhcpd has no OMAPI object for pools)")
     t = time.monotonic()
-    ips = [ip for pool in conf.pools for ip in _addresses(pool)]
+    mine = pair_pools(conf, pair.config.failover_peer)
+    ips = [ip for pool in mine for ip in _addresses(pool)]
     # Threads of its own, not pair.on_both: a scan lasts seconds, and the pair's two
     # workers must stay free for the state reads of the health poller.
     with ThreadPoolExecutor(max_workers=2) as ex:
@@ -137,7 +161,7 @@ def scan_pools(pair: PairAccess, *, window: int = DEFAULT_WINDOW, rate: float | 
     main = views.get(Role.PRIMARY) or views[Role.SECONDARY]
     other = views.get(Role.SECONDARY) if Role.PRIMARY in views else None
     pools, offset = [], 0
-    for pool in conf.pools:
+    for pool in mine:
         n = pool.size
         pools.append(_count(pool, main[offset:offset + n],
                             other[offset:offset + n] if other else None))

@@ -53,7 +53,8 @@ def test_good_file(tmp_path):
     (GOOD + 'key = "abc"\n', ["exactly one"]),
     (GOOD.replace('198.18.60.253"', '198.18.10.253:7911"'), ["secondary", "also"]),
     (GOOD + '\n[pairs.other]\nprimary = "198.18.10.253"\nsecondary = "198.18.70.1"\n'
-            'key_name = "k"\nkey = "' + SECRET + '"\n', ["pairs.other.primary", "also"]),
+            'key_name = "k"\nkey = "' + SECRET + '"\nfailover_peer = "classroom-1-6"\n',
+     ["pairs.other.primary", "also", "same failover_peer 'classroom-1-6'"]),
     (GOOD + 'algorithm = "hmac-md4"\n', ["algorithm", "Must be one of"]),
     (GOOD + "timeout = -1\n", ["timeout"]),
     ("[pairs.x\n", ["not valid TOML"]),
@@ -164,3 +165,36 @@ sha256 = "%s"
 def test_in_memory_database_is_not_a_file_next_to_the_config(tmp_path):
     body = GOOD + '\n[service]\ndatabase = ":memory:"\n'
     assert str(load_config(write(tmp_path, body)).service.database) == ":memory:"
+
+
+SECOND_PEER = """
+[pairs.classroom-2]
+primary   = "198.18.10.253:7911"
+secondary = "198.18.60.253"
+key_name  = "omapi_key"
+key_file  = "omapi.key"
+"""
+
+
+def test_two_failover_peers_between_the_same_servers_are_two_pairs(tmp_path):
+    cfg = load_config(write(tmp_path, GOOD + SECOND_PEER))
+    one, two = cfg.pairs["classroom-1-6"], cfg.pairs["classroom-2"]
+    assert (one.primary, one.secondary) == (two.primary, two.secondary)
+    assert (one.failover_peer, two.failover_peer) == ("classroom-1-6", "classroom-2")
+
+
+@pytest.mark.parametrize("extra,role", [
+    # the second pair names the first one's failover peer: the same relationship twice
+    (SECOND_PEER + 'failover_peer = "classroom-1-6"\n', "primary"),
+    # the first pair's name is its failover peer by default
+    (SECOND_PEER.replace("[pairs.classroom-2]", "[pairs.again]\nfailover_peer = "
+                         '"classroom-1-6"').replace('"198.18.10.253:7911"', '"198.18.99.1"'),
+     "secondary"),
+])
+def test_the_same_server_and_failover_peer_twice_is_refused(tmp_path, extra, role):
+    path = write(tmp_path, GOOD + extra)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    msg = str(info.value)
+    assert f".{role}: 198.18." in msg and "same failover_peer 'classroom-1-6'" in msg, msg
+    assert "different failover_peer" in msg, msg

@@ -95,3 +95,32 @@ def test_lab_error_is_the_labs_own_not_the_librarys():
     import omapifo
     assert not issubclass(LabError, omapifo.OmapifoError)
     assert "LabError" not in omapifo.__all__ and not hasattr(omapifo.errors, "LabError")
+
+
+def test_a_second_failover_peer_is_a_second_pair_between_the_same_servers(tmp_path):
+    from omapifo.dhcpdconf import parse_text
+    from omapifo.pools import pair_pools
+
+    settings = labmod.LabSettings(prefix="twopeer", second_peer=True)
+    lab = labmod.Lab.create(settings, tmp_path / "lab")
+    lab.record.slots = [3]
+    lab.dir.mkdir()
+    lab.key_path.write_text("c2VjcmV0c2VjcmV0\n")
+    lab.key_path.chmod(0o600)
+    lab.write_omapifo_toml()
+    one, two = (lab.pair_config(), lab.pair_config("classroom-2"))
+    assert (one.failover_peer, two.failover_peer) == ("classroom-1-6", "classroom-2")
+    assert (one.primary, one.secondary) == (two.primary, two.secondary)
+    blocks = {role: lab.failover_block(role) for role in Role}
+    for role, (mine, theirs) in ((Role.PRIMARY, ("647", "648")), (Role.SECONDARY, ("648", "647"))):
+        text = blocks[role]
+        assert text.count("failover peer") == 2 and 'failover peer "classroom-2"' in text
+        second = text[text.index('"classroom-2"'):]
+        assert f"    port {mine};" in second and f"peer port {theirs};" in second
+    conf = parse_text(blocks[Role.PRIMARY] + lab.master_conf(Role.PRIMARY, "c2VjcmV0c2VjcmV0")
+                      .replace('include "dhcpd.conf-failover";', ""))
+    assert set(conf.failover_peers) == {"classroom-1-6", "classroom-2"}
+    assert [p.subnet for p in pair_pools(conf, "classroom-2")] == [lab.layout.client_net(3)]
+    assert len(pair_pools(conf, "classroom-1-6")) == 3
+    # the seed's layout stays the default: one peer, one pair
+    assert labmod.LabSettings().peer_names == ("classroom-1-6",)
