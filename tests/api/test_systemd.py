@@ -31,6 +31,7 @@ def config_without_database(lab, directory: Path, extra: str = "") -> Path:
     text = re.sub(r'(?m)^database = ".*"\n', "", path.read_text())
     assert "database" not in text
     path.write_text(text + extra)
+    path.chmod(0o600)  # an inline key (the silent pair's) is refused in a file others can read
     return path
 
 
