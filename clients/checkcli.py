@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import stat
 import sys
 import threading
 from pathlib import Path
 
 from omapifo import FailoverState, Level, PairState, PoolReport, __version__
+from omapifo.config import read_secret_file
 from omapifo.errors import ConfigError
 from omapifo.health import assess
 
@@ -109,19 +109,9 @@ def evaluate_runway(report: PoolReport, warn: int | None,
 
 
 def read_token_file(path: str) -> str:
-    """The token in ``path``, refused when anyone but its owner may read or write it."""
-    p = Path(path)
-    try:
-        mode = p.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigError(f"--token-file {path} is readable by others (mode "
-                              f"{stat.S_IMODE(mode):o}); run: chmod 600 {path}")
-        token = p.read_text().strip()
-    except OSError as exc:
-        raise ConfigError(f"--token-file: cannot read {path}: {exc.strerror}") from None
-    if not token:
-        raise ConfigError(f"--token-file {path} is empty")
-    return token
+    """The token in ``path``, by the key files' rule: owner-only or group-readable (a
+    root:nagios 0640 file, as the plugin's user reads it), never open to others."""
+    return read_secret_file(Path(path), "--token-file")
 
 
 def _backend(args: argparse.Namespace) -> Backend:

@@ -273,24 +273,31 @@ def _key_file_problems(mode: int) -> tuple[list[str], str]:
     return wrong, ",".join(fix)
 
 
-def _read_key_file(path: Path, where: str) -> str:
+def read_secret_file(path: Path, where: str) -> str:
+    """A secret (an OMAPI key, a service token) from a file kept as admins keep them:
+    owner-only or group-readable (root:nagios 0640), never open to others. ConfigError
+    names ``where``, the wrong bits and the chmod that fixes them."""
     try:
         st = path.stat()
     except OSError as exc:
-        raise ConfigError(f"{where}.key_file: cannot read {path}: {exc.strerror}") from None
+        raise ConfigError(f"{where}: cannot read {path}: {exc.strerror}") from None
     mode = stat.S_IMODE(st.st_mode)
     wrong, fix = _key_file_problems(mode)
     if wrong:
-        raise ConfigError(f"{where}.key_file: {path} is {' and '.join(wrong)} (mode {mode:o}); "
+        raise ConfigError(f"{where}: {path} is {' and '.join(wrong)} (mode {mode:o}); "
                           f"run: chmod {fix} {path} (0600 keeps it to its owner, 0640 lets "
                           "its group read it)")
     try:
         text = path.read_text().strip()
     except OSError as exc:
-        raise ConfigError(f"{where}.key_file: cannot read {path}: {exc.strerror}") from None
+        raise ConfigError(f"{where}: cannot read {path}: {exc.strerror}") from None
     if not text:
-        raise ConfigError(f"{where}.key_file: {path} is empty")
+        raise ConfigError(f"{where}: {path} is empty")
     return text
+
+
+def _read_key_file(path: Path, where: str) -> str:
+    return read_secret_file(path, f"{where}.key_file")
 
 
 def _check_inline_keys(data: dict[str, Any], path: Path) -> None:

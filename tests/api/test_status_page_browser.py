@@ -21,7 +21,7 @@ from omapifo import Role, load_config
 from omapifo.clients import servecli
 
 from ..conftest import IN_CI
-from .conftest import POLL, READER, auth, service_config
+from .conftest import POLL, READER, auth, service_config, wait_for
 
 pytestmark = pytest.mark.integration
 PAIR = "classroom-1-6"
@@ -88,12 +88,8 @@ def text_of(driver: Any, css: str) -> str:
 
 
 def wait_until(check: Any, timeout: float, step: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(step)
+    """conftest's wait_for, at a finer step: the test measures how soon the page follows."""
+    return wait_for(check, timeout, step=step)
 
 
 def severe(driver: Any) -> list[dict[str, Any]]:

@@ -222,9 +222,11 @@ def test_c_before_check_is_the_config_after_it_the_critical_range():
 def test_the_token_file_is_read_only_when_no_one_else_can(tmp_path, monkeypatch, capsys):
     token = tmp_path / "token"
     token.write_text("reader-token\n")
-    token.chmod(0o640)
-    with pytest.raises(ConfigError, match="readable by others.*chmod 600"):
+    token.chmod(0o644)
+    with pytest.raises(ConfigError, match="--token-file.*readable by others.*chmod o-rwx"):
         checkcli.read_token_file(str(token))
+    token.chmod(0o640)  # root:nagios, as the plugin's user reads it: accepted like a key file
+    assert checkcli.read_token_file(str(token)) == "reader-token"
     token.chmod(0o600)
     assert checkcli.read_token_file(str(token)) == "reader-token"
     with pytest.raises(ConfigError, match="cannot read"):
