@@ -137,7 +137,8 @@ def shutdown(role: Role, st: PairState, *, force: bool) -> Decision:
                    "clients; force it with a reason if that is what you want", evidence)
 
 
-def release(serving: Role, views: dict[Role, Evidence], errors: dict[Role, str]) -> Decision:
+def release(serving: Role, evidence: dict[Role, Evidence],
+            errors: dict[Role, str]) -> Decision:
     """May a lease be released on the ``serving`` peer?
 
     A release only changes the serving peer's record, and dhcpd keeps a released lease
@@ -145,9 +146,9 @@ def release(serving: Role, views: dict[Role, Evidence], errors: dict[Role, str])
     that answers and cannot be read is misconfigured: its view of the lease is unknown,
     so nothing is changed until that is fixed.
     """
-    for role, evidence in views.items():
-        if evidence is Evidence.ANSWERS_BADLY:
+    for role, seen in evidence.items():
+        if seen is Evidence.ANSWERS_BADLY:
             return _refuse(f"the {role} answers but cannot be read ({errors.get(role)}): fix "
-                           "that first, so both peers' view of the lease is known", evidence)
-    return Decision(True, f"the {serving} holds the lease", views.get(serving.other,
-                                                                   Evidence.READABLE))
+                           "that first, so both peers' view of the lease is known", seen)
+    return Decision(True, f"the {serving} holds the lease",
+                    evidence.get(serving.other, Evidence.READABLE))

@@ -24,6 +24,7 @@ from omapifo.health import assess
 from omapifo.omapi import u32
 
 from .api.conftest import OPERATOR, auth, service_config
+from .conftest import fresh_state
 from .recorded import failover_state
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
@@ -109,11 +110,6 @@ def test_release_is_refused_while_a_peer_answers_badly():
 PAIR = "classroom-1-6"
 
 
-def fresh(lab) -> PairState:
-    with FailoverPair(lab.pair_config()) as pair:
-        return pair.state()
-
-
 @pytest.fixture
 def partitioned(healthy_lab):
     """Both servers running and reachable from here, cut off from each other only, both
@@ -155,12 +151,12 @@ def test_partner_running_but_cut_off_needs_force_and_both_are_audited(healthy_la
         lab.wait_states(None, CI, timeout=lab.settings.max_response_delay + 45)
         with pytest.raises(PartnerDownRefused, match="cannot be reached from here"):
             pair.partner_down("secondary", actor="alice")
-        assert fresh(lab).secondary.local_state is CI  # dhcpd itself, read again
+        assert fresh_state(lab).secondary.local_state is CI  # dhcpd itself, read again
         assert lab.running(Role.PRIMARY)  # it was alive all along, serving whoever reaches it
         result = pair.partner_down("secondary", force=True, reason="primary's rack lost power",
                                    actor="alice")
         assert result.evidence is Evidence.SILENT
-        assert fresh(lab).secondary.local_state is S.PARTNER_DOWN
+        assert fresh_state(lab).secondary.local_state is S.PARTNER_DOWN
         records = audit_log.records()
         assert [(r.actor, str(r.outcome), r.force) for r in records] == [
             ("alice", "refused", False), ("alice", "done", True)]
@@ -175,10 +171,10 @@ def test_partner_stopped_partner_down_proceeds_without_force(healthy_lab, pair, 
     lab = healthy_lab
     lab.stop(Role.PRIMARY)
     lab.wait_states(None, CI, timeout=30)
-    assert fresh(lab).primary.error_kind == "ConnectionRefused"
+    assert fresh_state(lab).primary.error_kind == "ConnectionRefused"
     result = pair.partner_down("secondary")
     assert result.done and result.evidence is Evidence.DHCPD_STOPPED
-    assert fresh(lab).secondary.local_state is S.PARTNER_DOWN
+    assert fresh_state(lab).secondary.local_state is S.PARTNER_DOWN
     assert [str(r.outcome) for r in audit_log.records()] == ["done"]
     lab.start(Role.PRIMARY, wait=False)
     lab.wait_normal(timeout=120)
@@ -198,7 +194,7 @@ def test_partner_answering_with_another_key_is_refused_even_with_force(partition
         for force in (False, True):
             with pytest.raises(PartnerDownRefused, match="answers but cannot be read"):
                 pair.partner_down("secondary", force=force, reason="told the primary is dead")
-    st = fresh(lab)
+    st = fresh_state(lab)
     assert st.secondary.local_state is CI and st.primary.local_state is CI
     assert [str(r.outcome) for r in audit_log.records()] == ["refused", "refused"]
 

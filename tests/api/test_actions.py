@@ -15,9 +15,10 @@ import time
 import pytest
 import requests
 
-from omapifo import FailoverPair, FailoverState, Role, load_config
+from omapifo import FailoverState, Role, load_config
 from omapifo.api import create_app
 
+from ..conftest import LogMark, fresh_state
 from .conftest import OPERATOR, READER, auth, offline_config, wait_for
 
 PAIR = "classroom-1-6"
@@ -32,17 +33,14 @@ def audit_rows(db) -> list[tuple]:
                            "ORDER BY id").fetchall()
 
 
-def secondary_moves(lab, offset: int) -> str:
-    """What the secondary's dhcpd logged since ``offset`` about moving to partner-down."""
-    with open(lab.log_path(Role.SECONDARY), "rb") as fh:
-        fh.seek(offset)
-        return "\n".join(line for line in fh.read().decode(errors="replace").splitlines()
-                         if "to partner-down" in line)
+def secondary_moves(mark: LogMark) -> str:
+    """What the secondary's dhcpd logged since ``mark`` about moving to partner-down."""
+    return "\n".join(line for line in mark.since(Role.SECONDARY).splitlines()
+                     if "to partner-down" in line)
 
 
 def secondary_state(lab) -> FailoverState | None:
-    with FailoverPair(lab.pair_config()) as pair:
-        return pair.state().secondary.local_state
+    return fresh_state(lab).secondary.local_state
 
 
 @pytest.fixture
@@ -109,7 +107,7 @@ def test_a_locked_audit_store_refuses_with_503_and_nothing_is_sent(primary_stopp
     app = create_app(load_config(service_cfg), poll=False)
     c = app.test_client()
     db = load_config(service_cfg).service.database
-    offset = lab.log_path(Role.SECONDARY).stat().st_size
+    mark = LogMark(lab)
     locker = sqlite3.connect(db, isolation_level=None)
     try:
         locker.execute("BEGIN EXCLUSIVE")  # another program holds the database
@@ -118,12 +116,12 @@ def test_a_locked_audit_store_refuses_with_503_and_nothing_is_sent(primary_stopp
         assert "nothing was sent" in r.get_json()["detail"]
         time.sleep(1)
         assert secondary_state(lab) is CI  # dhcpd itself, read again
-        assert secondary_moves(lab, offset) == ""
+        assert secondary_moves(mark) == ""
         locker.execute("ROLLBACK")
         # the same request, the store writable again: it goes ahead (the test can fail)
         done = c.post(PD_URL, json={"confirm": PAIR}, headers=auth(OPERATOR))
         assert done.status_code == 200, done.get_json()
-        assert "communications-interrupted to partner-down" in secondary_moves(lab, offset)
+        assert "communications-interrupted to partner-down" in secondary_moves(mark)
         assert [row[3] for row in audit_rows(db)] == ["done"]
     finally:
         locker.close()
@@ -138,7 +136,7 @@ def test_a_locked_audit_store_refuses_with_503_and_nothing_is_sent(primary_stopp
 ])
 def test_malformed_actions_are_422_and_change_nothing(primary_stopped, app, query, body):
     lab = primary_stopped
-    offset = lab.log_path(Role.SECONDARY).stat().st_size
+    mark = LogMark(lab)
     r = app.test_client().post(PD_URL + query, json=body, headers=auth(OPERATOR))
     assert r.status_code == 422, r.get_json()
     assert r.content_type == "application/problem+json"
@@ -146,7 +144,7 @@ def test_malformed_actions_are_422_and_change_nothing(primary_stopped, app, quer
     assert name in str(r.get_json()), r.get_json()
     time.sleep(0.5)
     assert secondary_state(lab) is CI
-    assert secondary_moves(lab, offset) == ""
+    assert secondary_moves(mark) == ""
 
 
 def free_port() -> int:
@@ -186,7 +184,7 @@ def test_service_killed_after_recording_an_attempt_lists_it_as_unknown(primary_s
     agrees that nothing was sent."""
     lab = primary_stopped
     db = load_config(service_cfg).service.database
-    offset = lab.log_path(Role.SECONDARY).stat().st_size
+    mark = LogMark(lab)
     port = free_port()
     proc = serve(service_cfg, port, faults="before-send=hang")
     url = f"http://127.0.0.1:{port}{PD_URL}"
@@ -212,7 +210,7 @@ def test_service_killed_after_recording_an_attempt_lists_it_as_unknown(primary_s
         st = requests.get(f"{base}/api/v1/pairs/{PAIR}?fresh=1", headers=auth(READER),
                           timeout=10).json()
         assert st["secondary"]["local_state"]["name"] == "communications-interrupted"
-        assert secondary_moves(lab, offset) == ""
+        assert secondary_moves(mark) == ""
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
