@@ -1,13 +1,17 @@
-"""REST service throughput, side by side with ISC Kea's Control Agent, in one run.
+"""REST service throughput, side by side with ISC Kea's Control Agent, interleaved rounds.
 
-    sudo .venv/bin/python bench/bench_api.py [--seconds 10]      # or: make bench
+    sudo .venv/bin/python bench/bench_api.py [--rounds 5] [--seconds 5]     # or: make bench
 
 wrk -t2 -c16 (Debian's wrk) on loopback against:
 - omapifo: GET /api/v1/pairs/{pair} from the poller's cache (poller running, one lab pair),
   served by `omapifo serve` (waitress, 8 threads);
 - Kea 2.2 (Debian's kea-dhcp4-server with libdhcp_ha.so, kea-ctrl-agent), on 127.0.0.1
   only, with no interfaces: POST {"command": "ha-heartbeat"} and {"command": "status-get"}.
-Prints requests/s, p50 and p99 for each, and omapifo's ratio to ha-heartbeat.
+Both services run during the whole benchmark, started and ready before the first round;
+each round runs every target once, in an order that rotates from round to round, so a
+slow moment of the machine falls on each in turn. Prints each round, then per target the
+median and spread (min-max) of requests/s and p99, and the ratio of omapifo to
+ha-heartbeat: the ratio of medians and the spread of the per-round ratios.
 """
 from __future__ import annotations
 
@@ -18,10 +22,14 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -58,7 +66,39 @@ def wrk(url: str, seconds: int, *, body: str | None = None,
             "p50": ms("50%"), "p99": ms("99%"), "non2xx": float(errors.group(1)) if errors else 0}
 
 
-def kea(seconds: int, d: Path) -> dict[str, dict[str, float]]:
+@dataclass
+class Target:
+    name: str
+    url: str
+    body: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    runs: list[dict[str, float]] = field(default_factory=list)
+
+    def run(self, seconds: int) -> dict[str, float]:
+        r = wrk(self.url, seconds, body=self.body, headers=self.headers)
+        self.runs.append(r)
+        return r
+
+
+def wait_ready(probe: Target) -> None:
+    """Until ``probe`` answers 2xx (bounded: 10 s), so no round measures a start-up."""
+    for _ in range(100):
+        try:
+            if probe.body is None:
+                ok = requests.get(probe.url, headers=probe.headers, timeout=1).ok
+            else:
+                ok = requests.post(probe.url, data=probe.body, headers={
+                    "Content-Type": "application/json"}, timeout=1).ok
+            if ok:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{probe.name} did not answer at {probe.url} within 10 s")
+
+
+@contextmanager
+def kea(d: Path) -> Iterator[list[Target]]:
     sock = d / "kea4.sock"
     dhcp4 = {"Dhcp4": {
         "interfaces-config": {"interfaces": []},
@@ -91,27 +131,21 @@ def kea(seconds: int, d: Path) -> dict[str, dict[str, float]]:
                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)]
     try:
         url = "http://127.0.0.1:18001/"
-        for _ in range(100):
-            try:
-                r = requests.post(url, json={"command": "status-get", "service": ["dhcp4"]},
-                                  timeout=1)
-                if r.ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.1)
+        targets = [Target(f"Kea Control Agent {cmd}", url,
+                          json.dumps({"command": cmd, "service": ["dhcp4"]}))
+                   for cmd in ("ha-heartbeat", "status-get")]
+        wait_ready(targets[1])
         print("kea ha-heartbeat answers:",
-              requests.post(url, json={"command": "ha-heartbeat", "service": ["dhcp4"]},
-                            timeout=2).text[:160])
-        return {cmd: wrk(url, seconds, body=json.dumps({"command": cmd, "service": ["dhcp4"]}))
-                for cmd in ("ha-heartbeat", "status-get")}
+              requests.post(url, data=targets[0].body, timeout=2).text[:160])
+        yield targets
     finally:
         for p in procs:  # ended by pid, as everything we start
             p.send_signal(signal.SIGTERM)
             p.wait(timeout=10)
 
 
-def omapifo(seconds: int, d: Path) -> dict[str, float]:
+@contextmanager
+def omapifo(d: Path) -> Iterator[list[Target]]:
     lab = labmod.Lab.create(labmod.LabSettings(prefix=f"benchapi{os.getpid() % 100}"))
     token = "bench-reader-token"
     try:
@@ -126,16 +160,11 @@ def omapifo(seconds: int, d: Path) -> dict[str, float]:
         proc = subprocess.Popen([sys.executable, "-m", "omapifo.clients.cli", "-c", str(cfg),
                                  "serve"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         try:
-            url = f"http://127.0.0.1:18067/api/v1/pairs/{lab.settings.peer_name}"
-            for _ in range(100):
-                try:
-                    if requests.get(url, headers={"Authorization": f"Bearer {token}"},
-                                    timeout=1).ok:
-                        break
-                except requests.ConnectionError:
-                    pass
-                time.sleep(0.1)
-            return wrk(url, seconds, headers={"Authorization": f"Bearer {token}"})
+            target = Target("omapifo GET /api/v1/pairs/{pair}",
+                            f"http://127.0.0.1:18067/api/v1/pairs/{lab.settings.peer_name}",
+                            headers={"Authorization": f"Bearer {token}"})
+            wait_ready(target)
+            yield [target]
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=20)
@@ -144,27 +173,51 @@ def omapifo(seconds: int, d: Path) -> dict[str, float]:
         shutil.rmtree(lab.dir, ignore_errors=True)  # a benchmark's lab keeps no post-mortem
 
 
+def spread(values: list[float], fmt: str) -> str:
+    return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}-" \
+           f"{fmt.format(max(values))})"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=int, default=5, help="wrk's duration per target and round")
+    ap.add_argument("--settle", type=float, default=15.0,
+                    help="seconds to wait after both services answer (the lab pair's pool "
+                    "rebalancing after normal, the poller's first polls) before round 1")
     args = ap.parse_args()
     labmod.check_prerequisites()
     d = Path(tempfile.mkdtemp(prefix="omapifo-bench-api-"))
     try:
-        ours = omapifo(args.seconds, d)
-        theirs = kea(args.seconds, d)
+        with ExitStack() as stack:
+            targets = stack.enter_context(omapifo(d)) + stack.enter_context(kea(d))
+            time.sleep(args.settle)
+            with open("/proc/loadavg") as f:
+                print(f"load average before round 1: {f.read().split()[0]}")
+            for n in range(args.rounds):
+                shift = n % len(targets)
+                for t in targets[shift:] + targets[:shift]:
+                    r = t.run(args.seconds)
+                    print(f"round {n + 1}: {t.name:<34} {r['rps']:>8.0f} req/s, "
+                          f"p99 {r['p99']:.2f} ms, non-2xx {r['non2xx']:.0f}", flush=True)
     finally:
         shutil.rmtree(d)
-    rows = [("omapifo GET /api/v1/pairs/{pair}", ours)] + [
-        (f"Kea Control Agent {cmd}", r) for cmd, r in theirs.items()]
-    print(f"\nwrk -t2 -c16 -d{args.seconds}s, loopback, {os.cpu_count()} cores")
-    print(f"{'target':<36} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
-    for name, r in rows:
-        print(f"{name:<36} {r['rps']:>8.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} "
-              f"{r['non2xx']:>8.0f}")
-    hb = theirs["ha-heartbeat"]
-    print(f"\nomapifo / Kea ha-heartbeat: {ours['rps'] / hb['rps']:.2f}x the rate, "
-          f"p99 {ours['p99']:.2f} ms vs {hb['p99']:.2f} ms")
+    print(f"\nwrk -t2 -c16 -d{args.seconds}s, loopback, {os.cpu_count()} cores, "
+          f"{args.rounds} interleaved rounds: median (min-max)")
+    print(f"{'target':<36} {'req/s':>22} {'p50 ms':>20} {'p99 ms':>20} {'non-2xx':>8}")
+    for t in targets:
+        print(f"{t.name:<36} {spread([r['rps'] for r in t.runs], '{:.0f}'):>22} "
+              f"{spread([r['p50'] for r in t.runs], '{:.2f}'):>20} "
+              f"{spread([r['p99'] for r in t.runs], '{:.2f}'):>20} "
+              f"{sum(r['non2xx'] for r in t.runs):>8.0f}")
+    ours, hb = targets[0], targets[1]
+    ratios = [a["rps"] / b["rps"] for a, b in zip(ours.runs, hb.runs, strict=True)]
+    med = statistics.median(r["rps"] for r in ours.runs) / statistics.median(
+        r["rps"] for r in hb.runs)
+    print(f"\nomapifo / Kea ha-heartbeat: {med:.2f}x the rate (ratio of medians; per round "
+          f"{min(ratios):.2f}-{max(ratios):.2f}x), p99 median "
+          f"{statistics.median(r['p99'] for r in ours.runs):.2f} ms vs "
+          f"{statistics.median(r['p99'] for r in hb.runs):.2f} ms")
     return 0
 
 

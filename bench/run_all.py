@@ -34,7 +34,7 @@ def commands(quick: bool = False, only: list[str] | None = None,
     api = [python, str(BENCH / "bench_api.py")]
     if quick:
         scan += ["--sample", "200", "--omshell-sample", "10", "--rounds", "1", "--settle", "1"]
-        api += ["--seconds", "2"]
+        api += ["--seconds", "2", "--rounds", "2", "--settle", "1"]
     offline = [python, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import bench_scan; "
                "bench_scan.files_benchmark()", str(BENCH)]
     every = {"scan": scan, "offline": offline, "api": api}
