@@ -67,15 +67,35 @@ def _dhcpd_test(path: Path) -> Finding | None:
               f"run: cd {path.parent} && dhcpd -t -cf {path.name}", file=str(path))
 
 
-def _peer_block(conf: DhcpdConf, role: str, path: Path,
-                findings: list[Finding]) -> FailoverPeer | None:
-    if not conf.failover_peers:
-        findings.append(_f("FO010", Level.CRITICAL,
-                           f"the {role}'s configuration declares no failover "
-                           "peer", "add a failover peer block (include the seed's "
-                           "dhcpd.conf-failover)", file=str(path)))
-        return None
-    return next(iter(conf.failover_peers.values()))
+def _peer_blocks(primary: DhcpdConf, secondary: DhcpdConf,
+                 findings: list[Finding]) -> list[tuple[FailoverPeer, FailoverPeer]]:
+    """The failover peer blocks to compare, as (primary's, secondary's) pairs.
+
+    dhcpd allows several ``failover peer`` blocks between the same two servers (each its
+    own pair, dhcpd.conf(5) THE FAILOVER PROTOCOL): blocks are matched by name. With one
+    block on each side they are compared whatever their names (FO001 says when those
+    differ); a name declared on one side only is FO001 too.
+    """
+    confs = {"primary": primary, "secondary": secondary}
+    for role, conf in confs.items():
+        if not conf.failover_peers:
+            findings.append(_f("FO010", Level.CRITICAL,
+                               f"the {role}'s configuration declares no failover "
+                               "peer", "add a failover peer block (include the seed's "
+                               "dhcpd.conf-failover)", file=str(conf.path)))
+    p, s = primary.failover_peers, secondary.failover_peers
+    if not p or not s:
+        return []
+    if len(p) == 1 and len(s) == 1:
+        return [(next(iter(p.values())), next(iter(s.values())))]
+    for mine, other in (("primary", "secondary"), ("secondary", "primary")):
+        for name, blk in confs[mine].failover_peers.items():
+            if name not in confs[other].failover_peers:
+                findings.append(_f("FO001", Level.CRITICAL,
+                                   f"the failover peer {name!r} is declared on the {mine} "
+                                   f"but not on the {other}", "declare the same failover "
+                                   "peers, with the same names, on both servers", blk.loc))
+    return [(p[name], s[name]) for name in p if name in s]
 
 
 def check_configs(primary_conf: DhcpdConf, secondary_conf: DhcpdConf) -> list[Finding]:
@@ -100,9 +120,7 @@ def check_configs(primary_conf: DhcpdConf, secondary_conf: DhcpdConf) -> list[Fi
                                "anyone who reaches the port can change leases and failover "
                                "state", "declare key NAME { algorithm hmac-sha256; secret "
                                '"..."; } and omapi-key NAME;', conf.omapi_port.loc))
-    p = _peer_block(primary_conf, "primary", primary_conf.path, findings)
-    s = _peer_block(secondary_conf, "secondary", secondary_conf.path, findings)
-    if p and s:
+    for p, s in _peer_blocks(primary_conf, secondary_conf, findings):
         findings += _check_peers(p, s)
     for role, conf in confs.items():
         findings += _check_pools(role, conf)

@@ -236,3 +236,35 @@ def test_cli_config_check_exit_codes_and_json(tmp_path, capsys):
     root = build(tmp_path / "c", CASES["pool without failover"][0])
     assert cli.main(["config", "check", str(root / "primary" / "dhcpd.conf"),
                      str(root / "secondary" / "dhcpd.conf"), "--no-dhcpd"]) == 2
+
+
+SECOND = 'failover peer "classroom-2" {'
+
+
+@pytest.mark.parametrize("fault, expected", [
+    ([], set()),
+    # the second block's port on the secondary no longer mirrors the primary's peer port:
+    # only a check of every block (not the first one found) sees it
+    ([edit(r, FO_SECONDARY, "    port 648;", "    port 649;") for r in ("primary", "secondary")],
+     {"FO002"}),
+    # the secondary's second block renamed: classroom-2 is declared on the primary only,
+    # classroom-3 on the secondary only (whose pools then name an undeclared peer: PL002)
+    ([edit("secondary", FO_SECONDARY, SECOND, 'failover peer "classroom-3" {')],
+     {"FO001", "PL002"}),
+])
+def test_every_failover_peer_between_the_two_servers_is_checked(tmp_path, fault, expected):
+    """dhcpd allows several failover peers between one pair of servers (issue 14): each is
+    compared with its namesake on the other server."""
+    write_lab_files(tmp_path, mclt=3600, second_peer=True)
+    for f in fault:
+        f(tmp_path)
+    findings = check_pair(tmp_path / "primary" / "dhcpd.conf",
+                          tmp_path / "secondary" / "dhcpd.conf", run_dhcpd=False)
+    assert {f.code for f in findings} == expected, [str(f) for f in findings]
+    if "FO001" in expected:
+        fo001 = sorted((f.message, Path(f.file).name) for f in findings if f.code == "FO001")
+        assert fo001 == [
+            ("the failover peer 'classroom-2' is declared on the primary but not on the "
+             "secondary", "dhcpd.conf-failover"),
+            ("the failover peer 'classroom-3' is declared on the secondary but not on the "
+             "primary", "dhcpd.conf-failover")]
