@@ -195,7 +195,7 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
                 {"query": errors})
         return None
 
-    app.after_request(lambda response: record_rejected(store, response))
+    app.after_request(lambda response: record_rejected(audit, response, pairs))
 
     @app.get("/healthz")
     def healthz() -> Any:

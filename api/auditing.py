@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime, timezone
+from collections.abc import Collection
 from typing import Any
 
 from flask import Response, g, has_request_context, request
@@ -65,9 +66,12 @@ def log_action(record: AuditRecord, outcome: Outcome, detail: str | None) -> Non
                reason=record.reason, detail=detail)
 
 
-def record_rejected(store: Store, response: Response) -> Response:
+def record_rejected(audit: ServiceAudit, response: Response,
+                    pairs: Collection[str]) -> Response:
     """After a request: a POST to an action that was turned away before the library saw
-    it (no valid token, not an operator, not confirmed, invalid) is recorded."""
+    it (no valid token, not an operator, not confirmed, invalid) is recorded, and counted
+    in ``omapifo_actions_total`` under its pair when ``pairs`` has it, else under
+    ``(unknown)``: a caller without a token must not be able to add label values."""
     if request.method != "POST" or response.status_code < 400 or g.get("audited"):
         return response
     match = _ACTION_PATH.match(request.path)
@@ -87,8 +91,12 @@ def record_rejected(store: Store, response: Response) -> Response:
                          match["action"] or match["release"], outcome=Outcome.REJECTED,
                          detail=detail[:2000], finished_at=now)
     log_action(record, Outcome.REJECTED, record.detail)
+    count = getattr(audit.metrics, "count_action", None)
+    if count is not None:
+        count(record.pair if record.pair in pairs else "(unknown)", record.action,
+              str(Outcome.REJECTED))
     try:
-        store.begin(record)
+        audit.store.begin(record)
     except Exception:  # noqa: BLE001 - the answer stands; the log says what was lost
         log.exception("could not record a rejected %s %s (%s)", request.method, request.path,
                       detail)

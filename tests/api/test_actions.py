@@ -79,6 +79,22 @@ def test_requests_turned_away_before_the_library_are_on_record(offline):
     assert "confirm" in entries[1]["detail"]
 
 
+def test_requests_turned_away_are_counted_under_a_configured_pair_only(offline):
+    """omapifo_actions_total{outcome="rejected"}: a configured pair keeps its name; any
+    other name in the URL is counted as "(unknown)", so nobody adds label values."""
+    c = offline.test_client()
+    c.post("/api/v1/pairs/p/peers/secondary/partner-down", json={"confirm": "p"})
+    for n in range(3):
+        c.post(f"/api/v1/pairs/nosuch{n}/peers/secondary/shutdown", json={})
+    text = c.get("/metrics", headers=auth(READER)).get_data(as_text=True)
+    rejected = sorted(line for line in text.splitlines()
+                      if line.startswith("omapifo_actions_total{") and "rejected" in line)
+    assert rejected == [
+        'omapifo_actions_total{action="partner-down",outcome="rejected",pair="p"} 1.0',
+        'omapifo_actions_total{action="shutdown",outcome="rejected",pair="(unknown)"} 3.0'], \
+        rejected
+
+
 def test_a_reason_with_a_lone_surrogate_is_kept_not_lost(offline):
     c = offline.test_client()
     body = b'{"confirm": "p", "force": true, "reason": "PSU \\ud800 died"}'
