@@ -23,6 +23,7 @@ from omapifo.doctor import DoctorReport
 from omapifo.health import assess
 from omapifo import Level
 
+from ..conftest import IN_CI
 from ..test_config import SECRET
 from ..test_health import NOW, view
 
@@ -176,7 +177,7 @@ def test_completion_offers_subcommands_nested_ones_and_choices(script):
     assert complete(script, "lease", "") == ["show", "release"]
     assert complete(script, "lab", "s") == ["status", "stop", "start"]
     assert complete(script, "partner-down", "classroom-1-6", "") == ["primary", "secondary"]
-    assert complete(script, "completion", "") == ["bash", "pairs"]
+    assert complete(script, "completion", "") == ["bash", "zsh", "pairs"]
     assert complete(script, "lab", "client", "") == ["1", "2", "3", "4"]
 
 
@@ -232,3 +233,57 @@ def test_a_pair_argument_completes_the_configured_pairs(script, tmp_path):
     assert complete(script, *c, "status", "--json", "l") == ["lab-2"]
     # no configuration: nothing offered, and no error on the line
     assert complete(script, "-c", str(tmp_path / "none.toml"), "doctor", "") == []
+
+
+# zsh completion (the bash script through bashcompinit), driven in a real interactive zsh --
+
+ZSH_TAB = Path(__file__).resolve().parent / "zsh_tab.zsh"  # TAB in a real zsh (zpty)
+
+zsh = pytest.mark.skipif(shutil.which("zsh") is None and not IN_CI,
+                         reason="no zsh (make test installs it)")
+
+
+@pytest.fixture(scope="module")
+def zsh_script(tmp_path_factory) -> Path:
+    code, stdout, err = run(["completion", "zsh"])
+    assert code == 0, err
+    d = tmp_path_factory.mktemp("zsh")
+    (d / "omapifo.zsh").write_text(stdout)
+    return d
+
+
+def zsh_complete(d: Path, line: str) -> tuple[list[str], str]:
+    """What zsh offers for TAB at the end of ``line`` (the candidates that match the word
+    being completed), and the line as TAB left it."""
+    out = d / "out"
+    out.unlink(missing_ok=True)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env.pop("OMAPIFO_CONFIG", None)
+    subprocess.run(["zsh", "-f", str(ZSH_TAB), str(d / "omapifo.zsh"), str(out), line],
+                   env=env, timeout=30, check=True, capture_output=True)
+    lines = out.read_text().splitlines()
+    buffer = next(ln for ln in lines if ln.startswith("BUFFER="))[len("BUFFER="):]
+    word = line.rsplit(" ", 1)[-1]
+    offered = [w for w in lines if w and not w.startswith("BUFFER=") and w.startswith(word)]
+    return offered, buffer
+
+
+@zsh
+def test_zsh_completes_with_the_same_tables(zsh_script, tmp_path):
+    assert zsh_complete(zsh_script, "omapifo st") == (["status"], "omapifo status ")
+    assert zsh_complete(zsh_script, "omapifo lease ")[0] == ["show", "release"]
+    assert zsh_complete(zsh_script, "omapifo lab s")[0] == ["status", "stop", "start"]
+    assert zsh_complete(zsh_script, "omapifo partner-down p ")[0] == ["primary", "secondary"]
+    assert set(zsh_complete(zsh_script, "omapifo status --")[0]) == {"--help", "--api",
+                                                                      "--json"}
+    assert zsh_complete(zsh_script, "omapifo -c lab lease ")[0] == ["show", "release"]
+    (tmp_path / "omapifo.toml").write_text("")
+    assert zsh_complete(zsh_script, f"omapifo -c {tmp_path}/omapi")[1] == \
+        f"omapifo -c {tmp_path}/omapifo.toml "
+    conf = tmp_path / "pairs.toml"
+    conf.write_text(PAIRS.format(secret=SECRET))
+    conf.chmod(0o600)
+    assert zsh_complete(zsh_script, f"omapifo -c {conf} partner-down ")[0] == [
+        "classroom-1-6", "lab-2"]
+    assert zsh_complete(zsh_script, f"omapifo -c {conf} lease show cl")[1] == \
+        f"omapifo -c {conf} lease show classroom-1-6 "
