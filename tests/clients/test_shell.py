@@ -177,7 +177,7 @@ def test_completion_offers_subcommands_nested_ones_and_choices(script):
     assert complete(script, "lease", "") == ["show", "release"]
     assert complete(script, "lab", "s") == ["status", "stop", "start"]
     assert complete(script, "partner-down", "classroom-1-6", "") == ["primary", "secondary"]
-    assert complete(script, "completion", "") == ["bash", "zsh", "pairs"]
+    assert complete(script, "completion", "") == ["bash", "zsh", "fish", "pairs"]
     assert complete(script, "lab", "client", "") == ["1", "2", "3", "4"]
 
 
@@ -287,3 +287,53 @@ def test_zsh_completes_with_the_same_tables(zsh_script, tmp_path):
         "classroom-1-6", "lab-2"]
     assert zsh_complete(zsh_script, f"omapifo -c {conf} lease show cl")[1] == \
         f"omapifo -c {conf} lease show classroom-1-6 "
+
+
+# fish completion: fish's own `complete -C LINE` says what TAB offers --------------------
+
+fish = pytest.mark.skipif(shutil.which("fish") is None and not IN_CI,
+                          reason="no fish (make test installs it)")
+
+
+@pytest.fixture(scope="module")
+def fish_script(tmp_path_factory) -> Path:
+    code, stdout, err = run(["completion", "fish"])
+    assert code == 0, err
+    path = tmp_path_factory.mktemp("fish") / "omapifo.fish"
+    path.write_text(stdout)
+    return path
+
+
+def fish_complete(script: Path, line: str) -> list[str]:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env.pop("OMAPIFO_CONFIG", None)
+    r = subprocess.run(["fish", "--no-config", "-c", "source $argv[1]; complete -C $argv[2]",
+                        str(script), line], env=env, timeout=30, check=True,
+                       capture_output=True, text=True)
+    assert not r.stderr, r.stderr
+    return [ln.split("\t")[0] for ln in r.stdout.splitlines()]
+
+
+@fish
+def test_fish_completes_with_the_same_tables(fish_script, tmp_path):
+    assert fish_complete(fish_script, "omapifo st") == ["status"]
+    assert fish_complete(fish_script, "omapifo lease ") == ["release", "show"]  # fish sorts
+    assert fish_complete(fish_script, "omapifo lab s") == ["start", "status", "stop"]
+    assert fish_complete(fish_script, "omapifo partner-down p ") == ["primary", "secondary"]
+    assert set(fish_complete(fish_script, "omapifo status --")) == {"--help", "--api",
+                                                                     "--json"}
+    assert fish_complete(fish_script, "omapifo -c lab lease ") == ["release", "show"]
+    assert fish_complete(fish_script, "omapifo lab client ") == ["1", "2", "3", "4"]
+    (tmp_path / "omapifo.toml").write_text("")
+    assert fish_complete(fish_script, f"omapifo -c {tmp_path}/omapi") == [
+        f"{tmp_path}/omapifo.toml"]
+    conf = tmp_path / "pairs.toml"
+    conf.write_text(PAIRS.format(secret=SECRET))
+    conf.chmod(0o600)
+    assert fish_complete(fish_script, f"omapifo -c {conf} partner-down ") == [
+        "classroom-1-6", "lab-2"]
+    assert fish_complete(fish_script, f"omapifo -c {conf} partner-down lab-2 ") == [
+        "primary", "secondary"]
+    top = next(a for a in cli.build_parser()._actions
+               if a.__class__.__name__ == "_SubParsersAction")
+    assert fish_complete(fish_script, "omapifo ") == sorted(top.choices)
