@@ -303,3 +303,43 @@ def test_reserved_client_gets_its_address_from_either_peer_alone(healthy_lab, pa
         restore(lab)
     pair.delete_host("hx-dhcp")
     assert lab.client(1) != reserved
+
+
+@pytest.mark.integration
+def test_a_stopped_peer_means_no_reservation_on_either(healthy_lab, pair, audit_log, cleanup):
+    lab = healthy_lab
+    cleanup.append("hx-half")
+    try:
+        lab.stop("secondary")
+        with pytest.raises(HostRefused, match="the secondary cannot be read .*connection .*"
+                           "refused.*made on both peers or not at all"):
+            pair.add_host("hx-half", ip=_addr(lab, 20), mac="02:00:00:00:aa:20")
+        with pytest.raises(HostRefused, match="removed from both peers or not at all"):
+            pair.delete_host("hx-half")
+        with FailoverPair(lab.pair_config()) as p:
+            view = p.host("hx-half")  # the primary answers, and has nothing
+        assert view.primary is None and Role.SECONDARY in view.errors
+    finally:
+        restore(lab)
+    assert [r.outcome for r in audit_log.records()] == ["refused", "refused"]
+
+
+@pytest.mark.integration
+def test_without_omapifo_a_primary_only_host_is_lost_on_failover(healthy_lab, cleanup):
+    """The issue's measurement, kept as a fact: dhcpd does not replicate host objects, so
+    a host made on the primary alone (pypureomapi's add_host) does not survive its stop.
+    If dhcpd ever replicated them, this fails, and the two-peer create could be revisited."""
+    lab = healthy_lab
+    cleanup.append("hx-one")
+    reserved = _addr(lab, 21)
+    cfg = lab.pair_config()
+    with OmapiPeer(cfg.primary.host, cfg.primary.port, cfg.key) as pri:
+        pri.create("host", Host.make("hx-one", ip=reserved, mac=lab.default_mac(1)).omapi_attrs())
+    try:
+        assert lab.client(1) == reserved
+        seen = _fresh(lab, "hx-one")
+        assert seen is not None and seen.secondary is None
+        lab.stop("primary")
+        assert lab.client(1) != reserved
+    finally:
+        restore(lab)
