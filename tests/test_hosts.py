@@ -67,6 +67,13 @@ def test_host_records_last_one_wins_and_deleted_ones_go(tmp_path):
     assert recs["byuid"].host.client_id == "01:02:00:00:00:aa:03"
 
 
+def test_a_printable_uid_is_written_quoted_and_read_as_bytes(tmp_path):
+    # db.c's write_host quotes a client id that is printable, else writes hex
+    path = tmp_path / "dhcpd.leases"
+    path.write_text('host q {\n  dynamic;\n  uid "ab\\001";\n  fixed-address 198.18.11.14;\n}\n')
+    assert read_host_records(path)["q"].host.client_id == "61:62:01"
+
+
 def test_files_compared_host_by_host(tmp_path):
     (tmp_path / "p").write_text(LEASES)
     (tmp_path / "s").write_text(LEASES.replace("198.18.11.11", "198.18.11.13")
