@@ -127,14 +127,18 @@ def cmd_show(args: argparse.Namespace) -> int:
     try:
         view = backend.host(args.pair, args.name, args.mac, args.ip)
     except NotFound as exc:
-        if exc.peer is not None:
-            raise  # a peer could not find the failover peer or key: not about the host
-        # dhcpd said "no such host" on both peers: an answer, not an unreachable peer
-        print(f"omapifo: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return _not_there(exc)
     finally:
         backend.close()
     return _show(args, view)
+
+
+def _not_there(exc: NotFound) -> int:
+    """Neither peer has the host: dhcpd answered, so exit 1 (not 3, "unreachable")."""
+    if exc.peer is not None:
+        raise exc  # one peer's own lookup failed (not about the host): as any PeerError
+    print(f"omapifo: {exc}", file=sys.stderr)
+    return EXIT_FAILED
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
@@ -142,6 +146,8 @@ def cmd_delete(args: argparse.Namespace) -> int:
     backend = _backend(args)
     try:
         view = backend.delete_host(args.pair, args.name, dry_run=args.dry_run)
+    except NotFound as exc:
+        return _not_there(exc)
     finally:
         backend.close()
     if args.json:

@@ -5,8 +5,10 @@ import json
 
 import pytest
 
-from omapifo import FailoverPair, NotFound, Role
-from omapifo.clients import cli
+from omapifo import FailoverPair, NotFound, Role, load_config
+from omapifo.clients import cli, servecli
+
+from ..api.conftest import OPERATOR, service_config
 
 pytestmark = pytest.mark.integration
 PAIR = "classroom-1-6"
@@ -71,5 +73,36 @@ def test_host_commands_on_the_real_pair(healthy_lab, run):
             for peer in p.peers.values():
                 try:
                     peer.delete("host", [("name", b"cli-h1")])
+                except NotFound:
+                    pass
+
+
+def test_host_commands_through_the_rest_service(healthy_lab, run, tmp_path, monkeypatch):
+    lab = healthy_lab
+    ip = str(lab.layout.client_net(4).network_address + 10)
+    cfg = service_config(lab.config_path, tmp_path, tmp_path / "db.sqlite3")
+    url, serve, stop = servecli.start(load_config(cfg), "127.0.0.1:0")
+    servecli.run_in_thread(serve)
+    try:
+        monkeypatch.setenv("OMAPIFO_TOKEN", OPERATOR)
+        code, out, err = run("host", "add", PAIR, "api-cli", ip, "--mac", "02:00:00:00:ef:04",
+                             "--yes", "--api", url)
+        assert code == 0, err
+        assert _fresh(lab, "api-cli").agree
+        code, out, _ = run("host", "show", PAIR, "api-cli", "--api", url, "--json")
+        assert code == 0 and json.loads(out)["secondary"]["ip"] == ip
+        code, _, err = run("host", "add", PAIR, "api-cli2", ip, "--mac", "02:00:00:00:ef:05",
+                           "--yes", "--api", url, "--files", "a", "b")
+        assert code == 2 and "do not go with --api" in err
+        code, _, _ = run("host", "delete", PAIR, "api-cli", "--yes", "--api", url)
+        assert code == 0 and _fresh(lab, "api-cli") is None
+        code, _, err = run("host", "delete", PAIR, "api-cli", "--yes", "--api", url)
+        assert code == 1 and "no host api-cli on either peer" in err
+    finally:
+        stop()
+        with FailoverPair(lab.pair_config()) as p:
+            for peer in p.peers.values():
+                try:
+                    peer.delete("host", [("name", b"api-cli")])
                 except NotFound:
                     pass
