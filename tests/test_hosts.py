@@ -350,3 +350,21 @@ def test_without_omapifo_a_primary_only_host_is_lost_on_failover(healthy_lab, cl
         assert lab.client(1) != reserved
     finally:
         restore(lab)
+
+
+@pytest.mark.integration
+def test_a_delete_that_reaches_one_peer_says_which_still_holds_it(healthy_lab, failing_pair,
+                                                                  audit_log, cleanup):
+    lab, pair = healthy_lab, failing_pair
+    cleanup.append("hx-pdel")
+    pair.add_host("hx-pdel", ip=_addr(lab, 22), mac="02:00:00:00:aa:22")
+    pair.peers[Role.SECONDARY].lose_delete = True  # type: ignore[attr-defined]
+    with pytest.raises(PartialChange, match="the secondary still holds it") as exc:
+        pair.delete_host("hx-pdel")
+    assert exc.value.peer == "secondary"
+    seen = _fresh(lab, "hx-pdel")
+    assert seen is not None and seen.primary is None and seen.secondary is not None
+    assert audit_log.records()[-1].outcome == "unknown"
+    pair.peers[Role.SECONDARY].lose_delete = False  # type: ignore[attr-defined]
+    pair.delete_host("hx-pdel")  # run again, as the message says: the rest goes
+    assert _fresh(lab, "hx-pdel") is None
