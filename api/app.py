@@ -25,6 +25,7 @@ from .poller import Busy, Metrics, Poller
 from .schemas import ROLES, ProblemSchema
 from .store import Store
 from .views import blp
+from . import hostviews  # noqa: F401  - registers the host endpoints on blp
 
 
 MAX_BODY = 64 * 1024  # a confirmation body is tiny; anything larger is refused with 413

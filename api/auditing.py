@@ -72,10 +72,12 @@ def record_rejected(audit: ServiceAudit, response: Response,
     it (no valid token, not an operator, not confirmed, invalid) is recorded, and counted
     in ``omapifo_actions_total`` under its pair when ``pairs`` has it, else under
     ``(unknown)``: a caller without a token must not be able to add label values."""
-    if request.method != "POST" or response.status_code < 400 or g.get("audited"):
+    if request.method not in ("POST", "DELETE") or response.status_code < 400 or \
+            g.get("audited"):
         return response
-    match = _ACTION_PATH.match(request.path)
-    if match is None:
+    match = _ACTION_PATH.match(request.path) if request.method == "POST" else None
+    host = _host_action()
+    if match is None and host is None:
         return response
     caller = g.get("caller")
     actor = caller.name if caller is not None else "(no valid token)"
@@ -87,8 +89,9 @@ def record_rejected(audit: ServiceAudit, response: Response,
         if body.get("errors"):
             detail += f" {body['errors']}"
     now = datetime.now(timezone.utc)
-    record = AuditRecord(now, actor, match["pair"][:200], (match["peer"] or match["ip"])[:64],
-                         match["action"] or match["release"], outcome=Outcome.REJECTED,
+    pair, peer, action = host if host is not None else (
+        match["pair"], match["peer"] or match["ip"], match["action"] or match["release"])
+    record = AuditRecord(now, actor, pair[:200], peer[:64], action, outcome=Outcome.REJECTED,
                          detail=detail[:2000], finished_at=now)
     log_action(record, Outcome.REJECTED, record.detail)
     count = getattr(audit.metrics, "count_action", None)
@@ -101,3 +104,21 @@ def record_rejected(audit: ServiceAudit, response: Response,
         log.exception("could not record a rejected %s %s (%s)", request.method, request.path,
                       detail)
     return response
+
+
+_HOST_PATH = re.compile(r"^/api/v1/pairs/(?P<pair>[^/]+)/hosts(?:/(?P<name>[^/]+)"
+                        r"(?P<sync>/sync)?)?/?$")
+
+
+def _host_action() -> tuple[str, str, str] | None:
+    """(pair, host, action) of a request to change a host reservation, else None."""
+    m = _HOST_PATH.match(request.path)
+    if m is None:
+        return None
+    if request.method == "DELETE" and m["name"] and not m["sync"]:
+        return m["pair"], m["name"], "delete host"
+    if request.method == "POST" and m["sync"]:
+        return m["pair"], m["name"], "sync host"
+    if request.method == "POST" and not m["name"]:
+        return m["pair"], "?", "add host"
+    return None

@@ -16,6 +16,7 @@ from marshmallow import validate as v
 from omapifo import (ActionResult, Endpoint, Evidence, FailoverState, FailoverStatus, Health,
                      Lease, LeaseState, LeaseView, Level, PairState, PeerView, PoolCounts,
                      PoolReport, Role)
+from omapifo import Host, HostView
 
 
 class _Base(ma.Schema):
@@ -395,3 +396,47 @@ class ProblemSchema(_Base):
 
 
 ROLES = [str(r) for r in Role]
+
+
+# -- host reservations (omapifo.hosts) -----------------------------------------------------
+
+
+class HostSchema(_Model):
+    name = f.String(required=True)
+    ip = f.Function(lambda h: str(h.ip) if h.ip else None,
+                    deserialize=ipaddress.IPv4Address, allow_none=True)
+    mac = f.String(allow_none=True)
+    client_id = f.String(allow_none=True)
+
+    @ma.post_load
+    def _make(self, d: dict[str, Any], **kw: Any) -> Host:
+        return Host(d["name"], d.get("ip"), d.get("mac"), d.get("client_id"))
+
+
+class HostViewSchema(_Model):
+    key = f.String(required=True, metadata={"description": "what was looked up"})
+    name = f.String(dump_only=True)
+    agree = f.Boolean(dump_only=True, metadata={"description": "both peers hold it, the same"})
+    differences = f.List(f.String(), dump_only=True)
+    primary = f.Nested(HostSchema, allow_none=True)
+    secondary = f.Nested(HostSchema, allow_none=True)
+    errors = f.Function(lambda hv: {str(k): e for k, e in hv.errors.items()},
+                        deserialize=lambda v: {Role.parse(k): str(e) for k, e in v.items()})
+
+    @ma.post_load
+    def _make(self, d: dict[str, Any], **kw: Any) -> HostView:
+        return HostView(d["key"], d.get("primary"), d.get("secondary"), d.get("errors", {}))
+
+
+class HostCreateSchema(Strict):
+    confirm = Text(load_default=None, validate=v.Length(max=128),
+                   metadata={"description": "the pair's name, to confirm"})
+    name = Text(required=True, validate=v.Length(max=63))
+    ip = Text(required=True, validate=v.Length(max=64))
+    mac = Text(load_default=None, validate=v.Length(max=64))
+    client_id = Text(load_default=None, validate=v.Length(max=512))
+
+
+class HostQuerySchema(Strict):
+    mac = Text(load_default=None, validate=v.Length(max=64))
+    ip = Text(load_default=None, validate=v.Length(max=64))

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from omapifo import (ActionResult, Config, FailoverPair, JsonLinesAudit, LeaseView, PairState,
                      PoolReport, load_config, open_pair, pools_from_files)
+from omapifo import HostView
 from omapifo.errors import ConfigError
 
 from .client import Client
@@ -39,6 +40,13 @@ class Backend(Protocol):
     def release(self, pair: str, ip: str, *, dry_run: bool) -> LeaseView: ...
     def history(self, pair: str, limit: int) -> dict[str, Any]: ...
     def pools(self, pair: str, leases: str | None, progress: Progress | None) -> PoolReport: ...
+    # host reservations (omapifo.hosts); ``leases``: both peers' dhcpd.leases, direct only
+    def host(self, pair: str, name: str | None, mac: str | None, ip: str | None) -> HostView: ...
+    def add_host(self, pair: str, name: str, *, ip: str, mac: str | None,
+                 client_id: str | None, dry_run: bool,
+                 leases: tuple[Path, Path] | None) -> HostView: ...
+    def delete_host(self, pair: str, name: str, *, dry_run: bool) -> HostView: ...
+    def sync_host(self, pair: str, name: str, *, dry_run: bool) -> HostView: ...
 
 
 class DirectBackend:
@@ -95,6 +103,21 @@ class DirectBackend:
         return pools_from_files(fp.config.dhcpd_conf, leases, pair=pair,
                                 failover_peer=fp.config.failover_peer)
 
+    def host(self, pair: str, name: str | None, mac: str | None, ip: str | None) -> HostView:
+        return self._pair(pair).host(name, mac=mac, ip=ip)
+
+    def add_host(self, pair: str, name: str, *, ip: str, mac: str | None,
+                 client_id: str | None, dry_run: bool,
+                 leases: tuple[Path, Path] | None) -> HostView:
+        return self._pair(pair).add_host(name, ip=ip, mac=mac, client_id=client_id,
+                                         dry_run=dry_run, actor=self.actor, leases=leases)
+
+    def delete_host(self, pair: str, name: str, *, dry_run: bool) -> HostView:
+        return self._pair(pair).delete_host(name, dry_run=dry_run, actor=self.actor)
+
+    def sync_host(self, pair: str, name: str, *, dry_run: bool) -> HostView:
+        return self._pair(pair).sync_host(name, dry_run=dry_run, actor=self.actor)
+
     def history(self, pair: str, limit: int) -> dict[str, Any]:
         self.config.pair_config(pair)  # an unknown pair says so first
         raise ConfigError("the history is what `omapifo serve` records: ask the service with "
@@ -143,6 +166,23 @@ class ApiBackend:
         if leases is not None:
             raise ConfigError("--leases reads local files: it does not go with --api")
         return self.client.pools(pair)
+
+    def host(self, pair: str, name: str | None, mac: str | None, ip: str | None) -> HostView:
+        return self.client.host(pair, name, mac=mac, ip=ip)
+
+    def add_host(self, pair: str, name: str, *, ip: str, mac: str | None,
+                 client_id: str | None, dry_run: bool,
+                 leases: tuple[Path, Path] | None) -> HostView:
+        if leases is not None:
+            raise ConfigError("--files/--leases-dir read local files: they do not go with --api")
+        return self.client.add_host(pair, name, ip=ip, mac=mac, client_id=client_id,
+                                    dry_run=dry_run)
+
+    def delete_host(self, pair: str, name: str, *, dry_run: bool) -> HostView:
+        return self.client.delete_host(pair, name, dry_run=dry_run)
+
+    def sync_host(self, pair: str, name: str, *, dry_run: bool) -> HostView:
+        return self.client.sync_host(pair, name, dry_run=dry_run)
 
 
 def open_backend(config_path: str | None, api: str | None, audit_log: str | None) -> Backend:

@@ -21,6 +21,7 @@ import marshmallow as ma
 import requests
 
 from omapifo import ActionResult, LeaseView, PairState, PeerView, PoolReport
+from omapifo import HostView
 from omapifo.errors import (NotFound, OmapifoError, OperationRefused, PartnerDownRefused,
                             PeerTimeout, PeerUnreachable, ProtocolError, ReleaseRefused,
                             from_problem_type)
@@ -188,3 +189,33 @@ class Client:
         body = self._call("POST", f"/api/v1/pairs/{pair}/leases/{ip}/release", "release",
                           params={"dry_run": "1"} if dry_run else None, json={"confirm": pair})
         return decode(s.LeaseViewSchema(), body, "release")
+
+    # -- host reservations (reads need any token; changes an operator's, confirmed) ----
+
+    def host(self, pair: str, name: str | None = None, *, mac: str | None = None,
+             ip: str | None = None) -> HostView:
+        if name is not None:
+            body = self._call("GET", f"/api/v1/pairs/{pair}/hosts/{name}", "look up host")
+        else:
+            params = {"mac": mac} if mac is not None else {"ip": ip}
+            body = self._call("GET", f"/api/v1/pairs/{pair}/hosts", "look up host",
+                              params=params)
+        return decode(s.HostViewSchema(), body, "look up host")
+
+    def add_host(self, pair: str, name: str, *, ip: str, mac: str | None = None,
+                 client_id: str | None = None, dry_run: bool = False) -> HostView:
+        body = self._call("POST", f"/api/v1/pairs/{pair}/hosts", "add host",
+                          params={"dry_run": "1"} if dry_run else None,
+                          json={"confirm": pair, "name": name, "ip": ip, "mac": mac,
+                                "client_id": client_id})
+        return decode(s.HostViewSchema(), body, "add host")
+
+    def delete_host(self, pair: str, name: str, *, dry_run: bool = False) -> HostView:
+        body = self._call("DELETE", f"/api/v1/pairs/{pair}/hosts/{name}", "delete host",
+                          params={"dry_run": "1"} if dry_run else None, json={"confirm": pair})
+        return decode(s.HostViewSchema(), body, "delete host")
+
+    def sync_host(self, pair: str, name: str, *, dry_run: bool = False) -> HostView:
+        body = self._call("POST", f"/api/v1/pairs/{pair}/hosts/{name}/sync", "sync host",
+                          params={"dry_run": "1"} if dry_run else None, json={"confirm": pair})
+        return decode(s.HostViewSchema(), body, "sync host")

@@ -45,6 +45,8 @@ from .omapi import OmapiKey, OmapiPeer
 from .pools import PoolCounts, PoolReport, pools_from_files
 from .dhcpdconf import DhcpdConf, DhcpdConfError, parse_file as parse_dhcpd_conf
 from .states import FailoverState, FailoverStatus, Role
+from .errors import HostRefused, PartialChange
+from .hosts import Host, HostComparison, HostView, compare_host_files
 
 # A library logs, it does not print: applications attach their own handlers.
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())
@@ -70,6 +72,10 @@ __all__ = [
     "FailoverState",
     "FailoverStatus",
     "Health",
+    "Host",
+    "HostComparison",
+    "HostRefused",
+    "HostView",
     "JsonLinesAudit",
     "Lease",
     "LeaseState",
@@ -83,6 +89,7 @@ __all__ = [
     "Outcome",
     "PairConfig",
     "PairState",
+    "PartialChange",
     "PartnerDownRefused",
     "PeerError",
     "PeerTimeout",
@@ -96,6 +103,7 @@ __all__ = [
     "Role",
     "ServiceConfig",
     "TokenConfig",
+    "compare_host_files",
     "load_config",
     "open_pair",
     "parse_dhcpd_conf",

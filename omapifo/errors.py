@@ -13,9 +13,11 @@
     ├── OperationRefused              omapifo's own guard said no (nothing was sent)
     │   ├── PartnerDownRefused
     │   ├── ReleaseRefused
+    │   ├── HostRefused           a host reservation that would conflict (pool, subnet, taken)
     │   └── ActionBusy                another change of this pair holds its lock
     ├── AuditUnavailable              the audit record could not be written: nothing was sent
-    └── ConvergenceError              the change was made but the peers did not settle in time
+    ├── ConvergenceError              the change was made but the peers did not settle in time
+    └── PartialChange                 a change reached one peer only and could not be undone
 
 Bad arguments (not an IPv4 address, a malformed MAC) are plain ``ValueError`` raised
 before any OMAPI traffic, as Python code expects.
@@ -117,6 +119,16 @@ class AuditUnavailable(OmapifoError):
 
 class ConvergenceError(OmapifoError):
     """A change was made, but the two peers did not reach the expected state in time."""
+
+
+class HostRefused(OperationRefused):
+    """A host reservation was refused: its address is in a dynamic range or outside every
+    subnet, or the address, MAC or client id is already another host's on a peer."""
+
+
+class PartialChange(OmapifoError):
+    """A change of both peers reached one of them only, and undoing it there failed too:
+    the two peers now differ (``peer`` names the one that holds the change)."""
 
 
 def from_problem_type(uri: str | None) -> type[OmapifoError] | None:

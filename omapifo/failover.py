@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import Mapping, TypeVar
 
-from . import faults, guards, pairlock
+from . import faults, guards, hostactions, pairlock
 from .audit import AuditRecord, AuditSink, Outcome, clean_text
 from .confcheck import Finding, check_pair
 from .config import Config, Endpoint, PairConfig
@@ -31,6 +31,7 @@ from .errors import (AuditUnavailable, AuthenticationFailed, ConfigError, Connec
                      ConvergenceError, NotFound, OperationRefused, PartnerDownRefused, PeerError,
                      Refused, ReleaseRefused)
 from .health import DEFAULT_COMMS_INTERRUPTED_LIMIT, assess
+from .hosts import Host, HostView, host_lookup, host_view
 from .leases import LeaseState, LeaseView, lease_view, parse_ip, wait_not_active
 from .omapi import OmapiPeer, ip_bytes, u32
 from .pairstate import ActionResult, PairState, PeerView
@@ -364,6 +365,47 @@ class FailoverPair:
                       f"{after.primary and after.primary.state}, secondary "
                       f"{after.secondary and after.secondary.state}")
             return after
+
+    # -- host reservations (omapifo.hosts and omapifo.hostactions do the work) ----------
+
+    def host(self, name: str | None = None, *, mac: str | None = None,
+             ip: str | None = None) -> HostView:
+        """A host reservation as both peers see it; see :func:`omapifo.hosts.host_view`."""
+        return host_view(self, name, mac=mac, ip=ip)
+
+    def add_host(self, name: str, *, ip: str, mac: str | None = None,
+                 client_id: str | None = None, dry_run: bool = False, actor: str = "library",
+                 leases: hostactions.Files | None = None) -> HostView:
+        """Reserve ``ip`` for a client on both peers (dhcpd does not replicate hosts).
+
+        Refused (:class:`HostRefused`) when a peer cannot be read, the address is in a
+        dynamic range or outside every subnet, or a peer already has its address, MAC or
+        client id under another host; ``leases`` (the primary's and the secondary's
+        dhcpd.leases) adds the hosts dhcpd wrote there to that check, since OMAPI cannot
+        find a host by address. Created on the primary, then the secondary, and read back
+        from both; if the secondary fails it is removed from the primary again
+        (:class:`PartialChange` if that fails too). Audited first, like every change.
+        """
+        host = Host.make(name, ip=ip, mac=mac, client_id=client_id)  # ValueError first
+        with self._attempt("add host", host.name, actor=actor) as att:
+            return hostactions.add(self, att, host, dry_run=dry_run, files=leases)
+
+    def delete_host(self, name: str | None = None, *, mac: str | None = None,
+                    dry_run: bool = False, actor: str = "library") -> HostView:
+        """Remove a host (by name or MAC) from every peer that holds it; refused while a
+        peer cannot be read. Returns the view after (both None)."""
+        host_lookup(name, mac=mac)  # bad input: ValueError before any record or traffic
+        with self._attempt("delete host", str(name or mac), actor=actor) as att:
+            return hostactions.delete(self, att, name, mac, dry_run=dry_run)
+
+    def sync_host(self, name: str, *, dry_run: bool = False, actor: str = "library",
+                  leases: hostactions.Files | None = None) -> HostView:
+        """Create a host that one peer holds on the other, with the same values (the same
+        guards as :meth:`add_host`); a host on both is left alone (no-op when identical,
+        refused when they differ)."""
+        host_lookup(name)
+        with self._attempt("sync host", name, actor=actor) as att:
+            return hostactions.sync(self, att, name, dry_run=dry_run, files=leases)
 
     # -- configuration (omapifo.confcheck does the work) --------------------------------
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .dhcpdconf import DhcpdConf
 from .evidence import Evidence
+from .hosts import Host
 from .pairstate import PairState, PeerView
 from .states import FailoverState as S
 from .states import Role
@@ -152,3 +154,105 @@ def release(serving: Role, evidence: dict[Role, Evidence],
                            "that first, so both peers' view of the lease is known", seen)
     return Decision(True, f"the {serving} holds the lease",
                     evidence.get(serving.other, Evidence.READABLE))
+
+
+# -- host reservations -------------------------------------------------------------------
+
+
+def _host_place(host: Host, conf: DhcpdConf | None) -> str | None:
+    """Why ``host``'s address cannot be reserved, by dhcpd.conf, or None.
+
+    An address inside a failover pool belongs to the pool's split between the peers
+    (dhcpd.conf(5), "THE FAILOVER PEER STATEMENT"): a reservation there is handed out
+    dynamically by one peer as well. An address outside every subnet is never offered.
+    """
+    if conf is None:
+        return ("the pair has no dhcpd_conf in omapifo's configuration, so the address "
+                "cannot be checked against the pools and subnets")
+    ip = host.ip
+    if ip is None:
+        return "a reservation needs an address"
+    for pool in conf.pools:
+        for r in pool.ranges:
+            if ip in r:
+                return (f"{ip} is inside the dynamic range {r.first}-{r.last} ({r.loc}): "
+                        "the failover peers hand those addresses out themselves; reserve an "
+                        "address of the subnet outside its pools")
+    for r in (r for sub in conf.subnets for r in sub.ranges):
+        if ip in r:
+            return f"{ip} is inside the dynamic range {r.first}-{r.last} ({r.loc})"
+    if not any(ip in sub.network for sub in conf.subnets):
+        return (f"{ip} is outside every subnet of {conf.path}: dhcpd would never offer it")
+    for h in conf.hosts:
+        if str(ip) in h.fixed_addresses and h.name != host.name:
+            return f"{ip} is already host {h.name}'s fixed-address in dhcpd.conf ({h.loc})"
+        if host.mac and h.hardware == host.mac and h.name != host.name:
+            return f"MAC {host.mac} is already host {h.name}'s in dhcpd.conf ({h.loc})"
+    return None
+
+
+def _host_clash(host: Host, role: Role, seen: list[Host]) -> str | None:
+    """Why ``host`` clashes with what ``role`` holds (``seen``), or None."""
+    for other in seen:
+        if other.name == host.name:
+            if other != host:
+                return (f"the {role} already has a host named {host.name} with other "
+                        f"values ({other}); delete it first or choose another name")
+            continue
+        for what, mine, theirs in (("address", host.ip, other.ip), ("MAC", host.mac, other.mac),
+                                   ("client id", host.client_id, other.client_id)):
+            if mine is not None and mine == theirs:
+                return f"{what} {mine} is already reserved on the {role} as {other}"
+    return None
+
+
+def host_add(host: Host, conf: DhcpdConf | None, seen: dict[Role, list[Host]],
+             errors: dict[Role, str]) -> Decision:
+    """May ``host`` be created on both peers?
+
+    ``seen``: what each peer holds under this name, MAC or client id (over OMAPI) and
+    the hosts of its dhcpd.leases when those were read; ``errors``: the peers that could
+    not be read. Both peers must answer (a reservation made on one only makes them
+    answer the client differently); the address must be in a subnet and outside every
+    dynamic range; no other host may hold its address, MAC or client id.
+    """
+    if errors:
+        role, err = next(iter(errors.items()))
+        return _refuse(f"the {role} cannot be read ({err}): a reservation is made on both "
+                       "peers or not at all", Evidence.READABLE)
+    why = _host_place(host, conf)
+    if why:
+        return _refuse(why, Evidence.READABLE)
+    for role in Role:
+        why = _host_clash(host, role, seen.get(role, []))
+        if why:
+            return _refuse(why, Evidence.READABLE)
+    held = [role for role in Role if host in seen.get(role, [])]
+    if len(held) == 2:
+        return Decision(False, f"{host} is already on both peers; nothing to do",
+                        Evidence.READABLE, no_op=True)
+    if held:
+        return _refuse(f"{host} is already on the {held[0]} but not on the {held[0].other}: "
+                       f"repair it with `omapifo host sync` (FailoverPair.sync_host)",
+                       Evidence.READABLE)
+    return Decision(True, f"{host.ip} is outside the dynamic ranges and reserved nowhere",
+                    Evidence.READABLE)
+
+
+def host_sync(host: Host, source: Role, conf: DhcpdConf | None, seen: dict[Role, list[Host]],
+              errors: dict[Role, str]) -> Decision:
+    """May ``host``, held by ``source`` only, be created on the other peer? The same
+    rules as :func:`host_add` for the peer that lacks it."""
+    target = source.other
+    if errors:
+        role, err = next(iter(errors.items()))
+        return _refuse(f"the {role} cannot be read ({err}): fix that first",
+                       Evidence.READABLE)
+    why = _host_place(host, conf) or _host_clash(host, target, seen.get(target, []))
+    if why:
+        return _refuse(why, Evidence.READABLE)
+    if host in seen.get(target, []):
+        return Decision(False, f"{host} is already on both peers; nothing to do",
+                        Evidence.READABLE, no_op=True)
+    return Decision(True, f"the {source} has {host} and the {target} does not",
+                    Evidence.READABLE)

@@ -24,6 +24,8 @@ PUBLIC = {
     "ConnectionRefused", "AuthenticationFailed", "NotFound", "Refused", "ProtocolError",
     "OperationRefused", "PartnerDownRefused", "ReleaseRefused", "ActionBusy",
     "AuditUnavailable", "ConvergenceError",
+    # host reservations
+    "Host", "HostComparison", "HostView", "compare_host_files", "HostRefused", "PartialChange",
 }
 
 

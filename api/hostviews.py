@@ -1,0 +1,73 @@
+"""The host reservation endpoints (omapifo.hosts), on the v1 blueprint. Thin, like views.py:
+parse with a schema, call the library (which guards and audits), dump with a schema."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from flask.views import MethodView
+from flask_smorest import abort
+
+from . import schemas as s
+from .views import _confirm, _pair, blp
+
+
+@blp.route("/pairs/<string:pair>/hosts")
+class Hosts(MethodView):
+    @blp.arguments(s.HostQuerySchema, location="query")
+    @blp.response(200, s.HostViewSchema)
+    @blp.alt_response(404, schema=s.ProblemSchema, description="neither peer has the host")
+    def get(self, query: dict[str, Any], pair: str) -> Any:
+        """A host reservation by ``?mac=`` (or ``?ip=``, which dhcpd only finds through a
+        lease of that address) as both peers see it, with agreement."""
+        fp = _pair(pair)
+        if (query["mac"] is None) == (query["ip"] is None):
+            abort(400, message="give exactly one of ?mac= or ?ip= (or GET .../hosts/NAME)")
+        return fp.host(mac=query["mac"], ip=query["ip"])
+
+    @blp.arguments(s.DryRunQuerySchema, location="query")
+    @blp.arguments(s.HostCreateSchema)
+    @blp.response(201, s.HostViewSchema)
+    @blp.alt_response(409, schema=s.ProblemSchema, description="refused by the guard (address "
+                      "in a dynamic range, outside every subnet, or taken), or a peer failed")
+    def post(self, query: dict[str, Any], body: dict[str, Any], pair: str) -> Any:
+        """Reserve an address for a client on both peers (created on the primary, then
+        the secondary, read back from both; undone on the primary if the secondary fails)."""
+        fp = _pair(pair)
+        _confirm(pair, body)
+        return fp.add_host(body["name"], ip=body["ip"], mac=body["mac"],
+                           client_id=body["client_id"], dry_run=query["dry_run"],
+                           actor=g.caller.name)
+
+
+@blp.route("/pairs/<string:pair>/hosts/<string:name>")
+class HostByName(MethodView):
+    @blp.response(200, s.HostViewSchema)
+    @blp.alt_response(404, schema=s.ProblemSchema, description="neither peer has the host")
+    def get(self, pair: str, name: str) -> Any:
+        """A host reservation as both peers see it, with agreement and differences."""
+        return _pair(pair).host(name)
+
+    @blp.arguments(s.DryRunQuerySchema, location="query")
+    @blp.arguments(s.ReleaseSchema)
+    @blp.response(200, s.HostViewSchema)
+    @blp.alt_response(409, schema=s.ProblemSchema, description="a peer cannot be read, or "
+                      "one peer still holds it (partial)")
+    def delete(self, query: dict[str, Any], body: dict[str, Any], pair: str, name: str) -> Any:
+        """Remove a host reservation from both peers (body ``{"confirm": PAIR}``)."""
+        fp = _pair(pair)
+        _confirm(pair, body)
+        return fp.delete_host(name, dry_run=query["dry_run"], actor=g.caller.name)
+
+
+@blp.route("/pairs/<string:pair>/hosts/<string:name>/sync")
+class HostSync(MethodView):
+    @blp.arguments(s.DryRunQuerySchema, location="query")
+    @blp.arguments(s.ReleaseSchema)
+    @blp.response(200, s.HostViewSchema)
+    @blp.alt_response(409, schema=s.ProblemSchema, description="refused by the guard")
+    def post(self, query: dict[str, Any], body: dict[str, Any], pair: str, name: str) -> Any:
+        """Create a host that one peer holds on the other peer, with the same values."""
+        fp = _pair(pair)
+        _confirm(pair, body)
+        return fp.sync_host(name, dry_run=query["dry_run"], actor=g.caller.name)

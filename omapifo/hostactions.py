@@ -1,0 +1,214 @@
+"""Creating, removing and repairing host reservations on both peers of a pair.
+
+The bodies of :meth:`FailoverPair.add_host <omapifo.failover.FailoverPair.add_host>`,
+``delete_host`` and ``sync_host``: each runs inside the pair's audited attempt (recorded
+before anything is sent, under the pair's lock), reads both peers, lets
+:mod:`omapifo.guards` decide, sends, and reads both peers again. dhcpd does not replicate
+host objects between failover peers (see :mod:`omapifo.hosts`), so every change is made
+on the primary first, then on the secondary; if the secondary fails, the primary's copy
+is removed again, and :class:`~omapifo.errors.PartialChange` says so when even that fails.
+"""
+from __future__ import annotations
+
+import os
+from typing import Protocol
+
+from . import faults, guards
+from .audit import Outcome
+from .errors import (AuthenticationFailed, ConnectionRefused, ConvergenceError, HostRefused,
+                     NotFound, OperationRefused, PartialChange, PeerError, Refused)
+from .hosts import Host, HostView, host_lookup, host_view, hosts_in_files, read_host
+from .pairaccess import PairAccess
+from .states import Role
+
+# dhcpd did not take it: it said no, or no connection was ever made (as in failover.py)
+_NOT_TAKEN = (Refused, NotFound, AuthenticationFailed, ConnectionRefused)
+
+Files = tuple[str | os.PathLike[str], str | os.PathLike[str]]
+
+
+class Attempt(Protocol):
+    """What these actions need of the pair's audited attempt (failover._Attempt)."""
+
+    sent: bool
+    outcome: Outcome | None
+
+    def close(self, outcome: Outcome, detail: str) -> None: ...
+
+    def refuse(self, why: str, cls: type[OperationRefused] = OperationRefused
+               ) -> OperationRefused: ...
+
+
+def _seen(pair: PairAccess, host: Host, files: Files | None
+          ) -> tuple[dict[Role, list[Host]], dict[Role, str]]:
+    """What each peer holds under the host's name, MAC and client id, plus the hosts of
+    its dhcpd.leases (``files``): OMAPI cannot find a host by its address (hosts.py)."""
+    lookups = [host_lookup(host.name)]
+    if host.mac:
+        lookups.append(host_lookup(mac=host.mac))
+    if host.client_id:
+        lookups.append([("dhcp-client-identifier", bytes.fromhex(host.client_id.replace(":", "")))])
+    in_files = hosts_in_files(files)
+    errors: dict[Role, str] = {}
+
+    def read(role: Role) -> list[Host]:
+        found = list(in_files[role])
+        try:
+            for lookup in lookups:
+                h = read_host(pair.peer(role), lookup)
+                if h is not None and h not in found:
+                    found.append(h)
+        except PeerError as exc:
+            errors[role] = str(exc)
+        return found
+
+    primary, secondary = pair.on_both(read)
+    return {Role.PRIMARY: primary, Role.SECONDARY: secondary}, errors
+
+
+def _create(pair: PairAccess, att: Attempt, role: Role, host: Host) -> None:
+    """Create ``host`` on ``role``. An answer lost on the way (timeout) is settled by
+    reading the host back: only a host that is not there counts as not created."""
+    faults.point("before-send")
+    att.sent = True
+    try:
+        pair.peer(role).create("host", host.omapi_attrs(), operation=f"create host on {role}")
+    except _NOT_TAKEN:
+        raise
+    except PeerError:
+        if read_host(pair.peer(role), host_lookup(host.name)) != host:
+            raise
+    faults.point("after-send")
+
+
+def _remove(pair: PairAccess, role: Role, name: str) -> None:
+    pair.peer(role).delete("host", host_lookup(name), operation=f"delete host on {role}")
+
+
+def _check_both(pair: PairAccess, att: Attempt, host: Host, action: str) -> HostView:
+    after = host_view(pair, host.name)
+    if not after.agree or after.primary != host:
+        why = "; ".join(after.differences) or f"primary reads {after.primary}"
+        att.close(Outcome.UNKNOWN, f"{action} sent, but the peers read back: {why}")
+        raise ConvergenceError(f"{action} of {host} was sent, but the peers read back: {why}",
+                               operation=action)
+    return after
+
+
+def add(pair: PairAccess, att: Attempt, host: Host, *, dry_run: bool,
+        files: Files | None) -> HostView:
+    """The body of FailoverPair.add_host (inside its attempt)."""
+    seen, errors = _seen(pair, host, files)
+    decision = guards.host_add(host, pair.dhcpd_conf(), seen, errors)
+    if decision.no_op:
+        att.close(Outcome.NO_OP, decision.why)
+        return host_view(pair, host.name)
+    if not decision.proceed:
+        raise att.refuse(decision.why, HostRefused)
+    if dry_run:
+        att.close(Outcome.DRY_RUN, f"would create {host} on both peers ({decision.why})")
+        return HostView(host.name, None, None)
+    try:
+        _create(pair, att, Role.PRIMARY, host)
+    except PeerError as exc:
+        att.close(Outcome.FAILED if isinstance(exc, _NOT_TAKEN) else Outcome.UNKNOWN,
+                  f"the primary did not create it: {exc}")
+        raise
+    try:
+        _create(pair, att, Role.SECONDARY, host)
+    except PeerError as exc:
+        try:
+            _remove(pair, Role.PRIMARY, host.name)
+        except PeerError as undo:
+            message = (f"{host} was created on the primary, the secondary failed ({exc}), "
+                       f"and removing it from the primary again failed too ({undo}): the "
+                       "primary alone holds it; delete it there (omapifo host delete) once "
+                       "it answers")
+            att.close(Outcome.UNKNOWN, message)
+            raise PartialChange(message, peer=str(Role.PRIMARY), operation="add host") from exc
+        att.close(Outcome.FAILED, f"the secondary did not create it ({exc}); removed from the "
+                  "primary again")
+        raise
+    after = _check_both(pair, att, host, "add host")
+    att.close(Outcome.DONE, f"created {host} on both peers")
+    return after
+
+
+def delete(pair: PairAccess, att: Attempt, name: str | None, mac: str | None, *,
+           dry_run: bool) -> HostView:
+    """The body of FailoverPair.delete_host: remove the host from every peer holding it."""
+    before = host_view(pair, name, mac=mac)
+    if before.errors:
+        role, err = next(iter(before.errors.items()))
+        raise att.refuse(f"the {role} cannot be read ({err}): a reservation is removed from "
+                         "both peers or not at all", HostRefused)
+    holders = [(role, h) for role in Role if (h := before.peer(role)) is not None]
+    names = ", ".join(f"{h.name} on the {role}" for role, h in holders)
+    if dry_run:
+        att.close(Outcome.DRY_RUN, f"would delete {names}")
+        return before
+    done: list[Role] = []
+    for role, h in holders:
+        att.sent = True
+        faults.point("before-send")
+        try:
+            _remove(pair, role, h.name)
+        except PeerError as exc:
+            if not done:
+                att.close(Outcome.FAILED if isinstance(exc, _NOT_TAKEN) else Outcome.UNKNOWN,
+                          f"the {role} did not delete it: {exc}")
+                raise
+            message = (f"deleted {before.key} from the {done[0]}, but the {role} still holds "
+                       f"it ({exc}): run the delete again once it answers")
+            att.close(Outcome.UNKNOWN, message)
+            raise PartialChange(message, peer=str(role), operation="delete host") from exc
+        done.append(role)
+    try:
+        after = host_view(pair, name, mac=mac)
+    except NotFound:
+        att.close(Outcome.DONE, f"deleted {names}")
+        return HostView(before.key, None, None)
+    att.close(Outcome.UNKNOWN, f"deleted {names}, but a peer still reads it: "
+              f"primary {after.primary}, secondary {after.secondary}")
+    raise ConvergenceError(f"host {before.key} was deleted but still reads back: primary "
+                           f"{after.primary}, secondary {after.secondary}",
+                           operation="delete host")
+
+
+def sync(pair: PairAccess, att: Attempt, name: str, *, dry_run: bool,
+         files: Files | None) -> HostView:
+    """The body of FailoverPair.sync_host: copy a host one peer holds to the other."""
+    before = host_view(pair, name)
+    if before.errors:
+        role, err = next(iter(before.errors.items()))
+        raise att.refuse(f"the {role} cannot be read ({err}): fix that first", HostRefused)
+    if before.agree:
+        att.close(Outcome.NO_OP, f"host {name} is on both peers, the same; nothing to do")
+        return before
+    if before.primary and before.secondary:
+        raise att.refuse(f"host {name} differs between the peers ("
+                         + "; ".join(before.differences) + "): delete it and add it again "
+                         "with the values it should have", HostRefused)
+    source = Role.PRIMARY if before.primary else Role.SECONDARY
+    host = before.peer(source)
+    assert host is not None
+    seen, errors = _seen(pair, host, files)
+    decision = guards.host_sync(host, source, pair.dhcpd_conf(), seen, errors)
+    if decision.no_op:
+        att.close(Outcome.NO_OP, decision.why)
+        return host_view(pair, name)
+    if not decision.proceed:
+        raise att.refuse(decision.why, HostRefused)
+    if dry_run:
+        att.close(Outcome.DRY_RUN, f"would create {host} on the {source.other} "
+                  f"({decision.why})")
+        return before
+    try:
+        _create(pair, att, source.other, host)
+    except PeerError as exc:
+        att.close(Outcome.FAILED if isinstance(exc, _NOT_TAKEN) else Outcome.UNKNOWN,
+                  f"the {source.other} did not create it: {exc}")
+        raise
+    after = _check_both(pair, att, host, "sync host")
+    att.close(Outcome.DONE, f"created {host} on the {source.other}, as the {source} has it")
+    return after
