@@ -24,6 +24,8 @@ PUBLIC = {
     "ConnectionRefused", "AuthenticationFailed", "NotFound", "Refused", "ProtocolError",
     "OperationRefused", "PartnerDownRefused", "ReleaseRefused", "ActionBusy",
     "AuditUnavailable", "ConvergenceError",
+    # planned maintenance
+    "MaintenanceReport", "MaintenanceStep", "Observation", "StepOutcome",
 }
 
 
