@@ -9,13 +9,14 @@ and ``--json`` dumps either through the same schemas.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
 from omapifo import (ActionResult, Config, FailoverPair, JsonLinesAudit, LeaseView, PairState,
                      PoolReport, load_config, open_pair, pools_from_files)
 from omapifo.errors import ConfigError
+from omapifo.maintenance import MaintenanceReport, Observation, follow_recovery
 
 from .client import Client
 
@@ -39,6 +40,10 @@ class Backend(Protocol):
     def release(self, pair: str, ip: str, *, dry_run: bool) -> LeaseView: ...
     def history(self, pair: str, limit: int) -> dict[str, Any]: ...
     def pools(self, pair: str, leases: str | None, progress: Progress | None) -> PoolReport: ...
+    def maintenance(self, pair: str, peer: str, *, reason: str | None, dry_run: bool,
+                    wait: float) -> MaintenanceReport: ...
+    def phase(self, pair: str, peer: str) -> Observation: ...
+    def recovery(self, pair: str, timeout: float | None) -> Iterator[Observation]: ...
 
 
 class DirectBackend:
@@ -95,6 +100,17 @@ class DirectBackend:
         return pools_from_files(fp.config.dhcpd_conf, leases, pair=pair,
                                 failover_peer=fp.config.failover_peer)
 
+    def maintenance(self, pair: str, peer: str, *, reason: str | None, dry_run: bool,
+                    wait: float) -> MaintenanceReport:
+        return self._pair(pair).maintenance(peer, reason=reason, dry_run=dry_run, wait=wait,
+                                            actor=self.actor)
+
+    def phase(self, pair: str, peer: str) -> Observation:
+        return Observation.of(self._pair(pair).state())
+
+    def recovery(self, pair: str, timeout: float | None) -> Iterator[Observation]:
+        return self._pair(pair).follow_recovery(timeout=timeout)
+
     def history(self, pair: str, limit: int) -> dict[str, Any]:
         self.config.pair_config(pair)  # an unknown pair says so first
         raise ConfigError("the history is what `omapifo serve` records: ask the service with "
@@ -135,6 +151,17 @@ class ApiBackend:
 
     def release(self, pair: str, ip: str, *, dry_run: bool) -> LeaseView:
         return self.client.release(pair, ip, dry_run=dry_run)
+
+    def maintenance(self, pair: str, peer: str, *, reason: str | None, dry_run: bool,
+                    wait: float) -> MaintenanceReport:
+        return self.client.maintenance(pair, peer, reason=reason, dry_run=dry_run, wait=wait)
+
+    def phase(self, pair: str, peer: str) -> Observation:
+        return self.client.maintenance_phase(pair, peer)
+
+    def recovery(self, pair: str, timeout: float | None) -> Iterator[Observation]:
+        """The library's own follower over the service's fresh reads of the pair."""
+        return follow_recovery(lambda: self.client.pair(pair, fresh=True), timeout=timeout)
 
     def history(self, pair: str, limit: int) -> dict[str, Any]:
         return self.client.history(pair, limit=limit)  # type: ignore[no-any-return]

@@ -35,6 +35,7 @@ try:
 
     from . import checkcli, completion, configcli, democli, labcli, paircli, servecli
     from . import keygencli
+    from . import maintenancecli
     from .client import ApiAuthError, BadRequest
 except ModuleNotFoundError as exc:
     if (exc.name or "").partition(".")[0] not in SERVICE_MODULES:
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     servecli.add_parser(sub)
     completion.add_parser(sub)
     keygencli.add_parser(sub)
+    maintenancecli.add_parser(sub)
     return parser
 
 
