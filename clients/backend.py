@@ -16,12 +16,14 @@ from typing import Any, Protocol
 from omapifo import (ActionResult, Config, FailoverPair, JsonLinesAudit, LeaseView, PairState,
                      PoolReport, load_config, open_pair, pools_from_files)
 from omapifo.errors import ConfigError
-from omapifo.maintenance import MaintenanceReport, Observation, follow_recovery
+from omapifo.maintenance import (MaintenanceReport, MaintenanceStep, Observation,
+                                 follow_recovery)
 
 from .client import Client
 
 DEFAULT_AUDIT_LOG = Path("~/.local/state/omapifo/audit.log")
 Progress = Callable[[int, int], None]
+OnStep = Callable[[MaintenanceStep], None]
 
 
 class Backend(Protocol):
@@ -41,7 +43,7 @@ class Backend(Protocol):
     def history(self, pair: str, limit: int) -> dict[str, Any]: ...
     def pools(self, pair: str, leases: str | None, progress: Progress | None) -> PoolReport: ...
     def maintenance(self, pair: str, peer: str, *, reason: str | None, dry_run: bool,
-                    wait: float) -> MaintenanceReport: ...
+                    wait: float, on_step: OnStep | None = None) -> MaintenanceReport: ...
     def phase(self, pair: str, peer: str) -> Observation: ...
     def recovery(self, pair: str, timeout: float | None) -> Iterator[Observation]: ...
 
@@ -101,9 +103,9 @@ class DirectBackend:
                                 failover_peer=fp.config.failover_peer)
 
     def maintenance(self, pair: str, peer: str, *, reason: str | None, dry_run: bool,
-                    wait: float) -> MaintenanceReport:
+                    wait: float, on_step: OnStep | None = None) -> MaintenanceReport:
         return self._pair(pair).maintenance(peer, reason=reason, dry_run=dry_run, wait=wait,
-                                            actor=self.actor)
+                                            actor=self.actor, on_step=on_step)
 
     def phase(self, pair: str, peer: str) -> Observation:
         return Observation.of(self._pair(pair).state())
@@ -153,7 +155,8 @@ class ApiBackend:
         return self.client.release(pair, ip, dry_run=dry_run)
 
     def maintenance(self, pair: str, peer: str, *, reason: str | None, dry_run: bool,
-                    wait: float) -> MaintenanceReport:
+                    wait: float, on_step: OnStep | None = None) -> MaintenanceReport:
+        """The service answers once it is over: no step is seen before (``on_step`` unused)."""
         return self.client.maintenance(pair, peer, reason=reason, dry_run=dry_run, wait=wait)
 
     def phase(self, pair: str, peer: str) -> Observation:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import datetime
 
-from omapifo import MaintenanceReport, Observation
+from omapifo import MaintenanceReport, MaintenanceStep, Observation
 from omapifo.api import schemas as s
 from omapifo.maintenance import DEFAULT_STOP_WAIT
 
@@ -65,27 +66,39 @@ def _line(obs: Observation) -> str:
     return text
 
 
-def print_report(report: MaintenanceReport) -> None:
-    for step in report.steps:
-        print(f"{_clock(step.at)}  {step.what}: {out.colour(str(step.outcome))}, {step.message}")
-        for obs in step.seen:
-            print(f"    {_line(obs)}")
+def print_step(step: MaintenanceStep) -> None:
+    print(f"{_clock(step.at)}  {step.what}: {out.colour(str(step.outcome))}, {step.message}")
+    for obs in step.seen:
+        print(f"    {_line(obs)}")
+
+
+def print_report(report: MaintenanceReport, printed: int = 0) -> None:
+    """The steps not printed yet (``printed``: as they came, directly), then the message."""
+    for step in report.steps[printed:]:
+        print_step(step)
     print(report.message)
 
 
 def cmd_start(args: argparse.Namespace) -> int:
     _confirm(args, f"maintenance of the {args.peer} of {args.pair} (shutdown, then "
              "partner-down of its partner)")
+    printed: list[MaintenanceStep] = []
+
+    def as_it_comes(step: MaintenanceStep) -> None:  # directly: each step once it ends
+        if not args.json:
+            print_step(step)
+            sys.stdout.flush()
+            printed.append(step)
     backend = _backend(args)
     try:
         report = backend.maintenance(args.pair, args.peer, reason=args.reason,
-                                     dry_run=args.dry_run, wait=args.wait)
+                                     dry_run=args.dry_run, wait=args.wait, on_step=as_it_comes)
     finally:
         backend.close()
     if args.json:
         out.dump_json(s.MaintenanceReportSchema().dump(report))
     else:
-        print_report(report)
+        print_report(report, len(printed))
     return EXIT_OK if report.completed or report.dry_run else EXIT_FAILED
 
 

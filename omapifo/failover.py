@@ -31,7 +31,7 @@ from .errors import (AuditUnavailable, AuthenticationFailed, ConfigError, Connec
                      ConvergenceError, NotFound, OperationRefused, PartnerDownRefused, PeerError,
                      Refused, ReleaseRefused)
 from .health import DEFAULT_COMMS_INTERRUPTED_LIMIT, assess
-from .maintenance import MaintenanceReport, Observation
+from .maintenance import MaintenanceReport, MaintenanceStep, Observation
 from .leases import LeaseState, LeaseView, lease_view, parse_ip, wait_not_active
 from .omapi import OmapiPeer, ip_bytes, u32
 from .pairstate import ActionResult, PairState, PeerView
@@ -314,8 +314,9 @@ class FailoverPair:
                                 force, reason, evidence=decision.partner)
 
     def maintenance(self, role: Role | str, *, reason: str | None = None, dry_run: bool = False,
-                    wait: float = maintenance.DEFAULT_STOP_WAIT,
-                    actor: str = "library") -> MaintenanceReport:
+                    wait: float = maintenance.DEFAULT_STOP_WAIT, actor: str = "library",
+                    on_step: Callable[[MaintenanceStep], None] | None = None
+                    ) -> MaintenanceReport:
         """Planned maintenance of ``role`` in one step: shut it down, wait until its host
         refuses the connection and its partner is communications-interrupted, move the
         partner to partner-down; see :func:`omapifo.maintenance.start` (the steps, the
@@ -344,7 +345,7 @@ class FailoverPair:
                 lambda: send(role, "control", [], [("state", u32(2))], False),
                 lambda: send(role.other, "failover-state", name,
                              [("local-state", u32(FailoverState.PARTNER_DOWN))], True),
-                dry_run=dry_run, reason=reason, wait=wait)
+                dry_run=dry_run, reason=reason, wait=wait, on_step=on_step)
             outcome = (Outcome.DRY_RUN if report.dry_run else Outcome.DONE if report.completed
                        else Outcome.PARTIAL if report.changed else Outcome.FAILED)
             (log.info if report.completed or report.dry_run else log.warning)(

@@ -47,6 +47,7 @@ POLL_INTERVAL = 0.5  # seconds between two reads of both peers while waiting
 
 Read = Callable[[], PairState]
 Send = Callable[[], None]
+OnStep = Callable[["MaintenanceStep"], None]
 
 
 class StepOutcome(str, enum.Enum):
@@ -156,14 +157,18 @@ def _now() -> datetime:
 class _Steps:
     """The steps so far, and a report made of them."""
 
-    def __init__(self, pair: str, role: Role, dry_run: bool, reason: str | None) -> None:
+    def __init__(self, pair: str, role: Role, dry_run: bool, reason: str | None,
+                 on_step: OnStep | None) -> None:
         self.pair, self.role, self.dry_run, self.reason = pair, role, dry_run, reason
+        self.on_step = on_step
         self.steps: list[MaintenanceStep] = []
 
     def add(self, what: str, at: datetime, outcome: StepOutcome, message: str,
             seen_: list[Observation] | tuple[Observation, ...] = ()) -> MaintenanceStep:
         step = MaintenanceStep(what, at, _now(), outcome, message, tuple(seen_))
         self.steps.append(step)
+        if self.on_step is not None:
+            self.on_step(step)
         return step
 
     def report(self, completed: bool, message: str) -> MaintenanceReport:
@@ -191,7 +196,7 @@ def _watch(read: Read, until: Callable[[PairState], guards.Decision], wait: floa
 def start(pair: str, role: Role, read: Read, send_shutdown: Send, send_partner_down: Send,
           *, dry_run: bool = False, reason: str | None = None,
           wait: float = DEFAULT_STOP_WAIT, settle: float = DEFAULT_SETTLE,
-          interval: float = POLL_INTERVAL) -> MaintenanceReport:
+          interval: float = POLL_INTERVAL, on_step: OnStep | None = None) -> MaintenanceReport:
     """Shut ``role`` down, wait until it has stopped, move its partner to partner-down.
 
     ``send_shutdown`` sends the control object's shutdown to ``role``,
@@ -200,8 +205,9 @@ def start(pair: str, role: Role, read: Read, send_shutdown: Send, send_partner_d
     (:func:`guards.maintenance_start`). After the shutdown the sequence never raises for
     what dhcpd does: it stops at the first step that is not done and says why in the
     report (``completed`` False), so the caller learns what was already changed.
+    ``on_step`` is called with each step as it ends (the command line prints it).
     """
-    steps = _Steps(pair, role, dry_run, reason)
+    steps = _Steps(pair, role, dry_run, reason, on_step)
     other = role.other
     at, before = _now(), read()
     decision = guards.maintenance_start(role, before)

@@ -79,7 +79,9 @@ def test_the_steps_in_order_each_with_the_states_it_saw():
     script = Script(state(S.NORMAL, S.NORMAL), state(S.NORMAL, STOPPED),
                     state(S.NORMAL, STOPPED), state(CI, STOPPED), state(CI, STOPPED),
                     state(S.PARTNER_DOWN, STOPPED))
-    report = run(script, reason="kernel")
+    told = []
+    report = run(script, reason="kernel", on_step=told.append)
+    assert tuple(told) == report.steps  # each step handed out as it ends
     assert script.sends == ["shutdown", "partner-down"]
     assert report.completed and report.changed and not report.dry_run
     assert [(s.what, s.outcome) for s in report.steps] == [
