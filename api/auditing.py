@@ -24,7 +24,7 @@ from .store import Store
 log = logging.getLogger("omapifo.api.audit")
 
 _ACTION_PATH = re.compile(r"^/api/v1/pairs/(?P<pair>[^/]+)/(?:peers/(?P<peer>[^/]+)/"
-                          r"(?P<action>partner-down|shutdown)|leases/(?P<ip>[^/]+)/"
+                          r"(?P<action>partner-down|shutdown|maintenance)|leases/(?P<ip>[^/]+)/"
                           r"(?P<release>release))/?$")
 
 

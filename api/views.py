@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from omapifo import FailoverPair
+from omapifo.maintenance import Observation
 
 from . import schemas as s
 
@@ -230,3 +231,34 @@ class Audit(MethodView):
         rows, total = _service().store.audit(limit=query["limit"], offset=query["offset"])
         return {"total": total, "limit": query["limit"], "offset": query["offset"],
                 "entries": rows}
+
+
+@blp.route("/pairs/<string:pair>/peers/<string:role>/maintenance")
+class Maintenance(MethodView):
+    @blp.arguments(s.DryRunQuerySchema, location="query")
+    @blp.arguments(s.MaintenanceSchema)
+    @blp.response(200, s.MaintenanceReportSchema)
+    @blp.alt_response(409, schema=s.ProblemSchema, description="refused: both peers must be "
+                      "normal (nothing was sent)")
+    def post(self, query: dict[str, Any], body: dict[str, Any], pair: str, role: str) -> Any:
+        """Planned maintenance of a peer in one step: shut it down, wait until its host
+        refuses the connection and its partner is communications-interrupted, move the
+        partner to partner-down. Answers when it is over (about 15 s in the lab) with every
+        step; ``completed`` false with ``changed`` true means it stopped half-way (the
+        message says where and why). One audit record (action ``maintenance``)."""
+        fp = _pair(pair)
+        _role(role)
+        _confirm(pair, body)
+        return fp.maintenance(role, reason=body["reason"], dry_run=query["dry_run"],
+                              wait=body["wait"], actor=g.caller.name)
+
+    @blp.response(200, s.ObservationSchema)
+    @blp.alt_response(503, schema=s.ProblemSchema, description="a read of this pair is "
+                      "already under way; retry after Retry-After seconds")
+    def get(self, pair: str, role: str) -> Any:
+        """The way back after maintenance, without waiting: both peers' states read now
+        (recover, recover-wait with its end time, normal). Poll it until ``normal`` is
+        true; dhcpd resynchronises by itself once started, nothing is to be sent."""
+        _pair(pair)
+        _role(role)
+        return Observation.of(_service().poller.get(pair, fresh=True).state)

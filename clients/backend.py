@@ -9,7 +9,7 @@ and ``--json`` dumps either through the same schemas.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,11 +17,14 @@ from omapifo import (ActionResult, Config, FailoverPair, JsonLinesAudit, LeaseVi
                      PoolReport, load_config, open_pair, pools_from_files)
 from omapifo import HostView
 from omapifo.errors import ConfigError
+from omapifo.maintenance import (MaintenanceReport, MaintenanceStep, Observation,
+                                 follow_recovery)
 
 from .client import Client
 
 DEFAULT_AUDIT_LOG = Path("~/.local/state/omapifo/audit.log")
 Progress = Callable[[int, int], None]
+OnStep = Callable[[MaintenanceStep], None]
 
 
 class Backend(Protocol):
@@ -47,6 +50,11 @@ class Backend(Protocol):
                  leases: tuple[Path, Path] | None) -> HostView: ...
     def delete_host(self, pair: str, name: str, *, dry_run: bool) -> HostView: ...
     def sync_host(self, pair: str, name: str, *, dry_run: bool) -> HostView: ...
+    # planned maintenance (omapifo.maintenance)
+    def maintenance(self, pair: str, peer: str, *, reason: str | None, dry_run: bool,
+                    wait: float, on_step: OnStep | None = None) -> MaintenanceReport: ...
+    def phase(self, pair: str, peer: str) -> Observation: ...
+    def recovery(self, pair: str, timeout: float | None) -> Iterator[Observation]: ...
 
 
 class DirectBackend:
@@ -118,6 +126,17 @@ class DirectBackend:
     def sync_host(self, pair: str, name: str, *, dry_run: bool) -> HostView:
         return self._pair(pair).sync_host(name, dry_run=dry_run, actor=self.actor)
 
+    def maintenance(self, pair: str, peer: str, *, reason: str | None, dry_run: bool,
+                    wait: float, on_step: OnStep | None = None) -> MaintenanceReport:
+        return self._pair(pair).maintenance(peer, reason=reason, dry_run=dry_run, wait=wait,
+                                            actor=self.actor, on_step=on_step)
+
+    def phase(self, pair: str, peer: str) -> Observation:
+        return Observation.of(self._pair(pair).state())
+
+    def recovery(self, pair: str, timeout: float | None) -> Iterator[Observation]:
+        return self._pair(pair).follow_recovery(timeout=timeout)
+
     def history(self, pair: str, limit: int) -> dict[str, Any]:
         self.config.pair_config(pair)  # an unknown pair says so first
         raise ConfigError("the history is what `omapifo serve` records: ask the service with "
@@ -158,6 +177,18 @@ class ApiBackend:
 
     def release(self, pair: str, ip: str, *, dry_run: bool) -> LeaseView:
         return self.client.release(pair, ip, dry_run=dry_run)
+
+    def maintenance(self, pair: str, peer: str, *, reason: str | None, dry_run: bool,
+                    wait: float, on_step: OnStep | None = None) -> MaintenanceReport:
+        """The service answers once it is over: no step is seen before (``on_step`` unused)."""
+        return self.client.maintenance(pair, peer, reason=reason, dry_run=dry_run, wait=wait)
+
+    def phase(self, pair: str, peer: str) -> Observation:
+        return self.client.maintenance_phase(pair, peer)
+
+    def recovery(self, pair: str, timeout: float | None) -> Iterator[Observation]:
+        """The library's own follower over the service's fresh reads of the pair."""
+        return follow_recovery(lambda: self.client.pair(pair, fresh=True), timeout=timeout)
 
     def history(self, pair: str, limit: int) -> dict[str, Any]:
         return self.client.history(pair, limit=limit)  # type: ignore[no-any-return]

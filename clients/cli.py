@@ -36,6 +36,7 @@ try:
     from . import checkcli, completion, configcli, democli, labcli, paircli, servecli
     from . import keygencli
     from . import hostcli
+    from . import maintenancecli
     from .client import ApiAuthError, BadRequest
 except ModuleNotFoundError as exc:
     if (exc.name or "").partition(".")[0] not in SERVICE_MODULES:
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     completion.add_parser(sub)
     keygencli.add_parser(sub)
     hostcli.add_parser(sub)
+    maintenancecli.add_parser(sub)
     return parser
 
 

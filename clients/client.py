@@ -22,6 +22,7 @@ import requests
 
 from omapifo import ActionResult, LeaseView, PairState, PeerView, PoolReport
 from omapifo import HostView
+from omapifo.maintenance import MaintenanceReport, Observation
 from omapifo.errors import (NotFound, OmapifoError, OperationRefused, PartnerDownRefused,
                             PeerTimeout, PeerUnreachable, ProtocolError, ReleaseRefused,
                             from_problem_type)
@@ -103,11 +104,12 @@ class Client:
             self.session.headers["Authorization"] = f"Bearer {token}"
 
     def _call(self, method: str, path: str, operation: str, **kw: Any) -> Any:
+        limit = kw.pop("timeout", self.timeout)  # a maintenance answers when it is over
         try:
-            resp = self.session.request(method, self.base_url + path, timeout=self.timeout, **kw)
+            resp = self.session.request(method, self.base_url + path, timeout=limit, **kw)
         except requests.Timeout as exc:
             raise PeerTimeout(f"the service at {self.base_url} did not answer within "
-                              f"{self.timeout:g} s", operation=operation) from exc
+                              f"{limit:g} s", operation=operation) from exc
         except requests.RequestException as exc:
             raise PeerUnreachable(f"cannot reach the service at {self.base_url}: {exc}",
                                   operation=operation) from exc
@@ -219,3 +221,20 @@ class Client:
         body = self._call("POST", f"/api/v1/pairs/{pair}/hosts/{name}/sync", "sync host",
                           params={"dry_run": "1"} if dry_run else None, json={"confirm": pair})
         return decode(s.HostViewSchema(), body, "sync host")
+
+    # -- planned maintenance -----------------------------------------------------------
+
+    def maintenance(self, pair: str, peer: str, *, reason: str | None = None,
+                    dry_run: bool = False, wait: float = 60.0) -> MaintenanceReport:
+        """Planned maintenance of ``peer`` (the service answers once it is over)."""
+        body = self._call("POST", f"/api/v1/pairs/{pair}/peers/{peer}/maintenance",
+                          "maintenance", params={"dry_run": "1"} if dry_run else None,
+                          json={"confirm": pair, "reason": reason, "wait": wait},
+                          timeout=wait + 60)
+        return decode(s.MaintenanceReportSchema(), body, "maintenance")
+
+    def maintenance_phase(self, pair: str, peer: str) -> Observation:
+        """Both peers' states read now, on the way back after maintenance."""
+        body = self._call("GET", f"/api/v1/pairs/{pair}/peers/{peer}/maintenance",
+                          "maintenance end")
+        return decode(s.ObservationSchema(), body, "maintenance end")

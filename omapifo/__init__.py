@@ -41,6 +41,7 @@ from .failover import FailoverPair, open_pair
 from .pairstate import ActionResult, PairState, PeerView
 from .severity import Health, Level
 from .leases import Lease, LeaseState, LeaseView
+from .maintenance import MaintenanceReport, MaintenanceStep, Observation, StepOutcome
 from .omapi import OmapiKey, OmapiPeer
 from .pools import PoolCounts, PoolReport, pools_from_files
 from .dhcpdconf import DhcpdConf, DhcpdConfError, parse_file as parse_dhcpd_conf
@@ -81,7 +82,10 @@ __all__ = [
     "LeaseState",
     "LeaseView",
     "Level",
+    "MaintenanceReport",
+    "MaintenanceStep",
     "NotFound",
+    "Observation",
     "OmapiKey",
     "OmapiPeer",
     "OmapifoError",
@@ -102,6 +106,7 @@ __all__ = [
     "ReleaseRefused",
     "Role",
     "ServiceConfig",
+    "StepOutcome",
     "TokenConfig",
     "compare_host_files",
     "load_config",

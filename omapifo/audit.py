@@ -35,6 +35,7 @@ class Outcome(str, enum.Enum):
     NO_OP = "no-op"  # already so; nothing was sent
     FAILED = "failed"  # dhcpd refused it or could not be reached; nothing changed
     REJECTED = "rejected"  # the service turned the request away (401, 403, 4xx) before the library
+    PARTIAL = "partial"  # a sequence (maintenance) made its first changes, then a guard stopped it
 
     def __str__(self) -> str:
         return self.value

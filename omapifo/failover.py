@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import Mapping, TypeVar
 
-from . import faults, guards, hostactions, pairlock
+from . import faults, guards, hostactions, maintenance, pairlock
 from .audit import AuditRecord, AuditSink, Outcome, clean_text
 from .confcheck import Finding, check_pair
 from .config import Config, Endpoint, PairConfig
@@ -32,6 +32,7 @@ from .errors import (AuditUnavailable, AuthenticationFailed, ConfigError, Connec
                      Refused, ReleaseRefused)
 from .health import DEFAULT_COMMS_INTERRUPTED_LIMIT, assess
 from .hosts import Host, HostView, host_lookup, host_view
+from .maintenance import MaintenanceReport, MaintenanceStep, Observation
 from .leases import LeaseState, LeaseView, lease_view, parse_ip, wait_not_active
 from .omapi import OmapiPeer, ip_bytes, u32
 from .pairstate import ActionResult, PairState, PeerView
@@ -312,6 +313,51 @@ class FailoverPair:
             att.close(Outcome.DONE, message)
             return ActionResult(self.name, role, action, True, False, message, before, after,
                                 force, reason, evidence=decision.partner)
+
+    def maintenance(self, role: Role | str, *, reason: str | None = None, dry_run: bool = False,
+                    wait: float = maintenance.DEFAULT_STOP_WAIT, actor: str = "library",
+                    on_step: Callable[[MaintenanceStep], None] | None = None
+                    ) -> MaintenanceReport:
+        """Planned maintenance of ``role`` in one step: shut it down, wait until its host
+        refuses the connection and its partner is communications-interrupted, move the
+        partner to partner-down; see :func:`omapifo.maintenance.start` (the steps, the
+        guards, what was measured). Raises OperationRefused unless both peers are normal.
+
+        One attempt, one audit record for the whole sequence, the pair's lock held
+        throughout: nobody else changes the pair between our shutdown and our
+        partner-down (the partner-down is ours because we stopped that server). The
+        record ends ``done``, ``dry-run``, ``partial`` (shut down, then stopped by a
+        guard or a timeout) or ``failed``; its detail lists every step.
+        """
+        role = Role.parse(role)
+        action = "maintenance"
+        with self._attempt(action, str(role), actor=actor, reason=reason) as att:
+            def send(target: Role, type_: str, lookup: Sequence[tuple[str, bytes]],
+                     changes: Sequence[tuple[str, bytes]], answer: bool) -> None:
+                faults.point("before-send")
+                att.sent = True
+                self.peer(target).update(type_, lookup, changes, operation=action,
+                                         expect_answer=answer)
+                faults.point("after-send")
+            name = [("name", self.config.failover_peer.encode())]
+            report = maintenance.start(
+                self.name, role, self.state,
+                # dhcpd does not answer a control-object shutdown: no answer is success
+                lambda: send(role, "control", [], [("state", u32(2))], False),
+                lambda: send(role.other, "failover-state", name,
+                             [("local-state", u32(FailoverState.PARTNER_DOWN))], True),
+                dry_run=dry_run, reason=reason, wait=wait, on_step=on_step)
+            outcome = (Outcome.DRY_RUN if report.dry_run else Outcome.DONE if report.completed
+                       else Outcome.PARTIAL if report.changed else Outcome.FAILED)
+            (log.info if report.completed or report.dry_run else log.warning)(
+                "%s: maintenance of the %s: %s", self.name, role, report.message)
+            att.close(outcome, report.summary())
+            return report
+
+    def follow_recovery(self, *, timeout: float | None = None) -> Iterator[Observation]:
+        """Both peers' states as they change, until both are normal (after maintenance,
+        once dhcpd runs again); see :func:`omapifo.maintenance.follow_recovery`."""
+        return maintenance.follow_recovery(self.state, timeout=timeout)
 
     def dhcpd_conf(self) -> DhcpdConf | None:
         """The primary's parsed dhcpd.conf (None if not configured), re-read only when the

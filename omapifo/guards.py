@@ -256,3 +256,43 @@ def host_sync(host: Host, source: Role, conf: DhcpdConf | None, seen: dict[Role,
                         Evidence.READABLE, no_op=True)
     return Decision(True, f"the {source} has {host} and the {target} does not",
                     Evidence.READABLE)
+
+
+# -- planned maintenance (omapifo.maintenance runs the steps) ------------------------------
+
+
+def maintenance_start(role: Role, st: PairState) -> Decision:
+    """May planned maintenance of ``role`` begin (shut it down, then partner-down of its
+    partner)? Only from a healthy pair: both peers read ``normal`` and each sees the other
+    as ``normal``. Anything else is an incident, not a plan: use the single actions (and
+    their force) there. No force: the steps after the shutdown decide on evidence only."""
+    target, other = st.peer(role), st.peer(role.other)
+    evidence = other.evidence
+    for view in (target, other):
+        if not view.reachable:
+            return _refuse(f"the {view.role} cannot be read ({view.error}): planned maintenance "
+                           "starts only from two normal servers", evidence)
+        if view.local_state is not S.NORMAL or view.partner_state is not S.NORMAL:
+            return _refuse(f"the {view.role} is {view.local_state} and sees its partner as "
+                           f"{view.partner_state}: planned maintenance starts only when both "
+                           "are normal", evidence)
+    return Decision(True, f"both peers are normal; the {role.other} takes over", evidence)
+
+
+def peer_stopped(role: Role, st: PairState) -> Decision:
+    """After a control-object shutdown of ``role``: has it stopped, as far as omapifo can
+    tell? Its host refuses the OMAPI connection (dhcpd closes its listeners first, measured
+    at once) and its partner has noticed (communications-interrupted, measured 8-12 s
+    later in the lab, when the stopping dhcpd gives up waiting for its partner). ``proceed``
+    means the wait is over; otherwise ``why`` says what is still missing."""
+    target, other = st.peer(role), st.peer(role.other)
+    evidence = target.evidence
+    if evidence is not Evidence.DHCPD_STOPPED:
+        seen = (f"still answers ({target.local_state})" if target.reachable
+                else f"does not refuse the connection ({evidence}: {target.error})")
+        return _refuse(f"the {role} {seen}", evidence)
+    if other.local_state is not S.COMMUNICATIONS_INTERRUPTED:
+        state = f"{other.local_state}" if other.reachable else f"unreadable ({other.error})"
+        return _refuse(f"the {role.other} is {state}, not communications-interrupted", evidence)
+    return Decision(True, f"the {role}'s host refuses the connection and the {role.other} is "
+                    "communications-interrupted", evidence)

@@ -26,6 +26,8 @@ PUBLIC = {
     "AuditUnavailable", "ConvergenceError",
     # host reservations
     "Host", "HostComparison", "HostView", "compare_host_files", "HostRefused", "PartialChange",
+    # planned maintenance
+    "MaintenanceReport", "MaintenanceStep", "Observation", "StepOutcome",
 }
 
 
