@@ -2,6 +2,7 @@
 parse with a schema, call the library (which guards and audits), dump with a schema."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import g
@@ -9,21 +10,35 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from . import schemas as s
-from .views import _confirm, _pair, blp
+from .views import _confirm, _json, _pair, blp
 
 
 @blp.route("/pairs/<string:pair>/hosts")
 class Hosts(MethodView):
     @blp.arguments(s.HostQuerySchema, location="query")
-    @blp.response(200, s.HostViewSchema)
+    @blp.response(200, s.HostListSchema)
+    # two shapes, as GET .../leases: the list, or (the lookup form, ?mac= / ?ip=) one host
+    @blp.doc(responses={"200": {"description": "every host of both peers' dhcpd.leases "
+                                "(HostList); with ?mac= or ?ip=, that one host as both peers "
+                                "answer over OMAPI (HostView)",
+                                "content": {"application/json": {"schema": {"oneOf": [
+                                    {"$ref": "#/components/schemas/HostList"},
+                                    {"$ref": "#/components/schemas/HostView"}]}}}}})
     @blp.alt_response(404, schema=s.ProblemSchema, description="neither peer has the host")
+    @blp.alt_response(409, schema=s.ProblemSchema, description="the list: the pair has no "
+                      "dhcpd_leases and secondary_dhcpd_leases configured")
     def get(self, query: dict[str, Any], pair: str) -> Any:
-        """A host reservation by ``?mac=`` (or ``?ip=``, which dhcpd only finds through a
-        lease of that address) as both peers see it, with agreement."""
+        """Every host reservation in both peers' dhcpd.leases (the pair's ``dhcpd_leases``
+        and ``secondary_dhcpd_leases``; dhcpd cannot list hosts over OMAPI), compared name
+        by name. With ``?mac=`` (or ``?ip=``, which dhcpd only finds through a lease of
+        that address): that host as both peers see it, with agreement."""
         fp = _pair(pair)
-        if (query["mac"] is None) == (query["ip"] is None):
-            abort(400, message="give exactly one of ?mac= or ?ip= (or GET .../hosts/NAME)")
-        return fp.host(mac=query["mac"], ip=query["ip"])
+        if query["mac"] is None and query["ip"] is None:
+            return fp.hosts()
+        if query["mac"] is not None and query["ip"] is not None:
+            abort(400, message="give one of ?mac= or ?ip= (or neither, for the list)")
+        return _json(json.dumps(s.HostViewSchema().dump(
+            fp.host(mac=query["mac"], ip=query["ip"]))).encode())
 
     @blp.arguments(s.DryRunQuerySchema, location="query")
     @blp.arguments(s.HostCreateSchema)

@@ -6,6 +6,7 @@ Times are RFC 3339 in UTC; states carry dhcpd's name and number
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from datetime import datetime, timezone
 from typing import Any
 
@@ -16,8 +17,8 @@ from marshmallow import validate as v
 from omapifo import (ActionResult, Endpoint, Evidence, FailoverState, FailoverStatus, Health,
                      Lease, LeaseState, LeaseView, Level, PairState, PeerView, PoolCounts,
                      PoolReport, Role)
-from omapifo import (Host, HostView, MaintenanceReport, MaintenanceStep, Observation,
-                     StepOutcome)
+from omapifo import (Host, HostComparison, HostView, MaintenanceReport, MaintenanceStep,
+                     Observation, StepOutcome)
 
 
 class _Base(ma.Schema):
@@ -427,6 +428,23 @@ class HostViewSchema(_Model):
     @ma.post_load
     def _make(self, d: dict[str, Any], **kw: Any) -> HostView:
         return HostView(d["key"], d.get("primary"), d.get("secondary"), d.get("errors", {}))
+
+
+class HostListSchema(_Model):
+    """HostComparison: both peers' dhcpd.leases compared host by host."""
+
+    files = f.Function(lambda c: {str(r): str(path) for r, path in c.files.items()},
+                       deserialize=lambda v: {Role.parse(k): Path(p) for k, p in v.items()},
+                       required=True, metadata={"description": "the dhcpd.leases read, by peer"})
+    hosts = f.Nested(HostViewSchema, many=True, required=True, attribute="views",
+                     data_key="hosts")
+    one_sided = f.Function(lambda c: [v.name for v in c.one_sided], dump_only=True, metadata={
+        "description": "hosts one peer holds and the other lacks (host sync repairs them)"})
+    differing = f.Function(lambda c: [v.name for v in c.differing], dump_only=True)
+
+    @ma.post_load
+    def _make(self, d: dict[str, Any], **kw: Any) -> HostComparison:
+        return HostComparison(d["files"], list(d["views"]))
 
 
 class HostCreateSchema(Strict):

@@ -153,7 +153,8 @@ def omapifo(d: Path) -> Iterator[list[Target]]:
         cfg = d / "omapifo.toml"
         shutil.copy2(lab.key_path, d / "omapi.key")
         cfg.write_text(lab.config_path.read_text().replace(
-            'dhcpd_conf = "', f'dhcpd_conf = "{lab.dir}/') + (
+            'dhcpd_conf = "', f'dhcpd_conf = "{lab.dir}/').replace(
+            'dhcpd_leases = "', f'dhcpd_leases = "{lab.dir}/') + (
             f'\n[service]\nlisten = "127.0.0.1:18067"\npoll_interval = 2\n'
             f'database = "{d}/omapifo.sqlite3"\n[[service.tokens]]\nname = "bench"\n'
             f'role = "reader"\nsha256 = "{hashlib.sha256(token.encode()).hexdigest()}"\n'))

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from omapifo import (ActionResult, Config, FailoverPair, JsonLinesAudit, LeaseView, PairState,
                      PoolReport, load_config, open_pair, pools_from_files)
-from omapifo import HostView
+from omapifo import HostComparison, HostView
 from omapifo.errors import ConfigError
 from omapifo.maintenance import (MaintenanceReport, MaintenanceStep, Observation,
                                  follow_recovery)
@@ -44,6 +44,7 @@ class Backend(Protocol):
     def history(self, pair: str, limit: int) -> dict[str, Any]: ...
     def pools(self, pair: str, leases: str | None, progress: Progress | None) -> PoolReport: ...
     # host reservations (omapifo.hosts); ``leases``: both peers' dhcpd.leases, direct only
+    def hosts(self, pair: str) -> HostComparison: ...
     def host(self, pair: str, name: str | None, mac: str | None, ip: str | None) -> HostView: ...
     def add_host(self, pair: str, name: str, *, ip: str, mac: str | None,
                  client_id: str | None, dry_run: bool,
@@ -110,6 +111,9 @@ class DirectBackend:
             raise ConfigError(f"pair {pair!r} has no dhcpd_conf in the configuration")
         return pools_from_files(fp.config.dhcpd_conf, leases, pair=pair,
                                 failover_peer=fp.config.failover_peer)
+
+    def hosts(self, pair: str) -> HostComparison:
+        return self._pair(pair).hosts()
 
     def host(self, pair: str, name: str | None, mac: str | None, ip: str | None) -> HostView:
         return self._pair(pair).host(name, mac=mac, ip=ip)
@@ -197,6 +201,9 @@ class ApiBackend:
         if leases is not None:
             raise ConfigError("--leases reads local files: it does not go with --api")
         return self.client.pools(pair)
+
+    def hosts(self, pair: str) -> HostComparison:
+        return self.client.hosts(pair)
 
     def host(self, pair: str, name: str | None, mac: str | None, ip: str | None) -> HostView:
         return self.client.host(pair, name, mac=mac, ip=ip)

@@ -21,7 +21,7 @@ import marshmallow as ma
 import requests
 
 from omapifo import ActionResult, LeaseView, PairState, PeerView, PoolReport
-from omapifo import HostView
+from omapifo import HostComparison, HostView
 from omapifo.maintenance import MaintenanceReport, Observation
 from omapifo.errors import (NotFound, OmapifoError, OperationRefused, PartnerDownRefused,
                             PeerTimeout, PeerUnreachable, ProtocolError, ReleaseRefused,
@@ -193,6 +193,11 @@ class Client:
         return decode(s.LeaseViewSchema(), body, "release")
 
     # -- host reservations (reads need any token; changes an operator's, confirmed) ----
+
+    def hosts(self, pair: str) -> HostComparison:
+        """Every host of both peers' dhcpd.leases, as the service reads them."""
+        body = self._call("GET", f"/api/v1/pairs/{pair}/hosts", "list hosts")
+        return decode(s.HostListSchema(), body, "list hosts")
 
     def host(self, pair: str, name: str | None = None, *, mac: str | None = None,
              ip: str | None = None) -> HostView:

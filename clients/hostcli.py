@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from omapifo import HostView, Role, compare_host_files
+from omapifo import HostComparison, HostView, Role, compare_host_files
 from omapifo.api import schemas as s
 from omapifo.errors import ConfigError, NotFound
 
@@ -34,7 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("ip")
     p.add_argument("--mac", help="the client's hardware address")
     p.add_argument("--client-id", help="the client's DHCP client identifier (hex bytes)")
-    _files_args(p, "their hosts are checked too: dhcpd cannot find a host by address")
+    _files_args(p, "their hosts are checked too, as dhcpd cannot find a host by address; "
+                "default: the pair's dhcpd_leases and secondary_dhcpd_leases")
     p.add_argument("--dry-run", action="store_true", help="check everything, change nothing")
     p.add_argument("--yes", action="store_true", help="do not ask to type the pair's name")
     _common(p)
@@ -60,15 +61,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     p = hsub.add_parser("list", help="the hosts of both peers' dhcpd.leases, compared")
     p.add_argument("pair")
-    _files_args(p, "required, or --leases-dir")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _files_args(p, "default: the pair's dhcpd_leases and secondary_dhcpd_leases")
+    _common(p)
     p.set_defaults(func=cmd_list)
 
     p = hsub.add_parser("sync", help="copy a host one peer holds to the other (asks to "
                         "confirm); without NAME, every host one file has and the other lacks")
     p.add_argument("pair")
     p.add_argument("name", nargs="?")
-    _files_args(p, "to find the hosts to repair when no NAME is given")
+    _files_args(p, "to check the address, and to find the hosts to repair when no NAME "
+                "is given; default: the pair's dhcpd_leases and secondary_dhcpd_leases")
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--yes", action="store_true")
     _common(p)
@@ -159,15 +161,24 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_list(args: argparse.Namespace) -> int:
+def _comparison(args: argparse.Namespace) -> HostComparison:
+    """Both peers' hosts: from --files/--leases-dir (read here), else from the pair's
+    dhcpd_leases and secondary_dhcpd_leases (read by the library, or by the service with
+    --api)."""
     files = _files(args)
-    if files is None:
-        raise ConfigError("host list reads both peers' dhcpd.leases: give --files PRIMARY "
-                          "SECONDARY or --leases-dir DIR")
-    cmp = compare_host_files(*files)
+    if files is not None:
+        return compare_host_files(*files)
+    backend = _backend(args)
+    try:
+        return backend.hosts(args.pair)
+    finally:
+        backend.close()
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    cmp = _comparison(args)
     if args.json:
-        out.dump_json({"pair": args.pair, "files": {str(r): str(p) for r, p in cmp.files.items()},
-                       "hosts": _VIEW.dump(cmp.views, many=True)})
+        out.dump_json({"pair": args.pair, **s.HostListSchema().dump(cmp)})
     else:
         rows = []
         for v in cmp.views:
@@ -187,14 +198,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    files = _files(args)
     if args.name is not None:
         names = [args.name]
-    elif files is not None:
-        names = [v.name for v in compare_host_files(*files).one_sided]
     else:
-        raise ConfigError("give a host NAME, or --files/--leases-dir to repair every host one "
-                          "peer's file has and the other's lacks")
+        names = [v.name for v in _comparison(args).one_sided]
     if not names:
         print("every host is on both peers; nothing to do")
         return EXIT_OK

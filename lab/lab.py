@@ -164,7 +164,8 @@ class Lab:
         self.config_path.write_text(templates.omapifo_toml(
             self.settings, self.layout, lock_dir=self.dir / "locks",
             key_file=self.key_path.name,
-            dhcpd_confs={r: str(self.conf_path(r).relative_to(self.dir)) for r in Role}))
+            dhcpd_confs={r: str(self.conf_path(r).relative_to(self.dir)) for r in Role},
+            dhcpd_leases={r: str(self.leases_path(r).relative_to(self.dir)) for r in Role}))
 
     def _write_configuration(self) -> None:
         if self.key_path.exists():  # put there before `up` (omapifo keygen): used as is

@@ -90,8 +90,9 @@ def master_conf(settings: LabSettings, layout: Layout, role: Role, secret: str) 
 
 
 def omapifo_toml(settings: LabSettings, layout: Layout, *, lock_dir: Path, key_file: str,
-                 dhcpd_confs: dict[Role, str]) -> str:
-    """The lab's omapifo.toml; ``key_file`` and ``dhcpd_confs`` relative to its directory.
+                 dhcpd_confs: dict[Role, str], dhcpd_leases: dict[Role, str]) -> str:
+    """The lab's omapifo.toml; ``key_file``, ``dhcpd_confs`` and ``dhcpd_leases`` relative
+    to its directory.
 
     ``lock_dir`` is a directory of the lab's own: labs side by side never share a pair
     lock."""
@@ -109,6 +110,8 @@ def omapifo_toml(settings: LabSettings, layout: Layout, *, lock_dir: Path, key_f
             "failover_peer": name,
             "dhcpd_conf": dhcpd_confs[Role.PRIMARY],
             "secondary_dhcpd_conf": dhcpd_confs[Role.SECONDARY],
+            "dhcpd_leases": dhcpd_leases[Role.PRIMARY],
+            "secondary_dhcpd_leases": dhcpd_leases[Role.SECONDARY],
             "timeout": 3.0,
         } for name in s.peer_names},
     }

@@ -11,6 +11,8 @@ One TOML file (read with the standard library's tomllib) describes any number of
     failover_peer = "classroom-1-6"       # name in dhcpd.conf; defaults to the pair's name
     dhcpd_conf = "/etc/dhcp/dhcpd.conf"   # optional; where pools are read from
     secondary_dhcpd_conf = "/srv/dhcp2/dhcpd.conf"  # optional; the secondary's copy
+    dhcpd_leases = "/var/lib/dhcp/dhcpd.leases"    # optional; both needed to add hosts
+    secondary_dhcpd_leases = "/srv/dhcp2/dhcpd.leases"
     timeout = 3.0                         # seconds per OMAPI request
 
 The library itself never reads files or the environment: :func:`load_config` is for
@@ -89,6 +91,11 @@ class PairConfig:
     failover_peer: str = ""
     dhcpd_conf: Path | None = None
     secondary_dhcpd_conf: Path | None = None  # the secondary's, for `config check`/doctor
+    # both peers' dhcpd.leases, read (never written) for the host reservations dhcpd keeps
+    # there: OMAPI cannot find a host by its address (omapifo.hosts), so the guard against
+    # reserving one address twice needs them
+    dhcpd_leases: Path | None = None
+    secondary_dhcpd_leases: Path | None = None
     timeout: float = DEFAULT_TIMEOUT
     # where the pair's lock file lives: the service and the command line on one host
     # must use the same directory (omapifo.pairlock)
@@ -97,6 +104,13 @@ class PairConfig:
     def __post_init__(self) -> None:
         if not self.failover_peer:
             object.__setattr__(self, "failover_peer", self.name)
+
+    @property
+    def leases_files(self) -> tuple[Path, Path] | None:
+        """(primary's, secondary's) dhcpd.leases when both are configured, else None."""
+        if self.dhcpd_leases is None or self.secondary_dhcpd_leases is None:
+            return None
+        return self.dhcpd_leases, self.secondary_dhcpd_leases
 
 
 @dataclass(frozen=True)
@@ -187,6 +201,8 @@ class _PairSchema(ma.Schema):
     failover_peer = ma.fields.String(validate=ma.validate.Length(min=1))
     dhcpd_conf = ma.fields.String()
     secondary_dhcpd_conf = ma.fields.String()
+    dhcpd_leases = ma.fields.String()
+    secondary_dhcpd_leases = ma.fields.String()
     timeout = ma.fields.Float(load_default=DEFAULT_TIMEOUT,
                               validate=ma.validate.Range(min=0.05, max=120))
 
@@ -354,6 +370,9 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
             dhcpd_conf=(base / p["dhcpd_conf"]) if "dhcpd_conf" in p else None,
             secondary_dhcpd_conf=(base / p["secondary_dhcpd_conf"])
             if "secondary_dhcpd_conf" in p else None,
+            dhcpd_leases=(base / p["dhcpd_leases"]) if "dhcpd_leases" in p else None,
+            secondary_dhcpd_leases=(base / p["secondary_dhcpd_leases"])
+            if "secondary_dhcpd_leases" in p else None,
             timeout=p["timeout"], lock_dir=lock_dir)
     svc = doc.get("service", {})
     tokens = tuple(TokenConfig(**t) for t in svc.pop("tokens", []))

@@ -31,7 +31,7 @@ from .errors import (AuditUnavailable, AuthenticationFailed, ConfigError, Connec
                      ConvergenceError, NotFound, OperationRefused, PartnerDownRefused, PeerError,
                      Refused, ReleaseRefused)
 from .health import DEFAULT_COMMS_INTERRUPTED_LIMIT, assess
-from .hosts import Host, HostView, host_lookup, host_view
+from .hosts import Host, HostComparison, HostView, compare_host_files, host_lookup, host_view
 from .maintenance import MaintenanceReport, MaintenanceStep, Observation
 from .leases import LeaseState, LeaseView, lease_view, parse_ip, wait_not_active
 from .omapi import OmapiPeer, ip_bytes, u32
@@ -419,6 +419,18 @@ class FailoverPair:
         """A host reservation as both peers see it; see :func:`omapifo.hosts.host_view`."""
         return host_view(self, name, mac=mac, ip=ip)
 
+    def hosts(self, leases: hostactions.Files | None = None) -> HostComparison:
+        """Every host reservation dhcpd keeps in both peers' dhcpd.leases (``leases``,
+        default the pair's ``dhcpd_leases`` and ``secondary_dhcpd_leases``), compared
+        name by name. dhcpd cannot list its hosts over OMAPI: only the files can.
+        ConfigError when neither is given."""
+        files = leases or self.config.leases_files
+        if files is None:
+            raise ConfigError(f"pair {self.name!r}: listing hosts reads both peers' "
+                              "dhcpd.leases (dhcpd cannot list its hosts over OMAPI): set "
+                              "dhcpd_leases and secondary_dhcpd_leases in the configuration")
+        return compare_host_files(*files)
+
     def add_host(self, name: str, *, ip: str, mac: str | None = None,
                  client_id: str | None = None, dry_run: bool = False, actor: str = "library",
                  leases: hostactions.Files | None = None) -> HostView:
@@ -426,15 +438,18 @@ class FailoverPair:
 
         Refused (:class:`HostRefused`) when a peer cannot be read, the address is in a
         dynamic range or outside every subnet, or a peer already has its address, MAC or
-        client id under another host; ``leases`` (the primary's and the secondary's
-        dhcpd.leases) adds the hosts dhcpd wrote there to that check, since OMAPI cannot
-        find a host by address. Created on the primary, then the secondary, and read back
+        client id under another host. ``leases`` (the primary's and the secondary's
+        dhcpd.leases; default: the pair's ``dhcpd_leases`` and ``secondary_dhcpd_leases``)
+        adds the hosts dhcpd wrote there to that check; OMAPI cannot find a host by its
+        address, so without both files the add is refused. Created on the primary, then
+        the secondary, and read back
         from both; if the secondary fails it is removed from the primary again
         (:class:`PartialChange` if that fails too). Audited first, like every change.
         """
         host = Host.make(name, ip=ip, mac=mac, client_id=client_id)  # ValueError first
         with self._attempt("add host", host.name, actor=actor) as att:
-            return hostactions.add(self, att, host, dry_run=dry_run, files=leases)
+            return hostactions.add(self, att, host, dry_run=dry_run,
+                                   files=leases or self.config.leases_files)
 
     def delete_host(self, name: str | None = None, *, mac: str | None = None,
                     dry_run: bool = False, actor: str = "library") -> HostView:
@@ -451,7 +466,8 @@ class FailoverPair:
         refused when they differ)."""
         host_lookup(name)
         with self._attempt("sync host", name, actor=actor) as att:
-            return hostactions.sync(self, att, name, dry_run=dry_run, files=leases)
+            return hostactions.sync(self, att, name, dry_run=dry_run,
+                                    files=leases or self.config.leases_files)
 
     # -- configuration (omapifo.confcheck does the work) --------------------------------
 

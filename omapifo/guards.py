@@ -206,21 +206,31 @@ def _host_clash(host: Host, role: Role, seen: list[Host]) -> str | None:
     return None
 
 
+def _no_files(host: Host) -> str:
+    return (f"omapifo cannot tell whether {host.ip} is reserved already: OMAPI finds no "
+            "host by its address (dhcpd 4.4.3 looks up the lease of that address), and dhcpd "
+            "keeps the hosts made over OMAPI in its dhcpd.leases. Give both peers' "
+            "dhcpd.leases: dhcpd_leases and secondary_dhcpd_leases in the pair's "
+            "configuration, or --leases-dir / --files on the command line")
+
+
 def host_add(host: Host, conf: DhcpdConf | None, seen: dict[Role, list[Host]],
-             errors: dict[Role, str]) -> Decision:
+             errors: dict[Role, str], *, files_read: bool) -> Decision:
     """May ``host`` be created on both peers?
 
     ``seen``: what each peer holds under this name, MAC or client id (over OMAPI) and
-    the hosts of its dhcpd.leases when those were read; ``errors``: the peers that could
-    not be read. Both peers must answer (a reservation made on one only makes them
-    answer the client differently); the address must be in a subnet and outside every
-    dynamic range; no other host may hold its address, MAC or client id.
+    the hosts of its dhcpd.leases; ``errors``: the peers that could not be read;
+    ``files_read``: both dhcpd.leases were read. Both peers must answer (a reservation
+    made on one only makes them answer the client differently); the address must be in a
+    subnet and outside every dynamic range; no other host may hold its address, MAC or
+    client id, which only both dhcpd.leases can tell for the address (dhcpd itself
+    accepts a second host with the same fixed-address, measured): without them, refused.
     """
     if errors:
         role, err = next(iter(errors.items()))
         return _refuse(f"the {role} cannot be read ({err}): a reservation is made on both "
                        "peers or not at all", Evidence.READABLE)
-    why = _host_place(host, conf)
+    why = _host_place(host, conf) or (None if files_read else _no_files(host))
     if why:
         return _refuse(why, Evidence.READABLE)
     for role in Role:
@@ -240,7 +250,7 @@ def host_add(host: Host, conf: DhcpdConf | None, seen: dict[Role, list[Host]],
 
 
 def host_sync(host: Host, source: Role, conf: DhcpdConf | None, seen: dict[Role, list[Host]],
-              errors: dict[Role, str]) -> Decision:
+              errors: dict[Role, str], *, files_read: bool) -> Decision:
     """May ``host``, held by ``source`` only, be created on the other peer? The same
     rules as :func:`host_add` for the peer that lacks it."""
     target = source.other
@@ -248,7 +258,8 @@ def host_sync(host: Host, source: Role, conf: DhcpdConf | None, seen: dict[Role,
         role, err = next(iter(errors.items()))
         return _refuse(f"the {role} cannot be read ({err}): fix that first",
                        Evidence.READABLE)
-    why = _host_place(host, conf) or _host_clash(host, target, seen.get(target, []))
+    why = (_host_place(host, conf) or (None if files_read else _no_files(host))
+           or _host_clash(host, target, seen.get(target, [])))
     if why:
         return _refuse(why, Evidence.READABLE)
     if host in seen.get(target, []):

@@ -99,7 +99,8 @@ def add(pair: PairAccess, att: Attempt, host: Host, *, dry_run: bool,
         files: Files | None) -> HostView:
     """The body of FailoverPair.add_host (inside its attempt)."""
     seen, errors = _seen(pair, host, files)
-    decision = guards.host_add(host, pair.dhcpd_conf(), seen, errors)
+    decision = guards.host_add(host, pair.dhcpd_conf(), seen, errors,
+                               files_read=files is not None)
     if decision.no_op:
         att.close(Outcome.NO_OP, decision.why)
         return host_view(pair, host.name)
@@ -193,7 +194,8 @@ def sync(pair: PairAccess, att: Attempt, name: str, *, dry_run: bool,
     host = before.peer(source)
     assert host is not None
     seen, errors = _seen(pair, host, files)
-    decision = guards.host_sync(host, source, pair.dhcpd_conf(), seen, errors)
+    decision = guards.host_sync(host, source, pair.dhcpd_conf(), seen, errors,
+                                files_read=files is not None)
     if decision.no_op:
         att.close(Outcome.NO_OP, decision.why)
         return host_view(pair, name)

@@ -23,7 +23,9 @@ OFFLINE_KEY = base64.b64encode(b"x" * 16).decode()
 def service_config(lab_config: Path, directory: Path, database: Path) -> Path:
     """The lab's omapifo.toml plus a [service] section, written next to a copy of its key."""
     shutil.copy2(lab_config.parent / "omapi.key", directory / "omapi.key")
-    text = lab_config.read_text().replace('dhcpd_conf = "', f'dhcpd_conf = "{lab_config.parent}/')
+    text = lab_config.read_text()
+    for key in ('dhcpd_conf = "', 'dhcpd_leases = "'):  # and secondary_...: the lab's, absolute
+        text = text.replace(key, f'{key}{lab_config.parent}/')
     text += (f'\n[service]\npoll_interval = {POLL}\ndatabase = "{database}"\n'
              f'[[service.tokens]]\nname = "noc"\nrole = "reader"\nsha256 = "{digest(READER)}"\n'
              f'[[service.tokens]]\nname = "alice"\nrole = "operator"\n'

@@ -41,6 +41,19 @@ def test_add_show_delete_a_host_over_rest(healthy_lab, app):
                                                       "client_id": None}
         assert c.get(URL, query_string={"mac": "02:00:00:00:ee:01"},
                      headers=auth(READER)).get_json()["name"] == "api-h1"
+        # the list: both peers' dhcpd.leases, the lab's configured dhcpd_leases
+        listed = c.get(URL, headers=auth(READER)).get_json()
+        assert listed["files"] == {"primary": str(lab.leases_path("primary")),
+                                   "secondary": str(lab.leases_path("secondary"))}
+        (mine,) = [h for h in listed["hosts"] if h["name"] == "api-h1"]
+        assert mine["agree"] and "api-h1" not in listed["one_sided"]
+        # its address for another client: found only in the files (OMAPI cannot find a
+        # host by address, and dhcpd would take it), refused, and dhcpd has no api-h3
+        r = c.post(URL, json=dict(body, name="api-h3", mac="02:00:00:00:ee:03"),
+                   headers=auth(OPERATOR))
+        assert r.status_code == 409, r.get_json()
+        assert f"address {ip} is already reserved on the primary" in r.get_json()["detail"]
+        assert _fresh(lab, "api-h3") is None
         inpool = str(lab.layout.client_net(2).network_address + 40)
         r = c.post(URL, json=dict(body, name="api-h2", ip=inpool), headers=auth(OPERATOR))
         assert r.status_code == 409
@@ -56,14 +69,16 @@ def test_add_show_delete_a_host_over_rest(healthy_lab, app):
         got = [(e["actor"], e["action"], e["outcome"]) for e in reversed(entries)]
         assert got == [("noc", "add host", "rejected"), ("alice", "add host", "rejected"),
                        ("alice", "add host", "done"), ("alice", "add host", "refused"),
+                       ("alice", "add host", "refused"),
                        ("alice", "delete host", "rejected"), ("alice", "delete host", "done")]
     finally:
         with FailoverPair(lab.pair_config()) as p:
             for peer in p.peers.values():
-                try:
-                    peer.delete("host", [("name", b"api-h1")])
-                except NotFound:
-                    pass
+                for name in (b"api-h1", b"api-h3"):
+                    try:
+                        peer.delete("host", [("name", name)])
+                    except NotFound:
+                        pass
 
 
 def test_the_host_endpoints_are_in_the_openapi_document(app):
@@ -72,4 +87,7 @@ def test_the_host_endpoints_are_in_the_openapi_document(app):
     assert {"get", "post"} <= set(paths["/api/v1/pairs/{pair}/hosts"])
     assert {"get", "delete"} <= set(paths["/api/v1/pairs/{pair}/hosts/{name}"])
     assert "post" in paths["/api/v1/pairs/{pair}/hosts/{name}/sync"]
-    assert "HostView" in spec["components"]["schemas"]
+    assert {"HostView", "HostList"} <= set(spec["components"]["schemas"])
+    one_of = paths["/api/v1/pairs/{pair}/hosts"]["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"]["oneOf"]
+    assert [s["$ref"].rsplit("/", 1)[1] for s in one_of] == ["HostList", "HostView"]
