@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from omapifo import (ActionResult, Config, FailoverPair, JsonLinesAudit, LeaseView, PairState,
                      PoolReport, load_config, open_pair, pools_from_files)
+from omapifo import LeaseList, LeaseSearch, find_leases, leases_from_file
 from omapifo.errors import ConfigError
 
 from .client import Client
@@ -39,6 +40,9 @@ class Backend(Protocol):
     def release(self, pair: str, ip: str, *, dry_run: bool) -> LeaseView: ...
     def history(self, pair: str, limit: int) -> dict[str, Any]: ...
     def pools(self, pair: str, leases: str | None, progress: Progress | None) -> PoolReport: ...
+    def leases(self, pair: str, leases: str | None, *, subnet: str | None, state: str | None,
+               hostname: str | None, progress: Progress | None) -> LeaseList: ...
+    def find_leases(self, query: str) -> LeaseSearch: ...
 
 
 class DirectBackend:
@@ -95,6 +99,17 @@ class DirectBackend:
         return pools_from_files(fp.config.dhcpd_conf, leases, pair=pair,
                                 failover_peer=fp.config.failover_peer)
 
+    def leases(self, pair: str, leases: str | None, *, subnet: str | None, state: str | None,
+               hostname: str | None, progress: Progress | None) -> LeaseList:
+        if leases is not None:
+            self.config.pair_config(pair)  # an unknown pair says so first
+            return leases_from_file(leases, subnet=subnet, state=state, hostname=hostname,
+                                    pair=pair)
+        return self._pair(pair).leases(subnet, state, hostname, progress=progress)
+
+    def find_leases(self, query: str) -> LeaseSearch:
+        return find_leases([self._pair(name) for name in self.pair_names()], query)
+
     def history(self, pair: str, limit: int) -> dict[str, Any]:
         self.config.pair_config(pair)  # an unknown pair says so first
         raise ConfigError("the history is what `omapifo serve` records: ask the service with "
@@ -143,6 +158,15 @@ class ApiBackend:
         if leases is not None:
             raise ConfigError("--leases reads local files: it does not go with --api")
         return self.client.pools(pair)
+
+    def leases(self, pair: str, leases: str | None, *, subnet: str | None, state: str | None,
+               hostname: str | None, progress: Progress | None) -> LeaseList:
+        if leases is not None:
+            raise ConfigError("--leases reads local files: it does not go with --api")
+        return self.client.leases(pair, subnet=subnet, state=state, hostname=hostname)
+
+    def find_leases(self, query: str) -> LeaseSearch:
+        return self.client.find_leases(query)
 
 
 def open_backend(config_path: str | None, api: str | None, audit_log: str | None) -> Backend:

@@ -43,6 +43,8 @@ from .severity import Health, Level
 from .leases import Lease, LeaseState, LeaseView
 from .omapi import OmapiKey, OmapiPeer
 from .pools import PoolCounts, PoolReport, pools_from_files
+from .leaselist import (LeaseEntry, LeaseList, LeaseMatch, LeaseSearch, find_leases,
+                        leases_from_file)
 from .dhcpdconf import DhcpdConf, DhcpdConfError, parse_file as parse_dhcpd_conf
 from .states import FailoverState, FailoverStatus, Role
 
@@ -72,6 +74,10 @@ __all__ = [
     "Health",
     "JsonLinesAudit",
     "Lease",
+    "LeaseEntry",
+    "LeaseList",
+    "LeaseMatch",
+    "LeaseSearch",
     "LeaseState",
     "LeaseView",
     "Level",
@@ -96,6 +102,8 @@ __all__ = [
     "Role",
     "ServiceConfig",
     "TokenConfig",
+    "find_leases",
+    "leases_from_file",
     "load_config",
     "open_pair",
     "parse_dhcpd_conf",

@@ -23,6 +23,7 @@ import re
 import socket
 import sys
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from .dhcpdconf import DhcpdConfError, Loc, Node, ipv4_at, parse_tree
@@ -35,6 +36,9 @@ class LeaseRecord:
     state: LeaseState | None
     hardware_address: str | None
     loc: Loc
+    starts: datetime | None = None
+    ends: datetime | None = None
+    client_hostname: str | None = None  # as written, dhcpd's octal escapes decoded
 
 
 def read_leases(path: str | os.PathLike[str]) -> dict[ipaddress.IPv4Address, LeaseRecord]:
@@ -66,13 +70,44 @@ def _take(nodes: list[Node], out: dict[ipaddress.IPv4Address, LeaseRecord]) -> N
         ip = ipv4_at(node.words[1].text, node.loc)
         state: LeaseState | None = None
         hw = None
+        times: dict[str, datetime | None] = {}
+        hostname = None
         for child in node.children:
             w = [t.text.lower() for t in child.words]
             if w[:2] == ["binding", "state"] and len(w) == 3:
                 state = _state(w[2], child.loc)
             elif w[:2] == ["hardware", "ethernet"] and len(w) == 3:
                 hw = w[2]
-        out[ip] = LeaseRecord(ip, state, hw, node.loc)
+            elif w[:1] in (["starts"], ["ends"]):
+                times[w[0]] = _when(w[1:])
+            elif len(w) == 2 and w[0] == "client-hostname" and child.words[1].quoted:
+                hostname = _unescape(child.words[1].text)
+        out[ip] = LeaseRecord(ip, state, hw, node.loc, times.get("starts"), times.get("ends"),
+                              hostname)
+
+
+def _when(words: list[str]) -> datetime | None:
+    """A time as dhcpd.leases(5) writes it: ``W YYYY/MM/DD HH:MM:SS`` (UTC), ``epoch N``
+    or ``never``; None for never and for any shape it does not know (hand edits)."""
+    try:
+        if len(words) == 3 and words[0].isdigit():
+            y, mo, d = (int(x) for x in words[1].split("/"))
+            h, mi, sec = (int(x) for x in words[2].split(":"))
+            return datetime(y, mo, d, h, mi, sec, tzinfo=timezone.utc)
+        if len(words) == 2 and words[0] == "epoch":
+            return datetime.fromtimestamp(int(words[1]), tz=timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return None
+
+
+_ESCAPE = re.compile(r"\\([0-7]{3}|.)", re.S)
+
+
+def _unescape(text: str) -> str:
+    """dhcpd writes unprintable bytes of a string as \\ooo (octal) and others as \\c."""
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 8)) if len(m.group(1)) == 3
+                       else m.group(1), text)
 
 
 def _state(text: str, loc: Loc) -> LeaseState:
@@ -94,9 +129,12 @@ _PLAIN = r'[\t !$-:<-z|~]'  # printable ASCII but for " # ; { }
 _STMT = r'[ \t]+(?:' + _PLAIN + r'++|"(?:[^"\\\n]++|\\[^\n])*+")*+;[ \t]*\n'
 _RECORD = re.compile(r'^lease[ \t]+([^\s{};,#"]+)[ \t]*\{[ \t]*\n((?:' + _STMT + r')*)\}', re.M)
 # A body line whose first word is one the reader needs, then the exact shapes dhcpd writes.
-_KEY_LINE = re.compile(r'^[ \t]+"?(?:binding|hardware)(?![^\s{};,"#])[^\n]*', re.M | re.I)
+_KEY_LINE = re.compile(r'^[ \t]+"?(?:binding|hardware|starts|ends|client-hostname)'
+                       r'(?![^\s{};,"#])[^\n]*', re.M | re.I)
 _BINDING = re.compile(r'[ \t]+binding[ \t]+state[ \t]+([a-z]+)[ \t]*;[ \t]*', re.I)
 _HARDWARE = re.compile(r'[ \t]+hardware[ \t]+ethernet[ \t]+([^\s{};,"#]+)[ \t]*;[ \t]*', re.I)
+_TIME = re.compile(r'[ \t]+(starts|ends)((?:[ \t]+[^\s{};,"#]+)*)[ \t]*;[ \t]*', re.I)
+_HOSTNAME = re.compile(r'[ \t]+client-hostname[ \t]+"((?:[^"\\\n]|\\[^\n])*)"[ \t]*;[ \t]*', re.I)
 
 
 # Four decimal octets without leading zeros, the form ipaddress accepts: building the
@@ -128,6 +166,8 @@ def _read_fast(text: str, file: str) -> dict[ipaddress.IPv4Address, LeaseRecord]
         loc = Loc(file, line)
         state: LeaseState | None = None
         hw = None
+        times: dict[str, datetime | None] = {}
+        hostname = None
         for key in _KEY_LINE.finditer(m.group(2)):
             if b := _BINDING.fullmatch(key.group()):
                 state = LeaseState.__members__.get(b.group(1).upper())
@@ -135,10 +175,15 @@ def _read_fast(text: str, file: str) -> dict[ipaddress.IPv4Address, LeaseRecord]
                     raise _NotPlain  # an unknown state: the general reader says where
             elif h := _HARDWARE.fullmatch(key.group()):
                 hw = h.group(1).lower()
+            elif t := _TIME.fullmatch(key.group()):
+                times[t.group(1).lower()] = _when(t.group(2).lower().split())
+            elif n := _HOSTNAME.fullmatch(key.group()):
+                hostname = _unescape(n.group(1))
             else:
                 raise _NotPlain
         ip = _dotted(m.group(1))
-        out[ip] = LeaseRecord(ip, state, hw, loc)
+        out[ip] = LeaseRecord(ip, state, hw, loc, times.get("starts"), times.get("ends"),
+                              hostname)
         line += m.group().count("\n")
         pos = m.end()
     if text[pos:].strip():
