@@ -170,6 +170,12 @@ class LeaseByIp(MethodView):
 class LeaseSearch(MethodView):
     @blp.arguments(s.LeaseListQuerySchema, location="query")
     @blp.response(200, s.LeaseListSchema)
+    # two shapes: a page of the list, or (the lookup form, ?mac= / ?client_id=) one lease
+    @blp.doc(responses={"200": {"description": "a page of the lease list (LeaseList); with "
+                                "?mac= or ?client_id=, that one lease (LeaseView)",
+                                "content": {"application/json": {"schema": {"oneOf": [
+                                    {"$ref": "#/components/schemas/LeaseList"},
+                                    {"$ref": "#/components/schemas/LeaseView"}]}}}}})
     @blp.alt_response(409, schema=s.ProblemSchema, description="no dhcpd_conf configured: "
                       "the addresses to list come from it")
     def get(self, query: dict[str, Any], pair: str) -> Any:

@@ -37,9 +37,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from .dhcpdconf import DhcpdConf
-from .errors import ConfigError, NotFound, PeerError
+from .errors import ConfigError, NotFound, PeerError, Refused
 from .leasefile import read_leases
 from .leases import LeaseState, LeaseView, lease_view, parse_ip, parse_mac
+from .omapi import u32
 from .pairaccess import PairAccess
 from .pools import pair_pools
 from .scan import DEFAULT_WINDOW, LeaseFields, Progress, lease_fields
@@ -304,6 +305,19 @@ def _entry(view: LeaseView) -> LeaseEntry:
                       view.secondary.state if view.secondary else None)
 
 
+def _refuses_mac(pair: PairAccess, mac: str) -> bool:
+    """A peer answers the lookup of ``mac`` with a refusal (not: cannot be asked)."""
+    lookup = [("hardware-address", parse_mac(mac)), ("hardware-type", u32(1))]
+    for role in Role:
+        try:
+            pair.peer(role).open("lease", lookup, operation="look up lease")
+        except Refused:
+            return True
+        except PeerError:
+            continue
+    return False
+
+
 def _kind(query: str) -> str:
     text = query.strip()
     for kind, parse in (("ip", parse_ip), ("mac", parse_mac)):
@@ -347,13 +361,13 @@ def find_leases(pairs: Sequence[PairAccess], query: str, *,
         except (NotFound, ValueError):  # not known there, or outside its ranges
             return []
         except PeerError:
-            if kind != "mac":
-                raise
-            # dhcpd refuses a lookup by a hardware address that several of its leases
-            # share (measured: a MAC with leases in two subnets of the lab got "object
-            # lookup failed" from both peers), which is the case a search across subnets
-            # is for: the scan finds every one (and raises if the peers cannot be read)
-            return scan(pair, mac=text)
+            if kind == "mac" and _refuses_mac(pair, text):
+                # dhcpd refuses a lookup by a hardware address that several of its leases
+                # share (measured: a MAC with leases in two subnets of the lab got "object
+                # lookup failed" from both peers), the very case a search across subnets
+                # is for: a scan finds every one
+                return scan(pair, mac=text)
+            raise
         if view.errors:
             errors[pair.name] = "; ".join(f"{r}: {e}" for r, e in view.errors.items())
         return [LeaseMatch(pair.name, _entry(view))]
