@@ -173,7 +173,7 @@ def script() -> str:
 @bash
 def test_completion_offers_subcommands_nested_ones_and_choices(script):
     assert complete(script, "st") == ["status"]
-    assert complete(script, "lease", "") == ["show", "release"]
+    assert complete(script, "lease", "") == ["show", "release", "list", "find"]
     assert complete(script, "lab", "s") == ["status", "stop", "start"]
     assert complete(script, "partner-down", "classroom-1-6", "") == ["primary", "secondary"]
     assert complete(script, "completion", "") == ["bash", "pairs"]
@@ -188,7 +188,7 @@ def test_completion_offers_each_subcommands_own_options(script):
     # an option's value is stepped over, even when it looks like a subcommand (a
     # configuration file named "lab"): then the subcommands again
     assert "doctor" in complete(script, "-c", "lab", "")
-    assert complete(script, "-c", "lab", "lease", "") == ["show", "release"]
+    assert complete(script, "-c", "lab", "lease", "") == ["show", "release", "list", "find"]
 
 
 @bash
