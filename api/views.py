@@ -197,8 +197,9 @@ def _lease_list(query: dict[str, Any], pair: str) -> Any:
                                f"list filters ({', '.join(filters)})")
         view = fp.lease(mac=query["mac"], client_id=query["client_id"])
         return _json(json.dumps(s.LeaseViewSchema().dump(view)).encode())
+    # at the pool scans' rate cap (pool_scan_rate): a list is the same lookups
     return fp.leases(query["subnet"], query["state"], query["hostname"],
-                     after=query["cursor"], limit=query["limit"])
+                     after=query["cursor"], limit=query["limit"], rate=_service().poller.pool_rate)
 
 
 @blp.route("/leases")
