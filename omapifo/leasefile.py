@@ -206,23 +206,22 @@ def _take_piece(piece: str, file: str, line: int,
 
 # -- counting without a record object per lease ----------------------------------------
 # Pool counts need only the last binding state of each address. One regular expression
-# splits the lower-cased bytes into gaps, addresses and binding states (re.split: no match
-# object per record), and counts over the whole file (C loops) check that every record is
-# in the exact shape dhcpd writes it (db.c write_lease: "lease A {", statements indented
-# two spaces, one a line, each ending in ";", "}" in column 0). On the /16 file of
-# docs/performance.md this took 0.7 s to about 0.15 s. Anything else (a brace, comment,
-# ';', quote or "binding" where dhcpd never writes one) sends the whole file to
-# read_leases, whose result or error stands; tests/test_fuzz_parsers.py compares the two
-# on mutated files. Lower-cased because dhcpd's words are case-blind (Node.head, the
-# readers' .lower()): "LEASE" and "BINDING STATE" mean what they mean in lower case.
+# splits the bytes into gaps, addresses and binding states (re.split: no match object per
+# record), and counts over the whole file (C loops) check that every record is in the
+# exact shape dhcpd writes it (db.c write_lease: "lease A {", statements indented two
+# spaces, one a line, each ending in ";", "}" in column 0). On the /16 file of
+# docs/performance.md this took 0.7 s to about 0.1 s. Anything else (a brace, comment,
+# ';', quote or "binding" where dhcpd never writes one; "LEASE" or "BINDING STATE", which
+# dhcpd reads case-blind but never writes) sends the whole file to read_leases, whose
+# result or error stands; tests/test_fuzz_parsers.py compares the two on mutated files.
 _OCTET_B = rb"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 # A body line: "binding state S;" with S one of dhcpd's states (every such line, not only
 # the last, whose value the group keeps), or any statement whose first word does not start
-# with "binding" (nor with a quote or more blanks: the tokenizer would read such a word).
-# ".*" and not "[^;]*": sre runs ".*" twice as fast; ';' is counted below instead.
+# with "binding" in any case (nor with a quote or more blanks: the tokenizer would read
+# such a word). ".*" and not "[^;]*": sre runs ".*" twice as fast; ';' is counted below.
 _STATE_WORDS = b"|".join(s.name.lower().encode() for s in LeaseState)
 _SPLIT = re.compile(rb"^lease (" + rb"\.".join([_OCTET_B] * 4) + rb") \{\n(?:  (?:"
-                    rb'[^\sb"].*;|binding state (' + _STATE_WORDS + rb');|b(?!inding).*;'
+                    rb'[^\sbB"].*;|binding state (' + _STATE_WORDS + rb');|[bB](?!(?i:inding)).*;'
                     rb")\n)*+\}$", re.M)  # possessive: no body line can start "}" (20% faster)
 _STATE_OF: dict[bytes | None, LeaseState | None] = {
     None: None, **{s.name.lower().encode(): s for s in LeaseState}}
@@ -263,14 +262,13 @@ def _states_fast(data: bytes, file: str) -> dict[int, LeaseState | None] | None:
     """The states, or None when the file is not all in dhcpd's own shape."""
     if not data.isascii():
         return None  # what the tokenizer may read differently: its call
-    low = data.lower()
-    parts = _SPLIT.split(low)
+    parts = _SPLIT.split(data)
     gaps, ips, binds = parts[0::3], parts[1::3], parts[2::3]
     n = len(ips)
     others = [g for i, g in enumerate(gaps) if g != b"\n" or i == 0]  # "\n": between records
     if not all(_no_lease_in(g, file) for g in others if g.strip()):
         return None
-    marks = low.translate(None, _NOT_MARK)
+    marks = data.translate(None, _NOT_MARK)
     if marks.translate(None, b'{}#;"\n'):
         return None  # a control character: the tokenizer's call, as for non-ASCII
     other = b"\0".join(others).translate(None, _NOT_MARK)
@@ -285,7 +283,7 @@ def _states_fast(data: bytes, file: str) -> dict[int, LeaseState | None] | None:
             or in_records(b";") != lines  # each line has one ';' (the expression: at its end)
             # every line closes the strings it opens, and none has an escaped quote: no
             # string carries a line the expression read into a statement of its own
-            or quotes.replace(b'""', b"").count(b'"') or _ESCAPED_QUOTE.search(low)):
+            or quotes.replace(b'""', b"").count(b'"') or _ESCAPED_QUOTE.search(data)):
         return None
     states = [_STATE_OF[b] for b in binds]
     numbers = array.array("I", b"".join(map(socket.inet_aton, map(bytes.decode, ips))))

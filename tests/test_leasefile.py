@@ -128,6 +128,17 @@ def test_counter_hands_other_shapes_to_read_leases(tmp_path, edit):
     ("lease 198.18.11.41 {", "LEASE 198.18.11.41 {"),
 ])
 def test_counter_is_case_blind_as_dhcpd(tmp_path, edit):
+    """Keywords in capitals (dhcpd reads them, never writes them) leave the fast path."""
     path = tmp_path / "dhcpd.leases"
     path.write_text(LEASES.replace(*edit, 1))
+    assert leasefile._states_fast(path.read_bytes(), str(path)) is None
     assert last_states(path) == {int(ip): r.state for ip, r in read_leases(path).items()}
+
+
+def test_capitals_in_a_hostname_stay_on_the_fast_path(tmp_path):
+    path = tmp_path / "dhcpd.leases"
+    path.write_text(LEASES.replace('"vm"', '"Binding-PC"').replace("02:00:00:00:00:01",
+                                                                   "02:00:00:AA:BB:01"))
+    fast = leasefile._states_fast(path.read_bytes(), str(path))
+    assert fast is not None
+    assert fast == {int(ip): r.state for ip, r in read_leases(path).items()}
