@@ -210,7 +210,8 @@ class LeaseFind(MethodView):
         """Where an IP, a MAC or a client hostname has leases, across every configured pair:
         which pair, which peer serves it, which state (an IP or MAC is one lookup per peer;
         a hostname scans each pair)."""
-        return find_leases(list(_service().pairs.values()), query["q"])
+        service = _service()
+        return find_leases(list(service.pairs.values()), query["q"], rate=service.poller.pool_rate)
 
 
 @blp.route("/pairs/<string:pair>/leases/<string:ip>/release")

@@ -330,16 +330,17 @@ def _kind(query: str) -> str:
     return "hostname"
 
 
-def find_leases(pairs: Sequence[PairAccess], query: str, *,
-                window: int = DEFAULT_WINDOW) -> LeaseSearch:
+def find_leases(pairs: Sequence[PairAccess], query: str, *, window: int = DEFAULT_WINDOW,
+                rate: float | None = None) -> LeaseSearch:
     """Which pair, which peer and which state: ``query`` (an IP, a MAC or a client
     hostname or pattern) looked up on both peers of every pair in ``pairs``.
 
     An IP or a MAC is one lookup per peer (dhcpd opens a lease by ``ip-address`` or
     ``hardware-address``); dhcpd refuses the lookup of a MAC that holds several leases,
     and a hostname has no lookup at all, so for those each pair is scanned
-    (:func:`list_leases`). A pair that cannot be searched (no peer answers, no
-    dhcpd_conf for a scan) is named in ``errors``; the others' matches stand.
+    (:func:`list_leases`, with ``window`` and ``rate``). A pair that cannot be searched
+    (no peer answers, no dhcpd_conf for a scan) is named in ``errors``; the others'
+    matches stand.
     """
     kind = _kind(query)
     text = query.strip()
@@ -348,7 +349,7 @@ def find_leases(pairs: Sequence[PairAccess], query: str, *,
 
     def scan(pair: PairAccess, *, hostname: str | None = None,
              mac: str | None = None) -> list[LeaseMatch]:
-        found = list_leases(pair, hostname=hostname, mac=mac, window=window)
+        found = list_leases(pair, hostname=hostname, mac=mac, window=window, rate=rate)
         if found.errors:
             errors[pair.name] = "; ".join(f"{r}: {e}" for r, e in found.errors.items())
         return [LeaseMatch(pair.name, e) for e in found.leases]
