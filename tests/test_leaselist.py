@@ -91,7 +91,7 @@ def active_rows(pair, subnet):
 def test_live_list_shows_real_clients_as_dhcpd_has_them(healthy_lab, pair, tmp_path):
     lab = healthy_lab
     a = lab.client(1, mac=MAC_A)
-    b = lab.client(2, mac=MAC_B)
+    b = lab.client(3, mac=MAC_B)  # not subnet 2: tests/test_leases.py wants its default MAC
     got = pair.leases(state="active")
     assert got.complete and got.source == "omapi"
     rows = {str(e.ip): e for e in got.leases}
@@ -162,7 +162,7 @@ def test_a_mac_with_leases_in_two_subnets_is_found_in_both(healthy_lab, pair):
     """dhcpd refuses the lookup by hardware address then; the search scans instead."""
     lab = healthy_lab
     mac = "02:00:00:1e:00:0d"
-    ips = {lab.client(1, mac=mac), lab.client(2, mac=mac)}
+    ips = {lab.client(1, mac=mac), lab.client(4, mac=mac)}
     with pytest.raises(PeerError, match="object lookup failed"):
         pair.lease(mac=mac)  # what dhcpd answers (both peers), read directly
     found = find_leases([pair], mac)
