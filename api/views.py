@@ -1,6 +1,7 @@
 """The v1 endpoints. Thin: parse with a schema, call the library, dump with a schema."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Response, current_app, g, request
@@ -8,7 +9,7 @@ from marshmallow import ValidationError
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
-from omapifo import FailoverPair
+from omapifo import FailoverPair, find_leases
 from omapifo.maintenance import Observation
 
 from . import schemas as s
@@ -168,14 +169,50 @@ class LeaseByIp(MethodView):
 
 @blp.route("/pairs/<string:pair>/leases")
 class LeaseSearch(MethodView):
-    @blp.arguments(s.LeaseQuerySchema, location="query")
-    @blp.response(200, s.LeaseViewSchema)
+    @blp.arguments(s.LeaseListQuerySchema, location="query")
+    @blp.response(200, s.LeaseListSchema)
+    # two shapes: a page of the list, or (the lookup form, ?mac= / ?client_id=) one lease
+    @blp.doc(responses={"200": {"description": "a page of the lease list (LeaseList); with "
+                                "?mac= or ?client_id=, that one lease (LeaseView)",
+                                "content": {"application/json": {"schema": {"oneOf": [
+                                    {"$ref": "#/components/schemas/LeaseList"},
+                                    {"$ref": "#/components/schemas/LeaseView"}]}}}}})
+    @blp.alt_response(409, schema=s.ProblemSchema, description="no dhcpd_conf configured: "
+                      "the addresses to list come from it")
     def get(self, query: dict[str, Any], pair: str) -> Any:
-        """The lease of a hardware address (``?mac=``) or client identifier (``?client_id=``)."""
-        fp = _pair(pair)
-        if (query["mac"] is None) == (query["client_id"] is None):
+        """A page of the pair's leases, one row per address, scanned live on both peers
+        (``subnet``, ``state``, ``hostname`` filter; ``next_cursor`` leads to the next page).
+        With ``?mac=`` or ``?client_id=`` instead: that one lease as a LeaseView, as
+        ``GET /pairs/{pair}/leases/{ip}`` answers."""
+        return _lease_list(query, pair)
+
+
+def _lease_list(query: dict[str, Any], pair: str) -> Any:
+    fp = _pair(pair)
+    filters = ("subnet", "state", "hostname", "cursor")
+    if query["mac"] is not None or query["client_id"] is not None:
+        if query["mac"] is not None and query["client_id"] is not None:
             abort(400, message="give exactly one of ?mac= or ?client_id=")
-        return fp.lease(mac=query["mac"], client_id=query["client_id"])
+        if any(query[k] is not None for k in filters):
+            abort(400, message="?mac= and ?client_id= look one lease up: they take no "
+                               f"list filters ({', '.join(filters)})")
+        view = fp.lease(mac=query["mac"], client_id=query["client_id"])
+        return _json(json.dumps(s.LeaseViewSchema().dump(view)).encode())
+    # at the pool scans' rate cap (pool_scan_rate): a list is the same lookups
+    return fp.leases(query["subnet"], query["state"], query["hostname"],
+                     after=query["cursor"], limit=query["limit"], rate=_service().poller.pool_rate)
+
+
+@blp.route("/leases")
+class LeaseFind(MethodView):
+    @blp.arguments(s.LeaseFindQuerySchema, location="query")
+    @blp.response(200, s.LeaseSearchSchema)
+    def get(self, query: dict[str, Any]) -> Any:
+        """Where an IP, a MAC or a client hostname has leases, across every configured pair:
+        which pair, which peer serves it, which state (an IP or MAC is one lookup per peer;
+        a hostname scans each pair)."""
+        service = _service()
+        return find_leases(list(service.pairs.values()), query["q"], rate=service.poller.pool_rate)
 
 
 @blp.route("/pairs/<string:pair>/leases/<string:ip>/release")

@@ -23,6 +23,7 @@ BENCH = Path(__file__).resolve().parent
 BENCHMARKS = {
     "scan": "pool scan over OMAPI against a lab server (root, the lab's Debian packages)",
     "offline": "counts from a generated /16 dhcpd.leases versus dhcpd-pools (no lab)",
+    "leases": "live lease list versus the counts-only scan (root, the lab's Debian packages)",
     "api": "REST service versus Kea's Control Agent under wrk (root, wrk, Kea)",
 }
 
@@ -37,7 +38,10 @@ def commands(quick: bool = False, only: list[str] | None = None,
         api += ["--seconds", "2", "--rounds", "2", "--settle", "1"]
     offline = [python, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import bench_scan; "
                "bench_scan.files_benchmark()", str(BENCH)]
-    every = {"scan": scan, "offline": offline, "api": api}
+    leases = [python, str(BENCH / "bench_leases.py"), "--no-files"]
+    if quick:
+        leases += ["--rounds", "1", "--settle", "1"]
+    every = {"scan": scan, "offline": offline, "leases": leases, "api": api}
     return [(name, every[name]) for name in BENCHMARKS if not only or name in only]
 
 

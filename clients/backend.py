@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from omapifo import (ActionResult, Config, FailoverPair, JsonLinesAudit, LeaseView, PairState,
-                     PoolReport, load_config, open_pair, pools_from_files)
-from omapifo import HostComparison, HostView
+from omapifo import (ActionResult, Config, FailoverPair, HostComparison, HostView,
+                     JsonLinesAudit, LeaseList, LeaseSearch, LeaseView, PairState, PoolReport,
+                     find_leases, leases_from_file, load_config, open_pair, pools_from_files)
 from omapifo.errors import ConfigError
 from omapifo.maintenance import (MaintenanceReport, MaintenanceStep, Observation,
                                  follow_recovery)
@@ -56,6 +56,10 @@ class Backend(Protocol):
                     wait: float, on_step: OnStep | None = None) -> MaintenanceReport: ...
     def phase(self, pair: str, peer: str) -> Observation: ...
     def recovery(self, pair: str, timeout: float | None) -> Iterator[Observation]: ...
+    # lease lists and search (omapifo.leaselist)
+    def leases(self, pair: str, leases: str | None, *, subnet: str | None, state: str | None,
+               hostname: str | None, progress: Progress | None) -> LeaseList: ...
+    def find_leases(self, query: str) -> LeaseSearch: ...
 
 
 class DirectBackend:
@@ -141,6 +145,17 @@ class DirectBackend:
     def recovery(self, pair: str, timeout: float | None) -> Iterator[Observation]:
         return self._pair(pair).follow_recovery(timeout=timeout)
 
+    def leases(self, pair: str, leases: str | None, *, subnet: str | None, state: str | None,
+               hostname: str | None, progress: Progress | None) -> LeaseList:
+        if leases is not None:
+            self.config.pair_config(pair)  # an unknown pair says so first
+            return leases_from_file(leases, subnet=subnet, state=state, hostname=hostname,
+                                    pair=pair)
+        return self._pair(pair).leases(subnet, state, hostname, progress=progress)
+
+    def find_leases(self, query: str) -> LeaseSearch:
+        return find_leases([self._pair(name) for name in self.pair_names()], query)
+
     def history(self, pair: str, limit: int) -> dict[str, Any]:
         self.config.pair_config(pair)  # an unknown pair says so first
         raise ConfigError("the history is what `omapifo serve` records: ask the service with "
@@ -221,6 +236,15 @@ class ApiBackend:
 
     def sync_host(self, pair: str, name: str, *, dry_run: bool) -> HostView:
         return self.client.sync_host(pair, name, dry_run=dry_run)
+
+    def leases(self, pair: str, leases: str | None, *, subnet: str | None, state: str | None,
+               hostname: str | None, progress: Progress | None) -> LeaseList:
+        if leases is not None:
+            raise ConfigError("--leases reads local files: it does not go with --api")
+        return self.client.leases(pair, subnet=subnet, state=state, hostname=hostname)
+
+    def find_leases(self, query: str) -> LeaseSearch:
+        return self.client.find_leases(query)
 
 
 def open_backend(config_path: str | None, api: str | None, audit_log: str | None) -> Backend:

@@ -34,9 +34,7 @@ try:
     from omapifo.lab import LabError
 
     from . import checkcli, completion, configcli, democli, labcli, paircli, servecli
-    from . import keygencli
-    from . import hostcli
-    from . import maintenancecli
+    from . import hostcli, keygencli, leasecli, maintenancecli
     from .client import ApiAuthError, BadRequest
 except ModuleNotFoundError as exc:
     if (exc.name or "").partition(".")[0] not in SERVICE_MODULES:
@@ -62,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     paircli.add_parsers(sub)
+    leasecli.add_parsers(sub)  # `lease list` and `lease find`, beside paircli's show/release
     checkcli.add_parser(sub)
     configcli.add_parsers(sub)
     labcli.add_parser(sub)

@@ -20,12 +20,12 @@ from typing import Any
 import marshmallow as ma
 import requests
 
-from omapifo import ActionResult, LeaseView, PairState, PeerView, PoolReport
-from omapifo import HostComparison, HostView
-from omapifo.maintenance import MaintenanceReport, Observation
+from omapifo import (ActionResult, HostComparison, HostView, LeaseList, LeaseSearch, LeaseView,
+                     PairState, PeerView, PoolReport)
 from omapifo.errors import (NotFound, OmapifoError, OperationRefused, PartnerDownRefused,
                             PeerTimeout, PeerUnreachable, ProtocolError, ReleaseRefused,
                             from_problem_type)
+from omapifo.maintenance import MaintenanceReport, Observation
 
 from omapifo.api import schemas as s
 
@@ -243,3 +243,34 @@ class Client:
         body = self._call("GET", f"/api/v1/pairs/{pair}/peers/{peer}/maintenance",
                           "maintenance end")
         return decode(s.ObservationSchema(), body, "maintenance end")
+
+    # -- lease lists and search (appended: omapifo.leaselist) ---------------------------
+
+    def lease_page(self, pair: str, *, subnet: str | None = None, state: str | None = None,
+                   hostname: str | None = None, limit: int = 500,
+                   cursor: str | None = None) -> LeaseList:
+        """One page of the pair's lease list; its ``next_after`` leads to the next
+        (:meth:`leases` follows them all)."""
+        params = {k: v for k, v in (("subnet", subnet), ("state", state),
+                                    ("hostname", hostname), ("limit", limit),
+                                    ("cursor", cursor)) if v is not None}
+        body = self._call("GET", f"/api/v1/pairs/{pair}/leases", "list leases", params=params)
+        return decode(s.LeaseListSchema(), body, "list leases")
+
+    def leases(self, pair: str, *, subnet: str | None = None, state: str | None = None,
+               hostname: str | None = None, limit: int = 5000) -> LeaseList:
+        """The whole list, page after page (``limit`` rows a request)."""
+        page = self.lease_page(pair, subnet=subnet, state=state, hostname=hostname,
+                               limit=limit)
+        rows, errors = list(page.leases), dict(page.errors)
+        while page.next_after is not None:
+            page = self.lease_page(pair, subnet=subnet, state=state, hostname=hostname,
+                                   limit=limit, cursor=s.encode_cursor(page.next_after))
+            rows += page.leases
+            errors.update(page.errors)
+        return LeaseList(page.pair, tuple(rows), page.scanned_at, page.source, page.duration,
+                         errors)
+
+    def find_leases(self, query: str) -> LeaseSearch:
+        body = self._call("GET", "/api/v1/leases", "find lease", params={"q": query})
+        return decode(s.LeaseSearchSchema(), body, "find lease")

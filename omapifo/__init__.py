@@ -44,6 +44,8 @@ from .leases import Lease, LeaseState, LeaseView
 from .maintenance import MaintenanceReport, MaintenanceStep, Observation, StepOutcome
 from .omapi import OmapiKey, OmapiPeer
 from .pools import PoolCounts, PoolReport, pools_from_files
+from .leaselist import (LeaseEntry, LeaseList, LeaseMatch, LeaseSearch, find_leases,
+                        leases_from_file)
 from .dhcpdconf import DhcpdConf, DhcpdConfError, parse_file as parse_dhcpd_conf
 from .states import FailoverState, FailoverStatus, Role
 from .errors import HostRefused, PartialChange
@@ -79,6 +81,10 @@ __all__ = [
     "HostView",
     "JsonLinesAudit",
     "Lease",
+    "LeaseEntry",
+    "LeaseList",
+    "LeaseMatch",
+    "LeaseSearch",
     "LeaseState",
     "LeaseView",
     "Level",
@@ -109,6 +115,8 @@ __all__ = [
     "StepOutcome",
     "TokenConfig",
     "compare_host_files",
+    "find_leases",
+    "leases_from_file",
     "load_config",
     "open_pair",
     "parse_dhcpd_conf",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from ipaddress import IPv4Address
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -36,6 +37,7 @@ from .maintenance import MaintenanceReport, MaintenanceStep, Observation
 from .leases import LeaseState, LeaseView, lease_view, parse_ip, wait_not_active
 from .omapi import OmapiPeer, ip_bytes, u32
 from .pairstate import ActionResult, PairState, PeerView
+from .leaselist import LeaseList, list_leases
 from .pools import PoolReport, scan_pools
 from .scan import DEFAULT_WINDOW
 from .states import FailoverState, FailoverStatus, Role
@@ -486,6 +488,17 @@ class FailoverPair:
               progress: Callable[[int, int], None] | None = None) -> PoolReport:
         """Every pool of the pair's dhcpd_conf, counted live on both peers."""
         return scan_pools(self, window=window, rate=rate, progress=progress)
+
+    # -- lease lists (omapifo.leaselist does the work) ----------------------------------
+
+    def leases(self, subnet: str | None = None, state: LeaseState | str | None = None,
+               hostname: str | None = None, *, after: IPv4Address | str | None = None,
+               limit: int | None = None, window: int = DEFAULT_WINDOW,
+               rate: float | None = None,
+               progress: Callable[[int, int], None] | None = None) -> LeaseList:
+        """The leases of the pair's pools, one row per address, live from both peers."""
+        return list_leases(self, subnet=subnet, state=state, hostname=hostname, after=after,
+                           limit=limit, window=window, rate=rate, progress=progress)
 
 
 def open_pair(config: Config, name: str, *, audit: AuditSink | None = None) -> FailoverPair:

@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 
 from .dhcpdconf import DhcpdConf, Pool, parse_file
 from .errors import ConfigError, PeerError
-from .leasefile import read_leases
+from .leasefile import last_states
 from .leases import LeaseState
 from .pairaccess import PairAccess
 from .scan import DEFAULT_WINDOW, Progress, lease_states
@@ -113,10 +113,10 @@ def pools_from_files(dhcpd_conf: str | os.PathLike[str] | DhcpdConf,
     :func:`scan_pools` counts for a pair); without, every pool of the file."""
     t = time.monotonic()
     conf = dhcpd_conf if isinstance(dhcpd_conf, DhcpdConf) else parse_file(dhcpd_conf)
-    records = read_leases(leases_file)
+    last = last_states(leases_file)  # no object per record: counting needs only states
     pools = []
     for pool in pair_pools(conf, failover_peer):
-        states = [(rec.state if (rec := records.get(ip)) else None) for ip in _addresses(pool)]
+        states = [last.get(n) for r in pool.ranges for n in range(int(r.first), int(r.last) + 1)]
         pools.append(_count(pool, states))
     return PoolReport(pair, tuple(pools), datetime.now(timezone.utc), "leases-file",
                       time.monotonic() - t)

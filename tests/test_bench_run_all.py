@@ -11,14 +11,14 @@ sys.path.insert(0, str(BENCH))
 import run_all  # noqa: E402
 
 
-def test_it_runs_scan_offline_and_api_each_as_a_script_that_exists():
+def test_it_runs_scan_offline_leases_and_api_each_as_a_script_that_exists():
     plan = run_all.commands()
-    assert [name for name, _ in plan] == ["scan", "offline", "api"]
+    assert [name for name, _ in plan] == ["scan", "offline", "leases", "api"]
     for _, cmd in plan:
         assert cmd[0] == sys.executable
         assert any(Path(a).is_file() or Path(a).is_dir() for a in cmd[1:])
     scan = dict(plan)["scan"]
-    assert "--no-files" in scan  # the offline part runs once, on its own
+    assert "--no-files" in scan and "--no-files" in dict(plan)["leases"]  # offline: once
 
 
 def test_quick_passes_small_parameters_and_only_selects():
@@ -36,7 +36,7 @@ def test_main_runs_each_and_reports_a_failure(monkeypatch, capsys):
 
     monkeypatch.setattr(run_all.subprocess, "run", fake_run)
     assert run_all.main(["--quick"]) == 1
-    assert len(ran) == 3
+    assert len(ran) == 4
     out = capsys.readouterr()
     assert "=== scan: done" in out.out and "=== api: FAILED (exit 1)" in out.out
     assert "failed: api" in out.err

@@ -111,7 +111,8 @@ def matches(expected: str, printed: str) -> str | None:
 def test_every_doc_with_examples_is_collected():
     names = {p.name for p in RUN_FILES}
     assert {"quickstart.md", "runbook.md", "rest.md", "cli.md", "library.md",
-            "monitoring.md", "config-check.md", "lab.md", "hosts.md"} <= names, names
+            "monitoring.md", "config-check.md", "lab.md", "hosts.md",
+            "leases.md"} <= names, names
 
 
 @pytest.mark.parametrize("doc", DOC_FILES, ids=lambda p: p.name)

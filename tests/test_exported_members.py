@@ -12,6 +12,7 @@ PUBLIC = {
     "FailoverState", "FailoverStatus", "Role", "Evidence",
     # leases and pools
     "Lease", "LeaseState", "LeaseView", "PoolCounts", "PoolReport", "pools_from_files",
+    "LeaseEntry", "LeaseList", "LeaseMatch", "LeaseSearch", "find_leases", "leases_from_file",
     # configuration
     "Config", "PairConfig", "ServiceConfig", "TokenConfig", "Endpoint", "load_config",
     "DhcpdConf", "DhcpdConfError", "parse_dhcpd_conf",

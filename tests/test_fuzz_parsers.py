@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from omapifo.dhcpdconf import DhcpdConfError, parse_text
 from omapifo import leasefile
-from omapifo.leasefile import read_leases
+from omapifo.leasefile import last_states, read_leases
 
 from .labfiles import write_lab_files
 from .test_dhcpdconf import OTHER_SHAPES
@@ -80,3 +80,20 @@ def test_mutated_dhcpd_leases(tmp_path, edits):
         assert str(general.value) == str(exc)
     else:  # the fast reader and the general one agree on every record
         assert got == leasefile._read_general(text, str(path))
+
+
+@FUZZ
+@given(edits=EDITS)
+def test_mutated_dhcpd_leases_counted(tmp_path, edits):
+    """The counter without record objects finds every state read_leases finds, or the
+    same error (it hands anything out of dhcpd's shape to read_leases)."""
+    path = tmp_path / "dhcpd.leases"
+    path.write_text(mutate(LEASES, edits), errors="surrogateescape")
+    try:
+        want = {int(ip): rec.state for ip, rec in read_leases(path).items()}
+    except DhcpdConfError as exc:
+        with pytest.raises(DhcpdConfError) as got:
+            last_states(path)
+        assert str(got.value) == str(exc)
+    else:
+        assert last_states(path) == want

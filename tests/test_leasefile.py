@@ -8,7 +8,8 @@ import pytest
 
 from omapifo import LeaseState
 from omapifo.dhcpdconf import DhcpdConfError
-from omapifo.leasefile import read_leases
+from omapifo import leasefile
+from omapifo.leasefile import last_states, read_leases
 
 LEASES = """# The format of this file is documented in the dhcpd.leases(5) manual page.
 authoring-byte-order little-endian;
@@ -94,3 +95,50 @@ def test_odd_shapes_read_as_the_general_reader_reads_them(tmp_path, record):
             read_leases(path)
     else:
         assert read_leases(path) == general
+
+
+def test_counter_takes_dhcpds_shape_without_the_general_reader(tmp_path):
+    """A file as dhcpd writes it (header, comments, a failover state block, an address
+    twice) is counted by the fast path, and its states are read_leases's."""
+    path = tmp_path / "dhcpd.leases"
+    path.write_text(LEASES)
+    fast = leasefile._states_fast(path.read_bytes(), str(path))
+    assert fast is not None
+    assert fast == {int(ip): r.state for ip, r in read_leases(path).items()}
+    assert fast[int(ipaddress.IPv4Address("198.18.11.40"))] is LeaseState.RELEASED
+
+
+@pytest.mark.parametrize("edit", [
+    ("  binding state released;\n", "  binding state released; binding state active;\n"),
+    ("  binding state released;\n", "  binding state released;\n  x; binding state active;\n"),
+    ("  binding state released;\n", "  binding  state active;\n"),
+    ('  client-hostname "vm";\n', '  client-hostname "vm;\n  binding state free;\n";\n'),
+    ("  binding state released;\n", "  # binding state free;\n  binding state released;\n"),
+])
+def test_counter_hands_other_shapes_to_read_leases(tmp_path, edit):
+    """Shapes dhcpd does not write leave the fast path, and the answer is read_leases's."""
+    path = tmp_path / "dhcpd.leases"
+    path.write_text(LEASES.replace(*edit, 1))
+    assert leasefile._states_fast(path.read_bytes(), str(path)) is None
+    assert last_states(path) == {int(ip): r.state for ip, r in read_leases(path).items()}
+
+
+@pytest.mark.parametrize("edit", [
+    ("  binding state released;\n", "  BINDING STATE active;\n"),
+    ("lease 198.18.11.41 {", "LEASE 198.18.11.41 {"),
+])
+def test_counter_is_case_blind_as_dhcpd(tmp_path, edit):
+    """Keywords in capitals (dhcpd reads them, never writes them) leave the fast path."""
+    path = tmp_path / "dhcpd.leases"
+    path.write_text(LEASES.replace(*edit, 1))
+    assert leasefile._states_fast(path.read_bytes(), str(path)) is None
+    assert last_states(path) == {int(ip): r.state for ip, r in read_leases(path).items()}
+
+
+def test_capitals_in_a_hostname_stay_on_the_fast_path(tmp_path):
+    path = tmp_path / "dhcpd.leases"
+    path.write_text(LEASES.replace('"vm"', '"Binding-PC"').replace("02:00:00:00:00:01",
+                                                                   "02:00:00:AA:BB:01"))
+    fast = leasefile._states_fast(path.read_bytes(), str(path))
+    assert fast is not None
+    assert fast == {int(ip): r.state for ip, r in read_leases(path).items()}

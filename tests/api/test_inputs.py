@@ -25,7 +25,7 @@ def client(tmp_path):
     ("get", "/api/v1/pairs/p/leases/2001:db8::1", None, 400),
     ("get", "/api/v1/pairs/p/leases/999.1.1.1", None, 400),
     ("get", "/api/v1/pairs/p/leases?mac=zz", None, 400),
-    ("get", "/api/v1/pairs/p/leases", None, 400),
+    ("get", "/api/v1/pairs/p/leases", None, 409),  # a list needs the pair's dhcpd_conf
     ("get", "/api/v1/pairs/p?fresh=maybe", None, 422),
     ("get", "/api/v1/pairs/p?colour=blue", None, 422),
     ("get", "/api/v1/pairs/p/history?since=yesterday", None, 422),

@@ -174,7 +174,7 @@ def script() -> str:
 @bash
 def test_completion_offers_subcommands_nested_ones_and_choices(script):
     assert complete(script, "st") == ["status"]
-    assert complete(script, "lease", "") == ["show", "release"]
+    assert complete(script, "lease", "") == ["show", "release", "list", "find"]
     assert complete(script, "lab", "s") == ["status", "stop", "start"]
     assert complete(script, "partner-down", "classroom-1-6", "") == ["primary", "secondary"]
     assert complete(script, "completion", "") == ["bash", "zsh", "fish", "pairs"]
@@ -189,7 +189,7 @@ def test_completion_offers_each_subcommands_own_options(script):
     # an option's value is stepped over, even when it looks like a subcommand (a
     # configuration file named "lab"): then the subcommands again
     assert "doctor" in complete(script, "-c", "lab", "")
-    assert complete(script, "-c", "lab", "lease", "") == ["show", "release"]
+    assert complete(script, "-c", "lab", "lease", "") == ["show", "release", "list", "find"]
 
 
 @bash
@@ -271,12 +271,12 @@ def zsh_complete(d: Path, line: str) -> tuple[list[str], str]:
 @zsh
 def test_zsh_completes_with_the_same_tables(zsh_script, tmp_path):
     assert zsh_complete(zsh_script, "omapifo st") == (["status"], "omapifo status ")
-    assert zsh_complete(zsh_script, "omapifo lease ")[0] == ["show", "release"]
+    assert zsh_complete(zsh_script, "omapifo lease ")[0] == ["show", "release", "list", "find"]
     assert zsh_complete(zsh_script, "omapifo lab s")[0] == ["status", "stop", "start"]
     assert zsh_complete(zsh_script, "omapifo partner-down p ")[0] == ["primary", "secondary"]
     assert set(zsh_complete(zsh_script, "omapifo status --")[0]) == {"--help", "--api",
                                                                       "--json"}
-    assert zsh_complete(zsh_script, "omapifo -c lab lease ")[0] == ["show", "release"]
+    assert zsh_complete(zsh_script, "omapifo -c lab lease ")[0] == ["show", "release", "list", "find"]
     (tmp_path / "omapifo.toml").write_text("")
     assert zsh_complete(zsh_script, f"omapifo -c {tmp_path}/omapi")[1] == \
         f"omapifo -c {tmp_path}/omapifo.toml "
@@ -317,12 +317,12 @@ def fish_complete(script: Path, line: str) -> list[str]:
 @fish
 def test_fish_completes_with_the_same_tables(fish_script, tmp_path):
     assert fish_complete(fish_script, "omapifo st") == ["status"]
-    assert fish_complete(fish_script, "omapifo lease ") == ["release", "show"]  # fish sorts
+    assert fish_complete(fish_script, "omapifo lease ") == ["find", "list", "release", "show"]  # fish sorts
     assert fish_complete(fish_script, "omapifo lab s") == ["start", "status", "stop"]
     assert fish_complete(fish_script, "omapifo partner-down p ") == ["primary", "secondary"]
     assert set(fish_complete(fish_script, "omapifo status --")) == {"--help", "--api",
                                                                      "--json"}
-    assert fish_complete(fish_script, "omapifo -c lab lease ") == ["release", "show"]
+    assert fish_complete(fish_script, "omapifo -c lab lease ") == ["find", "list", "release", "show"]
     assert fish_complete(fish_script, "omapifo lab client ") == ["1", "2", "3", "4"]
     (tmp_path / "omapifo.toml").write_text("")
     assert fish_complete(fish_script, f"omapifo -c {tmp_path}/omapi") == [
