@@ -12,9 +12,10 @@ import sys
 from collections.abc import Sequence
 
 from omapifo import __version__, faults
-from omapifo.errors import ConfigError, OmapifoError, OperationRefused, PeerError
+from omapifo.errors import ConfigError, NotFound, OmapifoError, OperationRefused, PeerError
 
-from .exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
+from .exitcodes import (EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK,
+                        EXIT_UNREACHABLE, EXIT_USAGE)
 
 # The command needs the `service` extra (setup.cfg, docs/packaging.md): `pip install omapifo`
 # installs only the library. Each module the extra brings, and the distribution it comes from
@@ -92,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OperationRefused as exc:
         print(f"omapifo: refused: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except NotFound as exc:  # dhcpd answered: no such object (a PeerError, but not unreachable)
+        print(f"omapifo: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except PeerError as exc:
         print(f"omapifo: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
@@ -103,6 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader went away (`omapifo lease list | head`): end quietly, as a command
+        # killed by SIGPIPE does; stdout goes to /dev/null so the interpreter's own flush at
+        # exit does not complain again (Python's signal docs, "Note on SIGPIPE")
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback only on request
         if os.environ.get("OMAPIFO_DEBUG"):
             raise

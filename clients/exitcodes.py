@@ -5,8 +5,9 @@
 | 0 | done | OK | clean (information only) |
 | 1 | refused, or the pair is not healthy | WARNING | warnings |
 | 2 | usage or configuration error | CRITICAL | critical findings |
-| 3 | a peer could not be reached | UNKNOWN | - |
+| 3 | a peer could not be reached (dhcpd answering "not found" is 1) | UNKNOWN | - |
 | 130 | interrupted (Ctrl-C) | | |
+| 141 | the output's reader went away (``| head``), as SIGPIPE ends a command | | |
 
 ``check`` and ``config check`` exit with the worst Level's :attr:`~omapifo.Level.code`
 (0 ok or info, 1 warning, 2 critical), the scale the library defines once; UNKNOWN is
@@ -20,6 +21,7 @@ from omapifo.confcheck import Finding, worst
 # most commands
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell shows for a command killed by it
 
 # omapifo check: a Level's code, or UNKNOWN
 CHECK_UNKNOWN = 3

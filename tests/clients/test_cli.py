@@ -109,6 +109,9 @@ def test_lease_show_and_release(healthy_lab, run):
     assert code == 0 and "active" not in out.splitlines()[0]
     code, _, err = run("lease", "show", PAIR, "not-an-ip")
     assert code == 2 and "not an IPv4 address" in err
+    # dhcpd answered, it has no such lease: 1, not 3 (3 says a peer could not be reached)
+    code, _, err = run("lease", "show", PAIR, "--mac", "02:00:00:cc:0f:ff")
+    assert code == 1 and err.startswith("omapifo: "), err
 
 
 def test_same_output_through_the_rest_service(healthy_lab, run, tmp_path, monkeypatch):

@@ -276,7 +276,8 @@ def test_zsh_completes_with_the_same_tables(zsh_script, tmp_path):
     assert zsh_complete(zsh_script, "omapifo partner-down p ")[0] == ["primary", "secondary"]
     assert set(zsh_complete(zsh_script, "omapifo status --")[0]) == {"--help", "--api",
                                                                       "--json"}
-    assert zsh_complete(zsh_script, "omapifo -c lab lease ")[0] == ["show", "release", "list", "find"]
+    assert zsh_complete(zsh_script, "omapifo -c lab lease ")[0] == ["show", "release", "list",
+                                                                      "find"]
     (tmp_path / "omapifo.toml").write_text("")
     assert zsh_complete(zsh_script, f"omapifo -c {tmp_path}/omapi")[1] == \
         f"omapifo -c {tmp_path}/omapifo.toml "
@@ -317,12 +318,14 @@ def fish_complete(script: Path, line: str) -> list[str]:
 @fish
 def test_fish_completes_with_the_same_tables(fish_script, tmp_path):
     assert fish_complete(fish_script, "omapifo st") == ["status"]
-    assert fish_complete(fish_script, "omapifo lease ") == ["find", "list", "release", "show"]  # fish sorts
+    # fish sorts the words
+    assert fish_complete(fish_script, "omapifo lease ") == ["find", "list", "release", "show"]
     assert fish_complete(fish_script, "omapifo lab s") == ["start", "status", "stop"]
     assert fish_complete(fish_script, "omapifo partner-down p ") == ["primary", "secondary"]
     assert set(fish_complete(fish_script, "omapifo status --")) == {"--help", "--api",
                                                                      "--json"}
-    assert fish_complete(fish_script, "omapifo -c lab lease ") == ["find", "list", "release", "show"]
+    assert fish_complete(fish_script, "omapifo -c lab lease ") == ["find", "list", "release",
+                                                                    "show"]
     assert fish_complete(fish_script, "omapifo lab client ") == ["1", "2", "3", "4"]
     (tmp_path / "omapifo.toml").write_text("")
     assert fish_complete(fish_script, f"omapifo -c {tmp_path}/omapi") == [
@@ -337,3 +340,20 @@ def test_fish_completes_with_the_same_tables(fish_script, tmp_path):
     top = next(a for a in cli.build_parser()._actions
                if a.__class__.__name__ == "_SubParsersAction")
     assert fish_complete(fish_script, "omapifo ") == sorted(top.choices)
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
+    """`omapifo ... | head`: the reader closes the pipe; the command ends with 141 (as
+    SIGPIPE ends a command) and no traceback or "internal error" on stderr, whether the
+    output is large (written while the command runs) or small (still in the buffer at
+    the end)."""
+    conf = tmp_path / "pairs.toml"
+    conf.write_text(PAIRS.format(secret=SECRET))
+    conf.chmod(0o600)
+    omapifo = str(Path(sys.executable).parent / "omapifo")
+    for argv in (["completion", "bash"], ["-c", str(conf), "completion", "pairs"]):
+        proc = subprocess.Popen([omapifo, *argv], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        proc.stdout.close()  # before the interpreter has started: every write meets EPIPE
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 141 and err == b"", (argv, proc.returncode, err)
