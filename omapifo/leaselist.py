@@ -42,7 +42,7 @@ from .leasefile import read_leases
 from .leases import LeaseState, LeaseView, lease_view, parse_ip, parse_mac
 from .omapi import u32
 from .pairaccess import PairAccess
-from .pools import pair_pools
+from .pools import pair_pools, scan_both
 from .scan import DEFAULT_WINDOW, LeaseFields, Progress, lease_fields
 from .states import Role
 
@@ -199,21 +199,8 @@ def _merge(ip: ipaddress.IPv4Address, p: LeaseFields | None,
 def _scan_both(pair: PairAccess, ips: list[ipaddress.IPv4Address], window: int,
                rate: float | None, progress: Progress | None,
                errors: dict[str, str]) -> list[LeaseEntry]:
-    # Threads of their own, not pair.on_both: a scan lasts seconds, and the pair's two
-    # workers stay free for the health poller's state reads (as omapifo.pools does).
-    with ThreadPoolExecutor(max_workers=2) as ex:
-        futures = {role: ex.submit(lease_fields, pair.peer(role), ips, window=window,
-                                   rate=rate, progress=progress if role is Role.PRIMARY
-                                   else None) for role in Role}
-        views: dict[Role, list[LeaseFields | None]] = {}
-        failed: dict[Role, PeerError] = {}
-        for role, fut in futures.items():
-            try:
-                views[role] = fut.result()
-            except PeerError as exc:
-                failed[role] = exc
-    if not views:
-        raise failed[Role.PRIMARY]
+    views, failed = scan_both(pair, lease_fields, ips, window=window, rate=rate,
+                              progress=progress)
     errors.update({str(r): str(e) for r, e in failed.items()})
     none: list[LeaseFields | None] = [None] * len(ips)
     prim, sec = views.get(Role.PRIMARY, none), views.get(Role.SECONDARY, none)

@@ -19,10 +19,11 @@ import ipaddress
 import os
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TypeVar
 
 from .dhcpdconf import DhcpdConf, Pool, parse_file
 from .errors import ConfigError, PeerError
@@ -31,6 +32,8 @@ from .leases import LeaseState
 from .pairaccess import PairAccess
 from .scan import DEFAULT_WINDOW, Progress, lease_states
 from .states import Role
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,31 @@ def _count(pool: Pool, states: Sequence[int | None],
         runway={"primary": free, "secondary": backup} if pool.failover_peer else {})
 
 
+def scan_both(pair: PairAccess, scan: Callable[..., list[T]],
+              ips: Sequence[ipaddress.IPv4Address], *, window: int, rate: float | None,
+              progress: Progress | None) -> tuple[dict[Role, list[T]], dict[Role, PeerError]]:
+    """``scan`` (:func:`omapifo.scan.lease_states` or ``lease_fields``) over ``ips`` on
+    both peers at once: each peer's answers, and each failed peer's error. Raises the
+    primary's error when both fail. ``progress`` follows the primary's scan.
+
+    Threads of its own, not pair.on_both: a scan lasts seconds, and the pair's two
+    workers must stay free for the state reads of the health poller."""
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        futures = {role: ex.submit(scan, pair.peer(role), ips, window=window, rate=rate,
+                                   progress=progress if role is Role.PRIMARY else None)
+                   for role in Role}
+        views: dict[Role, list[T]] = {}
+        errors: dict[Role, PeerError] = {}
+        for role, fut in futures.items():
+            try:
+                views[role] = fut.result()
+            except PeerError as exc:
+                errors[role] = exc
+    if not views:
+        raise errors[Role.PRIMARY]
+    return views, errors
+
+
 def pair_pools(conf: DhcpdConf, failover_peer: str | None) -> list[Pool]:
     """The pools a pair counts: its failover peer's, and those of no failover peer
     (module docstring); every pool when ``failover_peer`` is None."""
@@ -143,21 +171,8 @@ def scan_pools(pair: PairAccess, *, window: int = DEFAULT_WINDOW, rate: float | 
     t = time.monotonic()
     mine = pair_pools(conf, pair.config.failover_peer)
     ips = [ip for pool in mine for ip in _addresses(pool)]
-    # Threads of its own, not pair.on_both: a scan lasts seconds, and the pair's two
-    # workers must stay free for the state reads of the health poller.
-    with ThreadPoolExecutor(max_workers=2) as ex:
-        futures = {role: ex.submit(lease_states, pair.peer(role), ips, window=window,
-                                   rate=rate, progress=progress if role is Role.PRIMARY
-                                   else None) for role in Role}
-        views: dict[Role, list[int | None]] = {}
-        errors: dict[Role, PeerError] = {}
-        for role, fut in futures.items():
-            try:
-                views[role] = fut.result()
-            except PeerError as exc:
-                errors[role] = exc
-    if not views:
-        raise errors[Role.PRIMARY]
+    views, errors = scan_both(pair, lease_states, ips, window=window, rate=rate,
+                              progress=progress)
     main = views.get(Role.PRIMARY) or views[Role.SECONDARY]
     other = views.get(Role.SECONDARY) if Role.PRIMARY in views else None
     pools, offset = [], 0

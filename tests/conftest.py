@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from omapifo import FailoverPair, JsonLinesAudit, OmapiPeer, Role
+from omapifo import FailoverPair, JsonLinesAudit, NotFound, OmapiPeer, Role
 from omapifo import lab as labmod
 from omapifo.lab import Lab, LabError
 
@@ -151,6 +151,16 @@ def fresh_state(lab: Lab):  # -> PairState
     """Both lab servers read now over connections of their own (never the tested pair's)."""
     with FailoverPair(lab.pair_config()) as p:
         return p.state()
+
+
+def fresh_host(lab: Lab, name: str):  # -> HostView | None
+    """A host reservation as both lab servers say now, over connections of their own;
+    None when neither has it."""
+    with FailoverPair(lab.pair_config()) as p:
+        try:
+            return p.host(name)
+        except NotFound:
+            return None
 
 
 @pytest.fixture

@@ -12,13 +12,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from omapifo import (FailoverPair, Host, HostRefused, HostView, NotFound, OmapiPeer,
+from omapifo import (FailoverPair, Host, HostRefused, NotFound, OmapiPeer,
                      PartialChange, PeerTimeout, Refused, Role, compare_host_files)
 from omapifo import guards
 from omapifo.dhcpdconf import parse_text
 from omapifo.hosts import read_host_records
 
-from .conftest import restore, sent
+from .conftest import fresh_host, restore, sent
 
 # -- unit ------------------------------------------------------------------------------------
 
@@ -149,14 +149,6 @@ def _addr(lab, last: int) -> str:
     return str(lab.layout.client_net(1).network_address + last)
 
 
-def _fresh(lab, name: str) -> HostView | None:
-    """The host as both lab servers say now, over connections of the test's own."""
-    with FailoverPair(lab.pair_config()) as p:
-        try:
-            return p.host(name)
-        except NotFound:
-            return None
-
 
 def _files(lab) -> tuple:
     return (lab.leases_path(Role.PRIMARY), lab.leases_path(Role.SECONDARY))
@@ -183,7 +175,7 @@ def test_add_host_is_on_both_peers_and_in_both_files(healthy_lab, pair, audit_lo
     cleanup.append("hx-add")
     view = pair.add_host("hx-add", ip=_addr(lab, 10), mac="02:00:00:00:aa:10")
     assert view.agree
-    seen = _fresh(lab, "hx-add")
+    seen = fresh_host(lab, "hx-add")
     assert seen is not None and seen.agree
     assert seen.primary == Host.make("hx-add", ip=_addr(lab, 10), mac="02:00:00:00:aa:10")
     cmp = compare_host_files(*_files(lab))
@@ -225,7 +217,7 @@ def test_guards_refuse_on_the_real_pair_and_nothing_is_sent(healthy_lab, recordi
         blind.add_host("hx-new", ip=_addr(lab, 12), mac="02:00:00:00:aa:13")
     assert audit_log.records()[-1].outcome == "refused"
     assert sent(pair) == []
-    assert _fresh(lab, "hx-new") is None
+    assert fresh_host(lab, "hx-new") is None
 
 
 class _FailingPeer(OmapiPeer):
@@ -266,7 +258,7 @@ def test_secondary_failing_removes_it_from_the_primary_again(healthy_lab, failin
     pair.peers[Role.SECONDARY].intrude = intruder  # type: ignore[attr-defined]
     with pytest.raises(Refused, match="dhcpd refused"):
         pair.add_host("hx-roll", ip=_addr(lab, 14), mac="02:00:00:00:aa:14")
-    seen = _fresh(lab, "hx-roll")
+    seen = fresh_host(lab, "hx-roll")
     assert seen is not None and seen.primary is None and seen.secondary == intruder
     assert audit_log.records()[-1].outcome == "failed"
     assert "removed from the primary again" in audit_log.records()[-1].detail
@@ -283,7 +275,7 @@ def test_a_failed_rollback_says_which_peer_holds_it(healthy_lab, failing_pair, a
     with pytest.raises(PartialChange, match="the primary alone holds it") as exc:
         pair.add_host("hx-part", ip=_addr(lab, 16), mac="02:00:00:00:aa:16")
     assert exc.value.peer == "primary"
-    seen = _fresh(lab, "hx-part")
+    seen = fresh_host(lab, "hx-part")
     assert seen is not None and seen.primary is not None and seen.primary.ip == \
         ipaddress.IPv4Address(_addr(lab, 16))
     assert audit_log.records()[-1].outcome == "unknown"
@@ -303,12 +295,12 @@ def test_sync_copies_a_one_sided_host_and_delete_removes_both(healthy_lab, pair,
     with pytest.raises(HostRefused, match="host sync"):
         pair.add_host("hx-sync", ip=_addr(lab, 18), client_id="01:02:00:00:00:aa:18")
     assert pair.sync_host("hx-sync").agree
-    seen = _fresh(lab, "hx-sync")
+    seen = fresh_host(lab, "hx-sync")
     assert seen is not None and seen.agree and seen.secondary == host
     assert not [v for v in compare_host_files(*_files(lab)).views
                 if v.name == "hx-sync" and not v.agree]
     pair.delete_host("hx-sync")
-    assert _fresh(lab, "hx-sync") is None
+    assert fresh_host(lab, "hx-sync") is None
     assert all("hx-sync" not in read_host_records(f) for f in _files(lab))
     assert [r.outcome for r in audit_log.records()][-2:] == ["done", "done"]
 
@@ -366,7 +358,7 @@ def test_without_omapifo_a_primary_only_host_is_lost_on_failover(healthy_lab, cl
         # no DHCP exchange with both up: the client then got the reserved address in some
         # runs and a pool address (.47) in others, whichever server's offer came first,
         # which is the issue's point (the two servers answer one client differently)
-        seen = _fresh(lab, "hx-one")
+        seen = fresh_host(lab, "hx-one")
         assert seen is not None and seen.secondary is None
         lab.stop("primary")
         assert lab.client(1) != reserved
@@ -384,9 +376,9 @@ def test_a_delete_that_reaches_one_peer_says_which_still_holds_it(healthy_lab, f
     with pytest.raises(PartialChange, match="the secondary still holds it") as exc:
         pair.delete_host("hx-pdel")
     assert exc.value.peer == "secondary"
-    seen = _fresh(lab, "hx-pdel")
+    seen = fresh_host(lab, "hx-pdel")
     assert seen is not None and seen.primary is None and seen.secondary is not None
     assert audit_log.records()[-1].outcome == "unknown"
     pair.peers[Role.SECONDARY].lose_delete = False  # type: ignore[attr-defined]
     pair.delete_host("hx-pdel")  # run again, as the message says: the rest goes
-    assert _fresh(lab, "hx-pdel") is None
+    assert fresh_host(lab, "hx-pdel") is None

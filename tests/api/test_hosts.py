@@ -7,18 +7,12 @@ from omapifo import FailoverPair, NotFound
 from omapifo.errors import HostRefused
 
 from .conftest import OPERATOR, READER, auth
+from ..conftest import fresh_host
 
 pytestmark = pytest.mark.integration
 PAIR = "classroom-1-6"
 URL = f"/api/v1/pairs/{PAIR}/hosts"
 
-
-def _fresh(lab, name):
-    with FailoverPair(lab.pair_config()) as p:
-        try:
-            return p.host(name)
-        except NotFound:
-            return None
 
 
 def test_add_show_delete_a_host_over_rest(healthy_lab, app):
@@ -29,11 +23,11 @@ def test_add_show_delete_a_host_over_rest(healthy_lab, app):
         assert c.post(URL, json=body, headers=auth(READER)).status_code == 403
         assert c.post(URL, json=dict(body, confirm=None), headers=auth(OPERATOR)).status_code \
             == 400
-        assert _fresh(lab, "api-h1") is None
+        assert fresh_host(lab, "api-h1") is None
         r = c.post(URL, json=body, headers=auth(OPERATOR))
         assert r.status_code == 201, r.get_json()
         assert r.get_json()["agree"] is True
-        seen = _fresh(lab, "api-h1")
+        seen = fresh_host(lab, "api-h1")
         assert seen is not None and seen.agree and str(seen.secondary.ip) == ip
         got = c.get(f"{URL}/api-h1", headers=auth(READER)).get_json()
         assert got["primary"] == got["secondary"] == {"name": "api-h1", "ip": ip,
@@ -53,17 +47,17 @@ def test_add_show_delete_a_host_over_rest(healthy_lab, app):
                    headers=auth(OPERATOR))
         assert r.status_code == 409, r.get_json()
         assert f"address {ip} is already reserved on the primary" in r.get_json()["detail"]
-        assert _fresh(lab, "api-h3") is None
+        assert fresh_host(lab, "api-h3") is None
         inpool = str(lab.layout.client_net(2).network_address + 40)
         r = c.post(URL, json=dict(body, name="api-h2", ip=inpool), headers=auth(OPERATOR))
         assert r.status_code == 409
         assert r.get_json()["type"] == HostRefused.problem_type()
         assert "inside the dynamic range" in r.get_json()["detail"]
         assert c.delete(f"{URL}/api-h1", json={}, headers=auth(OPERATOR)).status_code == 400
-        assert _fresh(lab, "api-h1") is not None
+        assert fresh_host(lab, "api-h1") is not None
         r = c.delete(f"{URL}/api-h1", json={"confirm": PAIR}, headers=auth(OPERATOR))
         assert r.status_code == 200, r.get_json()
-        assert _fresh(lab, "api-h1") is None
+        assert fresh_host(lab, "api-h1") is None
         assert c.get(f"{URL}/api-h1", headers=auth(READER)).status_code == 404
         entries = c.get("/api/v1/audit", headers=auth(OPERATOR)).get_json()["entries"]
         got = [(e["actor"], e["action"], e["outcome"]) for e in reversed(entries)]

@@ -9,6 +9,7 @@ from omapifo import FailoverPair, NotFound, Role, load_config
 from omapifo.clients import cli, servecli
 
 from ..api.conftest import OPERATOR, service_config
+from ..conftest import fresh_host
 
 pytestmark = pytest.mark.integration
 PAIR = "classroom-1-6"
@@ -25,13 +26,6 @@ def run(lab, tmp_path, capsys, monkeypatch):
     return run
 
 
-def _fresh(lab, name):
-    with FailoverPair(lab.pair_config()) as p:
-        try:
-            return p.host(name)
-        except NotFound:
-            return None
-
 
 def test_host_commands_on_the_real_pair(healthy_lab, run):
     lab = healthy_lab
@@ -40,14 +34,14 @@ def test_host_commands_on_the_real_pair(healthy_lab, run):
     try:
         code, _, err = run("host", "add", PAIR, "cli-h1", ip, "--mac", "02:00:00:00:ef:01")
         assert code == 2 and "needs confirmation" in err  # no terminal, no --yes
-        assert _fresh(lab, "cli-h1") is None
+        assert fresh_host(lab, "cli-h1") is None
         code, out, _ = run("host", "add", PAIR, "cli-h1", ip, "--mac", "02:00:00:00:ef:01",
                            "--dry-run", "--yes")
-        assert code == 0 and "nothing was changed" in out and _fresh(lab, "cli-h1") is None
+        assert code == 0 and "nothing was changed" in out and fresh_host(lab, "cli-h1") is None
         code, out, _ = run("host", "add", PAIR, "cli-h1", ip, "--mac", "02:00:00:00:ef:01",
                            "--yes", "--files", *files)
         assert code == 0 and "on both peers, the same" in out
-        assert _fresh(lab, "cli-h1").agree
+        assert fresh_host(lab, "cli-h1").agree
         code, out, _ = run("host", "show", PAIR, "--mac", "02:00:00:00:ef:01", "--json")
         assert code == 0 and json.loads(out)["agree"] is True
         code, out, _ = run("host", "list", PAIR, "--files", *files)
@@ -60,12 +54,12 @@ def test_host_commands_on_the_real_pair(healthy_lab, run):
         assert code == 1 and "primary only" in out and "omapifo host sync" in out
         code, out, _ = run("host", "sync", PAIR, "--files", *files, "--yes")
         assert code == 0 and "on both peers, the same" in out
-        assert _fresh(lab, "cli-h1").agree
+        assert fresh_host(lab, "cli-h1").agree
         code, _, err = run("host", "add", PAIR, "cli-h2", ip, "--mac", "02:00:00:00:ef:02",
                            "--yes", "--files", *files)
         assert code == 1 and f"address {ip} is already reserved" in err
         code, out, _ = run("host", "delete", PAIR, "cli-h1", "--yes")
-        assert code == 0 and _fresh(lab, "cli-h1") is None
+        assert code == 0 and fresh_host(lab, "cli-h1") is None
         code, _, err = run("host", "show", PAIR, "cli-h1")
         assert code == 1 and "no host cli-h1 on either peer" in err
     finally:
@@ -88,14 +82,14 @@ def test_host_commands_through_the_rest_service(healthy_lab, run, tmp_path, monk
         code, out, err = run("host", "add", PAIR, "api-cli", ip, "--mac", "02:00:00:00:ef:04",
                              "--yes", "--api", url)
         assert code == 0, err
-        assert _fresh(lab, "api-cli").agree
+        assert fresh_host(lab, "api-cli").agree
         code, out, _ = run("host", "show", PAIR, "api-cli", "--api", url, "--json")
         assert code == 0 and json.loads(out)["secondary"]["ip"] == ip
         code, _, err = run("host", "add", PAIR, "api-cli2", ip, "--mac", "02:00:00:00:ef:05",
                            "--yes", "--api", url, "--files", "a", "b")
         assert code == 2 and "do not go with --api" in err
         code, _, _ = run("host", "delete", PAIR, "api-cli", "--yes", "--api", url)
-        assert code == 0 and _fresh(lab, "api-cli") is None
+        assert code == 0 and fresh_host(lab, "api-cli") is None
         code, _, err = run("host", "delete", PAIR, "api-cli", "--yes", "--api", url)
         assert code == 1 and "no host api-cli on either peer" in err
     finally:
