@@ -6,8 +6,8 @@
 
 Each benchmark runs as its own subprocess (its own lab, its own interpreter) and prints its
 own results; this script only says which one runs and how it ended. Nothing is timed
-against a threshold: the numbers are for docs/performance.md. The 10-minute soak
-(bench/bench_soak.py) is not part of it; run it on its own.
+against a threshold: the numbers are for docs/performance.md, every one of them (the
+10-minute soak last: ``--only`` leaves it out when the others are enough).
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ BENCHMARKS = {
     "offline": "counts from a generated /16 dhcpd.leases versus dhcpd-pools (no lab)",
     "leases": "live lease list versus the counts-only scan (root, the lab's Debian packages)",
     "api": "REST service versus Kea's Control Agent under wrk (root, wrk, Kea)",
+    "soak": "50 pairs polled every 5 s for 10 minutes under wrk (root, wrk): RSS, p99, polls",
 }
 
 
@@ -41,7 +42,12 @@ def commands(quick: bool = False, only: list[str] | None = None,
     leases = [python, str(BENCH / "bench_leases.py"), "--no-files"]
     if quick:
         leases += ["--rounds", "1", "--settle", "1"]
-    every = {"scan": scan, "offline": offline, "leases": leases, "api": api}
+    soak = [python, str(BENCH / "bench_soak.py"), "--pairs", "50", "--minutes", "10",
+            "--interval", "5"]
+    if quick:
+        soak = [python, str(BENCH / "bench_soak.py"), "--pairs", "5", "--minutes", "1",
+                "--interval", "5"]
+    every = {"scan": scan, "offline": offline, "leases": leases, "api": api, "soak": soak}
     return [(name, every[name]) for name in BENCHMARKS if not only or name in only]
 
 
