@@ -78,11 +78,14 @@ def test_no_color_set_and_not_empty_means_no_colour_even_on_a_tty(monkeypatch):
 
 # --audit-log only where something is written --------------------------------------------
 
-WRITERS = [("partner-down",), ("shutdown",), ("lease", "release")]
+WRITERS = [("partner-down",), ("shutdown",), ("lease", "release"), ("host", "add"),
+           ("host", "delete"), ("host", "sync"), ("maintenance", "start")]
 # (subcommand, its arguments)
 READERS = [(("status",), ()), (("history",), ("p",)), (("pools",), ("p",)),
            (("lease", "show"), ("p", "198.18.1.10")), (("doctor",), ("p",)),
-           (("check",), ("p",)), (("config", "check"), ("a.conf", "b.conf"))]
+           (("check",), ("p",)), (("config", "check"), ("a.conf", "b.conf")),
+           (("lease", "list"), ("p",)), (("lease", "find"), ("x",)), (("host", "show"), ("p",)),
+           (("host", "list"), ("p",)), (("maintenance", "end"), ("p", "primary"))]
 
 
 @pytest.mark.parametrize("path", WRITERS, ids=" ".join)
