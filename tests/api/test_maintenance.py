@@ -75,7 +75,13 @@ def test_maintenance_of_the_primary_over_rest_and_back(healthy_lab, service_cfg)
                 seen.append(obs.states)
             return obs.normal
         assert wait_for(normal, timeout=120, step=0.5), seen
-        assert ("recover-wait", "partner-down") in seen, seen
+        # the restarted primary resynchronised on the way: usually recover and recover-wait
+        # (15 s in the lab); once, in a CI run, potential-conflict and conflict-done
+        # instead ([('dhcpd-stopped', 'partner-down'), ('conflict-done',
+        # 'potential-conflict'), ('normal', 'normal')]): both are dhcpd's own ways back
+        back = {p for p, _ in seen[1:-1]}
+        assert back & {"recover", "recover-wait", "recover-done", "potential-conflict",
+                       "conflict-done"}, seen
         after = fresh_state(lab)
         assert (after.primary.local_state, after.secondary.local_state) == (S.NORMAL, S.NORMAL)
         entries = client.audit()["entries"]
