@@ -136,7 +136,8 @@ def kea(d: Path) -> Iterator[list[Target]]:
                    for cmd in ("ha-heartbeat", "status-get")]
         wait_ready(targets[1])
         print("kea ha-heartbeat answers:",
-              requests.post(url, data=targets[0].body, timeout=2).text[:160])
+              requests.post(url, data=targets[0].body, timeout=2,
+                            headers={"Content-Type": "application/json"}).text[:160])
         yield targets
     finally:
         for p in procs:  # ended by pid, as everything we start
