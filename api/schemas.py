@@ -471,7 +471,7 @@ class MaintenanceSchema(Strict):
                    metadata={"description": "the pair's name, to confirm"})
     reason = Text(load_default=None, allow_none=True, validate=v.Length(max=500),
                   metadata={"description": "why, for the audit trail"})
-    wait = f.Float(load_default=60.0, validate=v.Range(min=1, max=300), metadata={
+    wait = f.Float(load_default=60.0, validate=v.Range(min=15, max=300), metadata={
         "description": "seconds to wait for the peer to stop (measured 8-12 s in the lab)"})
 
 

@@ -9,6 +9,7 @@ and ``--json`` dumps either through the same schemas.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,7 +21,10 @@ from omapifo.errors import ConfigError
 from omapifo.maintenance import (MaintenanceReport, MaintenanceStep, Observation,
                                  follow_recovery)
 
-from .client import Client
+from .client import ApiError, Client
+
+# `maintenance end --wait --api`: how often, and after how long, a 503 is asked again
+FRESH_RETRIES, FRESH_RETRY_WAIT = 10, 1.0
 
 DEFAULT_AUDIT_LOG = Path("~/.local/state/omapifo/audit.log")
 Progress = Callable[[int, int], None]
@@ -50,7 +54,8 @@ class Backend(Protocol):
                  client_id: str | None, dry_run: bool,
                  leases: tuple[Path, Path] | None) -> HostView: ...
     def delete_host(self, pair: str, name: str, *, dry_run: bool) -> HostView: ...
-    def sync_host(self, pair: str, name: str, *, dry_run: bool) -> HostView: ...
+    def sync_host(self, pair: str, name: str, *, dry_run: bool,
+                  leases: tuple[Path, Path] | None) -> HostView: ...
     # planned maintenance (omapifo.maintenance)
     def maintenance(self, pair: str, peer: str, *, reason: str | None, dry_run: bool,
                     wait: float, on_step: OnStep | None = None) -> MaintenanceReport: ...
@@ -131,8 +136,10 @@ class DirectBackend:
     def delete_host(self, pair: str, name: str, *, dry_run: bool) -> HostView:
         return self._pair(pair).delete_host(name, dry_run=dry_run, actor=self.actor)
 
-    def sync_host(self, pair: str, name: str, *, dry_run: bool) -> HostView:
-        return self._pair(pair).sync_host(name, dry_run=dry_run, actor=self.actor)
+    def sync_host(self, pair: str, name: str, *, dry_run: bool,
+                  leases: tuple[Path, Path] | None) -> HostView:
+        return self._pair(pair).sync_host(name, dry_run=dry_run, actor=self.actor,
+                                          leases=leases)
 
     def maintenance(self, pair: str, peer: str, *, reason: str | None, dry_run: bool,
                     wait: float, on_step: OnStep | None = None) -> MaintenanceReport:
@@ -207,7 +214,18 @@ class ApiBackend:
 
     def recovery(self, pair: str, timeout: float | None) -> Iterator[Observation]:
         """The library's own follower over the service's fresh reads of the pair."""
-        return follow_recovery(lambda: self.client.pair(pair, fresh=True), timeout=timeout)
+        def read() -> PairState:
+            # a fresh read that finds another under way is a 503 with Retry-After (the
+            # service never queues): on a busy service, wait and ask again, a few times
+            for _ in range(FRESH_RETRIES):
+                try:
+                    return self.client.pair(pair, fresh=True)
+                except ApiError as exc:
+                    if exc.status != 503:
+                        raise
+                    time.sleep(FRESH_RETRY_WAIT)
+            return self.client.pair(pair, fresh=True)
+        return follow_recovery(read, timeout=timeout)
 
     def history(self, pair: str, limit: int) -> dict[str, Any]:
         return self.client.history(pair, limit=limit)  # type: ignore[no-any-return]
@@ -234,7 +252,9 @@ class ApiBackend:
     def delete_host(self, pair: str, name: str, *, dry_run: bool) -> HostView:
         return self.client.delete_host(pair, name, dry_run=dry_run)
 
-    def sync_host(self, pair: str, name: str, *, dry_run: bool) -> HostView:
+    def sync_host(self, pair: str, name: str, *, dry_run: bool,
+                  leases: tuple[Path, Path] | None) -> HostView:
+        # the service checks the address against the files its configuration names
         return self.client.sync_host(pair, name, dry_run=dry_run)
 
     def leases(self, pair: str, leases: str | None, *, subnet: str | None, state: str | None,

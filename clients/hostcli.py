@@ -7,7 +7,7 @@ from pathlib import Path
 
 from omapifo import HostComparison, HostView, Role, compare_host_files
 from omapifo.api import schemas as s
-from omapifo.errors import ConfigError, NotFound
+from omapifo.errors import ConfigError, NotFound, OmapifoError
 
 from . import output as out
 from .exitcodes import EXIT_FAILED, EXIT_OK
@@ -208,15 +208,20 @@ def cmd_sync(args: argparse.Namespace) -> int:
     _confirm(args, f"copy of host(s) {', '.join(names)} to the peer that lacks them in "
              f"{args.pair}")
     backend = _backend(args)
-    views = []
+    views, failed = [], []
     try:
-        for name in names:
-            views.append(backend.sync_host(args.pair, name, dry_run=args.dry_run))
+        for name in names:  # each on its own: one refused host does not stop the others
+            try:
+                views.append(backend.sync_host(args.pair, name, dry_run=args.dry_run,
+                                               leases=_files(args)))
+            except OmapifoError as exc:
+                failed.append(name)
+                print(f"omapifo: host {name}: {exc}", file=sys.stderr)
     finally:
         backend.close()
     if args.json:
         out.dump_json(_VIEW.dump(views, many=True))
-        return EXIT_OK
-    for view in views:
-        _print(view)
-    return EXIT_OK
+    else:
+        for view in views:
+            _print(view)
+    return EXIT_FAILED if failed else EXIT_OK

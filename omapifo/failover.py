@@ -333,6 +333,11 @@ class FailoverPair:
         """
         role = Role.parse(role)
         action = "maintenance"
+        if wait < maintenance.MIN_STOP_WAIT:  # bad input: before any record or traffic
+            raise ValueError(f"wait must be at least {maintenance.MIN_STOP_WAIT:g} s, not "
+                             f"{wait:g}: the partner notices the stop 8-12 s after the "
+                             "shutdown (measured), so a shorter wait stops half-way, the "
+                             "server down and its partner not in partner-down")
         with self._attempt(action, str(role), actor=actor, reason=reason) as att:
             def send(target: Role, type_: str, lookup: Sequence[tuple[str, bytes]],
                      changes: Sequence[tuple[str, bytes]], answer: bool) -> None:
@@ -350,7 +355,8 @@ class FailoverPair:
                              [("local-state", u32(FailoverState.PARTNER_DOWN))], True),
                 dry_run=dry_run, reason=reason, wait=wait, on_step=on_step)
             outcome = (Outcome.DRY_RUN if report.dry_run else Outcome.DONE if report.completed
-                       else Outcome.PARTIAL if report.changed else Outcome.FAILED)
+                       else Outcome.PARTIAL if report.changed
+                       else Outcome.UNKNOWN if report.uncertain else Outcome.FAILED)
             (log.info if report.completed or report.dry_run else log.warning)(
                 "%s: maintenance of the %s: %s", self.name, role, report.message)
             att.close(outcome, report.summary())

@@ -249,6 +249,19 @@ def host_add(host: Host, conf: DhcpdConf | None, seen: dict[Role, list[Host]],
                     Evidence.READABLE)
 
 
+def host_delete(names: list[str], conf: DhcpdConf | None) -> Decision:
+    """May the hosts ``names`` (as the peers found them) be deleted over OMAPI? Not one
+    declared in dhcpd.conf: OMAPI finds those by name too, and a delete would write
+    ``host NAME { deleted; }`` to dhcpd.leases, so the reservation the file declares
+    would be gone until someone notices (dhcpd.conf is where it is changed)."""
+    for h in conf.hosts if conf is not None else []:
+        if h.name in names:
+            return _refuse(f"host {h.name} is declared in dhcpd.conf ({h.loc}): change it "
+                           "there; omapifo deletes only the reservations made over OMAPI",
+                           Evidence.READABLE)
+    return Decision(True, "made over OMAPI (not in dhcpd.conf)", Evidence.READABLE)
+
+
 def host_sync(host: Host, source: Role, conf: DhcpdConf | None, seen: dict[Role, list[Host]],
               errors: dict[Role, str], *, files_read: bool) -> Decision:
     """May ``host``, held by ``source`` only, be created on the other peer? The same

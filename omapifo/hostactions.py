@@ -82,7 +82,13 @@ def _create(pair: PairAccess, att: Attempt, role: Role, host: Host) -> None:
 
 
 def _remove(pair: PairAccess, role: Role, name: str) -> None:
-    pair.peer(role).delete("host", host_lookup(name), operation=f"delete host on {role}")
+    """Delete host ``name`` on ``role``. "Not found" counts as done: a delete whose answer
+    was lost is sent again on a new connection (OmapiPeer.delete), and then finds nothing;
+    the read-back that follows every change tells what is really there."""
+    try:
+        pair.peer(role).delete("host", host_lookup(name), operation=f"delete host on {role}")
+    except NotFound:
+        pass
 
 
 def _check_both(pair: PairAccess, att: Attempt, host: Host, action: str) -> HostView:
@@ -127,8 +133,13 @@ def add(pair: PairAccess, att: Attempt, host: Host, *, dry_run: bool,
                        "it answers")
             att.close(Outcome.UNKNOWN, message)
             raise PartialChange(message, peer=str(Role.PRIMARY), operation="add host") from exc
-        att.close(Outcome.FAILED, f"the secondary did not create it ({exc}); removed from the "
-                  "primary again")
+        if isinstance(exc, _NOT_TAKEN):
+            att.close(Outcome.FAILED, f"the secondary did not create it ({exc}); removed "
+                      "from the primary again")
+        else:  # lost on the way: the secondary may hold it
+            att.close(Outcome.UNKNOWN, f"the secondary's create got no answer ({exc}), so it "
+                      "may hold the host; removed from the primary again. Check with "
+                      "`omapifo host show` and delete what is left")
         raise
     after = _check_both(pair, att, host, "add host")
     att.close(Outcome.DONE, f"created {host} on both peers")
@@ -145,6 +156,9 @@ def delete(pair: PairAccess, att: Attempt, name: str | None, mac: str | None, *,
                          "both peers or not at all", HostRefused)
     holders = [(role, h) for role in Role if (h := before.peer(role)) is not None]
     names = ", ".join(f"{h.name} on the {role}" for role, h in holders)
+    decision = guards.host_delete([h.name for _, h in holders], pair.dhcpd_conf())
+    if not decision.proceed:
+        raise att.refuse(decision.why, HostRefused)
     if dry_run:
         att.close(Outcome.DRY_RUN, f"would delete {names}")
         return before
@@ -169,6 +183,12 @@ def delete(pair: PairAccess, att: Attempt, name: str | None, mac: str | None, *,
     except NotFound:
         att.close(Outcome.DONE, f"deleted {names}")
         return HostView(before.key, None, None)
+    if after.errors:
+        role, err = next(iter(after.errors.items()))
+        message = f"deleted {names}, but the {role} could not be read back ({err})"
+        att.close(Outcome.UNKNOWN, message)
+        raise ConvergenceError(message + ": check with `omapifo host show`",
+                               peer=str(role), operation="delete host")
     att.close(Outcome.UNKNOWN, f"deleted {names}, but a peer still reads it: "
               f"primary {after.primary}, secondary {after.secondary}")
     raise ConvergenceError(f"host {before.key} was deleted but still reads back: primary "

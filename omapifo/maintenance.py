@@ -30,17 +30,26 @@ shutdown, send the partner-down), so this module sits below :mod:`omapifo.failov
 from __future__ import annotations
 
 import enum
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from . import guards
-from .errors import ConvergenceError, OperationRefused, PeerError
+from .errors import (AuthenticationFailed, ConnectionRefused, ConvergenceError, NotFound,
+                     OperationRefused, PeerError, Refused)
 from .pairstate import PairState, PeerView
 from .states import FailoverState, Role
 
+log = logging.getLogger("omapifo.actions")
+
 DEFAULT_STOP_WAIT = 60.0  # seconds for the shut-down server to stop; measured 8-12 s
+# the least wait FailoverPair.maintenance accepts: a shorter one stops half-way every time,
+# after the shutdown (the partner reads communications-interrupted 8-12 s later, measured)
+MIN_STOP_WAIT = 15.0
+# dhcpd did not take it: it said no, or no connection was ever made (as in failover.py)
+_NOT_TAKEN = (Refused, NotFound, AuthenticationFailed, ConnectionRefused)
 DEFAULT_SETTLE = 10.0  # seconds for the partner to read back partner-down
 RECOVERY_MARGIN = 300.0  # seconds on top of one MCLT for `follow_recovery` by default
 POLL_INTERVAL = 0.5  # seconds between two reads of both peers while waiting
@@ -59,6 +68,7 @@ class StepOutcome(str, enum.Enum):
     REFUSED = "refused"  # a guard said no: the sequence stops here
     TIMED_OUT = "timed-out"  # what was waited for did not happen in time: it stops here
     FAILED = "failed"  # dhcpd could not be told: it stops here
+    UNKNOWN = "unknown"  # sent, but no answer says whether dhcpd took it: it stops here
 
     def __str__(self) -> str:
         return self.value
@@ -142,6 +152,11 @@ class MaintenanceReport:
     def changed(self) -> bool:
         return any(s.what == "shutdown" and s.outcome is StepOutcome.DONE for s in self.steps)
 
+    @property
+    def uncertain(self) -> bool:
+        """The shutdown was sent but whether dhcpd took it is not known."""
+        return any(s.outcome is StepOutcome.UNKNOWN for s in self.steps)
+
     def summary(self) -> str:
         """One line for the audit record: the message, then each step."""
         return self.message + " | " + "; ".join(
@@ -168,7 +183,13 @@ class _Steps:
         step = MaintenanceStep(what, at, _now(), outcome, message, tuple(seen_))
         self.steps.append(step)
         if self.on_step is not None:
-            self.on_step(step)
+            # the caller's display (a terminal that went away, a broken pipe) must never
+            # stop the sequence half-way: after the shutdown, the partner-down must follow
+            try:
+                self.on_step(step)
+            except Exception:  # noqa: BLE001 - any failure of the display; the steps go on
+                log.exception("could not show the %s step of the maintenance of %s; "
+                              "going on", what, self.pair)
         return step
 
     def report(self, completed: bool, message: str) -> MaintenanceReport:
@@ -202,9 +223,11 @@ def start(pair: str, role: Role, read: Read, send_shutdown: Send, send_partner_d
     ``send_shutdown`` sends the control object's shutdown to ``role``,
     ``send_partner_down`` the partner-down to its partner; ``read`` reads both peers.
     Raises OperationRefused (nothing sent) unless both peers are normal
-    (:func:`guards.maintenance_start`). After the shutdown the sequence never raises for
-    what dhcpd does: it stops at the first step that is not done and says why in the
-    report (``completed`` False), so the caller learns what was already changed.
+    (:func:`guards.maintenance_start`). FailoverPair.maintenance refuses a ``wait`` under
+    MIN_STOP_WAIT (tests of this function on scripted reads use less). After the
+    shutdown the sequence never raises for what dhcpd does: it stops at the first step
+    that is not done and says why in the report (``completed`` False), so the caller
+    learns what was already changed; a failing ``on_step`` is logged, never raised.
     ``on_step`` is called with each step as it ends (the command line prints it).
     """
     steps = _Steps(pair, role, dry_run, reason, on_step)
@@ -224,10 +247,15 @@ def start(pair: str, role: Role, read: Read, send_shutdown: Send, send_partner_d
     at = _now()
     try:
         send_shutdown()
-    except PeerError as exc:
+    except _NOT_TAKEN as exc:
         steps.add("shutdown", at, StepOutcome.FAILED, f"the {role} could not be told: {exc}")
         return steps.report(False, f"nothing changed: the {role}'s dhcpd could not be told "
                             f"to shut down ({exc})")
+    except PeerError as exc:  # lost on the way: it may have reached dhcpd
+        steps.add("shutdown", at, StepOutcome.UNKNOWN, f"sent to the {role}, then: {exc}")
+        return steps.report(False, f"the shutdown was sent to the {role}, but {exc}: it may "
+                            f"be shutting down; the {other} was NOT moved to partner-down. "
+                            "Read the pair (omapifo status) before anything else")
     steps.add("shutdown", at, StepOutcome.DONE, f"told the {role}'s dhcpd to shut down "
               "(OMAPI control object, state 2)")
 

@@ -223,12 +223,18 @@ def test_guards_refuse_on_the_real_pair_and_nothing_is_sent(healthy_lab, recordi
 class _FailingPeer(OmapiPeer):
     """A real peer whose next create or delete first meets a real obstacle: ``intrude``
     makes a host of the same name behind our back (dhcpd then really refuses the create);
-    ``lose_delete`` loses the delete's answer (raised before it is sent)."""
+    ``lose_delete`` loses the delete's answer (raised before it is sent); ``retried_delete``
+    deletes, then answers "not found" as the delete sent again after a lost answer does;
+    ``lose_create`` loses the create (raised before it is sent)."""
 
     intrude: Host | None = None
     lose_delete = False
+    retried_delete = False
+    lose_create = False
 
     def create(self, type_, attrs, **kw):
+        if self.lose_create:
+            raise PeerTimeout("no answer within 3 s (test)", peer=self.label)
         if self.intrude is not None:
             with self.clone() as other:
                 other.create("host", self.intrude.omapi_attrs())
@@ -237,6 +243,9 @@ class _FailingPeer(OmapiPeer):
     def delete(self, type_, lookup, **kw):
         if self.lose_delete:
             raise PeerTimeout("no answer within 3 s (test)", peer=self.label)
+        if self.retried_delete:
+            super().delete(type_, lookup, **kw)
+            raise NotFound("no object matches (the delete sent again)", peer=self.label)
         return super().delete(type_, lookup, **kw)
 
 
@@ -279,6 +288,40 @@ def test_a_failed_rollback_says_which_peer_holds_it(healthy_lab, failing_pair, a
     assert seen is not None and seen.primary is not None and seen.primary.ip == \
         ipaddress.IPv4Address(_addr(lab, 16))
     assert audit_log.records()[-1].outcome == "unknown"
+
+
+@pytest.mark.integration
+def test_a_secondary_create_without_an_answer_is_unknown_not_failed(healthy_lab, failing_pair,
+                                                                    audit_log, cleanup):
+    """No answer from the secondary: it may hold the host. The primary's copy is removed
+    and the record says unknown, with what to check (review finding)."""
+    lab, pair = healthy_lab, failing_pair
+    cleanup.append("hx-lost")
+    pair.peers[Role.SECONDARY].lose_create = True  # type: ignore[attr-defined]
+    with pytest.raises(PeerTimeout):
+        pair.add_host("hx-lost", ip=_addr(lab, 19), mac="02:00:00:00:aa:19")
+    record = audit_log.records()[-1]
+    assert record.outcome == "unknown" and "may hold the host" in record.detail
+    assert fresh_host(lab, "hx-lost") is None  # the primary's copy removed, for real
+
+
+@pytest.mark.integration
+def test_a_delete_sent_again_that_finds_nothing_is_done(healthy_lab, failing_pair, audit_log,
+                                                        cleanup):
+    lab, pair = healthy_lab, failing_pair
+    cleanup.append("hx-again")
+    pair.add_host("hx-again", ip=_addr(lab, 22), mac="02:00:00:00:aa:22")
+    for peer in pair.peers.values():
+        peer.retried_delete = True  # type: ignore[attr-defined]
+    pair.delete_host("hx-again")
+    assert audit_log.records()[-1].outcome == "done"
+    assert fresh_host(lab, "hx-again") is None
+
+
+def test_a_host_declared_in_dhcpd_conf_is_not_deleted_over_omapi():
+    refused = guards.host_delete(["printer"], CONF)
+    assert not refused.proceed and "declared in dhcpd.conf" in refused.why
+    assert guards.host_delete(["lab-pc1"], CONF).proceed
 
 
 @pytest.mark.integration

@@ -13,9 +13,10 @@ import pytest
 
 from omapifo import (Evidence, FailoverPair, FailoverState as S, OperationRefused, Outcome,
                      Role, StepOutcome, guards, maintenance)
-from omapifo.errors import ConvergenceError
+from omapifo.errors import ConvergenceError, PeerTimeout
 
 from .conftest import RecordingPeer, fresh_state, sent
+from .fakes import FakePeer, MemoryAudit, fake_pair
 from .test_guards import state
 
 CI = S.COMMUNICATIONS_INTERRUPTED
@@ -224,7 +225,7 @@ def test_a_peer_that_goes_silent_after_the_shutdown_stops_the_sequence(healthy_l
                                          label="secondary", timeout=cfg.timeout)}
     try:
         with FailoverPair(cfg, peers=peers, audit=audit_log) as pair:
-            report = pair.maintenance("secondary", wait=10)
+            report = pair.maintenance("secondary", wait=15)  # the least it takes
         assert not report.completed and report.changed
         assert (report.steps[-1].what, report.steps[-1].outcome) == ("wait",
                                                                      StepOutcome.TIMED_OUT)
@@ -238,3 +239,38 @@ def test_a_peer_that_goes_silent_after_the_shutdown_stops_the_sequence(healthy_l
     finally:
         lab.heal(Role.SECONDARY)
         _wait_exited(lab, Role.SECONDARY, timeout=60)  # it was told to shut down
+
+
+# -- what the review found: a display that fails, a lost shutdown, a wait too short --------
+
+
+def test_a_failing_display_does_not_stop_the_sequence_half_way():
+    """on_step prints; a terminal gone away (BrokenPipeError) after the shutdown must not
+    leave the server down and its partner not in partner-down."""
+    script = Script(state(S.NORMAL, S.NORMAL), state(CI, STOPPED), state(CI, STOPPED),
+                    state(S.PARTNER_DOWN, STOPPED))
+
+    def broken(step):
+        raise BrokenPipeError(32, "Broken pipe")
+    report = run(script, on_step=broken)
+    assert script.sends == ["shutdown", "partner-down"] and report.completed
+
+
+def test_a_shutdown_lost_on_the_way_is_unknown_not_nothing_changed():
+    script = Script(state(S.NORMAL, S.NORMAL))
+
+    def lost():
+        raise PeerTimeout("no answer within 3 s", peer="secondary")
+    report = maintenance.start("p", Role.SECONDARY, script.read, lost,
+                               script.send("partner-down"), interval=0.01)
+    assert script.sends == [] and not report.completed and report.uncertain
+    assert report.steps[-1].outcome is StepOutcome.UNKNOWN
+    assert "may be shutting down" in report.message and "nothing changed" not in report.message
+
+
+def test_a_wait_too_short_to_work_is_refused_before_any_record_or_traffic():
+    audit = MemoryAudit()
+    pair = fake_pair(FakePeer(S.NORMAL), FakePeer(S.NORMAL), audit)
+    with pytest.raises(ValueError, match="at least 15 s"):
+        pair.maintenance("secondary", wait=5)
+    assert audit.records == {} and pair.peers[Role.SECONDARY].updates == []

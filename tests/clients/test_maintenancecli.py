@@ -6,11 +6,13 @@ import json
 
 import pytest
 
-from omapifo import JsonLinesAudit, load_config
-from omapifo.clients import servecli
+from omapifo import FailoverState as S, JsonLinesAudit, load_config
+from omapifo.clients import backend as backend_mod, servecli
+from omapifo.clients.client import ApiError
 
 from ..api.conftest import OPERATOR, READER, service_config
 from ..conftest import fresh_state
+from ..test_guards import state
 from .test_cli import PAIR, run  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.integration
@@ -54,3 +56,21 @@ def test_end_directly_and_through_the_service(healthy_lab, run, tmp_path,  # noq
     finally:
         stop()
     assert healthy_lab.running("secondary")
+
+
+def test_end_wait_through_a_busy_service_asks_again_after_a_503(monkeypatch):
+    """A fresh read finding another under way is a 503 (the service never queues):
+    `maintenance end --wait --api` waits and asks again instead of giving up."""
+    answers = [ApiError("busy", status=503, problem={}), ApiError("busy", status=503,
+                                                                   problem={}),
+               state(S.NORMAL, S.NORMAL)]
+
+    class Busy:
+        def pair(self, name, fresh=False):
+            answer = answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+    monkeypatch.setattr(backend_mod, "FRESH_RETRY_WAIT", 0.0)
+    seen = list(backend_mod.ApiBackend(Busy()).recovery("p", timeout=5))  # type: ignore[arg-type]
+    assert [o.states for o in seen] == [("normal", "normal")] and answers == []
