@@ -131,6 +131,13 @@ class PartialChange(OmapifoError):
     the two peers now differ (``peer`` names the one that holds the change)."""
 
 
+# The errors of a change that mean dhcpd did not take it: it said no, or no connection was
+# ever made. Any other failure after sending (timeout, connection lost) leaves the outcome
+# unknown until a read tells (FailoverPair's audited attempts record it so).
+NOT_TAKEN: tuple[type[PeerError], ...] = (Refused, NotFound, AuthenticationFailed,
+                                          ConnectionRefused)
+
+
 def from_problem_type(uri: str | None) -> type[OmapifoError] | None:
     """The error class whose :meth:`~OmapifoError.problem_type` is ``uri``, if any."""
     for value in vars(sys.modules[__name__]).values():

@@ -28,9 +28,8 @@ from .audit import AuditRecord, AuditSink, Outcome, clean_text
 from .confcheck import Finding, check_pair
 from .config import Config, Endpoint, PairConfig
 from .dhcpdconf import DhcpdConf, parse_file
-from .errors import (AuditUnavailable, AuthenticationFailed, ConfigError, ConnectionRefused,
-                     ConvergenceError, NotFound, OperationRefused, PartnerDownRefused, PeerError,
-                     Refused, ReleaseRefused)
+from .errors import (NOT_TAKEN, AuditUnavailable, ConfigError, ConvergenceError,
+                     OperationRefused, PartnerDownRefused, PeerError, ReleaseRefused)
 from .health import DEFAULT_COMMS_INTERRUPTED_LIMIT, assess
 from .hosts import Host, HostComparison, HostView, compare_host_files, host_lookup, host_view
 from .maintenance import MaintenanceReport, MaintenanceStep, Observation
@@ -44,11 +43,6 @@ from .states import FailoverState, FailoverStatus, Role
 
 log = logging.getLogger("omapifo.actions")
 T = TypeVar("T")
-
-# Errors of an update that mean dhcpd did not take it: it said no, or no connection was
-# ever made. Any other failure after sending (timeout, connection lost) leaves the
-# outcome unknown until a read tells.
-_NOT_TAKEN = (Refused, NotFound, AuthenticationFailed, ConnectionRefused)
 
 __all__ = ["ActionResult", "FailoverPair", "PairState", "PeerView", "open_pair"]
 
@@ -77,6 +71,13 @@ class _Attempt:
                ) -> OperationRefused:
         self.close(Outcome.REFUSED, why)
         return cls(why, peer=self.peer, operation=self.action)
+
+    def fail(self, exc: BaseException, detail: str) -> None:
+        """Complete the record after ``exc``: failed when nothing reached dhcpd (nothing
+        sent yet, or dhcpd said no / no connection was made: errors.NOT_TAKEN), else
+        unknown (it may have happened)."""
+        taken = self.sent and not isinstance(exc, NOT_TAKEN)
+        self.close(Outcome.UNKNOWN if taken else Outcome.FAILED, detail)
 
 
 class FailoverPair:
@@ -188,8 +189,7 @@ class FailoverPair:
             attempt.close(Outcome.REFUSED, exc.message)
             raise
         except BaseException as exc:
-            attempt.close(Outcome.UNKNOWN if attempt.sent else Outcome.FAILED,
-                          f"{type(exc).__name__}: {exc}")
+            attempt.fail(exc, f"{type(exc).__name__}: {exc}")
             raise
         if attempt.outcome is None:  # a body that returned without saying: a bug, not a fact
             attempt.close(Outcome.UNKNOWN, "the action ended without recording its outcome")
@@ -197,14 +197,12 @@ class FailoverPair:
     def _send(self, attempt: _Attempt, role: Role, type_: str,
               lookup: Sequence[tuple[str, bytes]], changes: Sequence[tuple[str, bytes]], *,
               expect_answer: bool = True) -> None:
+        """Send one update as part of ``attempt``. A failure is raised; left unhandled, the
+        attempt records it (failed when dhcpd did not take it, else unknown: _Attempt.fail)."""
         faults.point("before-send")
         attempt.sent = True
-        try:
-            self.peer(role).update(type_, lookup, changes, operation=attempt.action,
-                                   expect_answer=expect_answer)
-        except _NOT_TAKEN as exc:
-            attempt.close(Outcome.FAILED, f"dhcpd did not take it: {exc}")
-            raise
+        self.peer(role).update(type_, lookup, changes, operation=attempt.action,
+                               expect_answer=expect_answer)
         faults.point("after-send")
 
     def partner_down(self, role: Role | str, *, force: bool = False, reason: str | None = None,
@@ -247,8 +245,8 @@ class FailoverPair:
                 self._send(att, role, "failover-state", lookup,
                            [("local-state", u32(FailoverState.PARTNER_DOWN))])
             except PeerError as exc:
-                if att.outcome is not None:
-                    raise  # dhcpd did not take it: recorded as failed
+                if isinstance(exc, NOT_TAKEN):
+                    raise  # dhcpd did not take it: the attempt records it as failed
                 after = self.state()  # no answer: did it happen?
                 if after.peer(role).local_state is not FailoverState.PARTNER_DOWN:
                     raise
@@ -339,20 +337,14 @@ class FailoverPair:
                              "shutdown (measured), so a shorter wait stops half-way, the "
                              "server down and its partner not in partner-down")
         with self._attempt(action, str(role), actor=actor, reason=reason) as att:
-            def send(target: Role, type_: str, lookup: Sequence[tuple[str, bytes]],
-                     changes: Sequence[tuple[str, bytes]], answer: bool) -> None:
-                faults.point("before-send")
-                att.sent = True
-                self.peer(target).update(type_, lookup, changes, operation=action,
-                                         expect_answer=answer)
-                faults.point("after-send")
             name = [("name", self.config.failover_peer.encode())]
             report = maintenance.start(
                 self.name, role, self.state,
                 # dhcpd does not answer a control-object shutdown: no answer is success
-                lambda: send(role, "control", [], [("state", u32(2))], False),
-                lambda: send(role.other, "failover-state", name,
-                             [("local-state", u32(FailoverState.PARTNER_DOWN))], True),
+                lambda: self._send(att, role, "control", [], [("state", u32(2))],
+                                   expect_answer=False),
+                lambda: self._send(att, role.other, "failover-state", name,
+                                   [("local-state", u32(FailoverState.PARTNER_DOWN))]),
                 dry_run=dry_run, reason=reason, wait=wait, on_step=on_step)
             outcome = (Outcome.DRY_RUN if report.dry_run else Outcome.DONE if report.completed
                        else Outcome.PARTIAL if report.changed

@@ -15,14 +15,11 @@ from typing import Protocol
 
 from . import faults, guards
 from .audit import Outcome
-from .errors import (AuthenticationFailed, ConnectionRefused, ConvergenceError, HostRefused,
-                     NotFound, OperationRefused, PartialChange, PeerError, Refused)
+from .errors import (NOT_TAKEN, ConvergenceError, HostRefused, NotFound, OperationRefused,
+                     PartialChange, PeerError)
 from .hosts import Host, HostView, host_lookup, host_view, hosts_in_files, read_host
 from .pairaccess import PairAccess
 from .states import Role
-
-# dhcpd did not take it: it said no, or no connection was ever made (as in failover.py)
-_NOT_TAKEN = (Refused, NotFound, AuthenticationFailed, ConnectionRefused)
 
 Files = tuple[str | os.PathLike[str], str | os.PathLike[str]]
 
@@ -37,6 +34,8 @@ class Attempt(Protocol):
 
     def refuse(self, why: str, cls: type[OperationRefused] = OperationRefused
                ) -> OperationRefused: ...
+
+    def fail(self, exc: BaseException, detail: str) -> None: ...
 
 
 def _seen(pair: PairAccess, host: Host, files: Files | None
@@ -73,7 +72,7 @@ def _create(pair: PairAccess, att: Attempt, role: Role, host: Host) -> None:
     att.sent = True
     try:
         pair.peer(role).create("host", host.omapi_attrs(), operation=f"create host on {role}")
-    except _NOT_TAKEN:
+    except NOT_TAKEN:
         raise
     except PeerError:
         if read_host(pair.peer(role), host_lookup(host.name)) != host:
@@ -118,8 +117,7 @@ def add(pair: PairAccess, att: Attempt, host: Host, *, dry_run: bool,
     try:
         _create(pair, att, Role.PRIMARY, host)
     except PeerError as exc:
-        att.close(Outcome.FAILED if isinstance(exc, _NOT_TAKEN) else Outcome.UNKNOWN,
-                  f"the primary did not create it: {exc}")
+        att.fail(exc, f"the primary did not create it: {exc}")
         raise
     try:
         _create(pair, att, Role.SECONDARY, host)
@@ -133,7 +131,7 @@ def add(pair: PairAccess, att: Attempt, host: Host, *, dry_run: bool,
                        "it answers")
             att.close(Outcome.UNKNOWN, message)
             raise PartialChange(message, peer=str(Role.PRIMARY), operation="add host") from exc
-        if isinstance(exc, _NOT_TAKEN):
+        if isinstance(exc, NOT_TAKEN):
             att.close(Outcome.FAILED, f"the secondary did not create it ({exc}); removed "
                       "from the primary again")
         else:  # lost on the way: the secondary may hold it
@@ -170,8 +168,7 @@ def delete(pair: PairAccess, att: Attempt, name: str | None, mac: str | None, *,
             _remove(pair, role, h.name)
         except PeerError as exc:
             if not done:
-                att.close(Outcome.FAILED if isinstance(exc, _NOT_TAKEN) else Outcome.UNKNOWN,
-                          f"the {role} did not delete it: {exc}")
+                att.fail(exc, f"the {role} did not delete it: {exc}")
                 raise
             message = (f"deleted {before.key} from the {done[0]}, but the {role} still holds "
                        f"it ({exc}): run the delete again once it answers")
@@ -228,8 +225,7 @@ def sync(pair: PairAccess, att: Attempt, name: str, *, dry_run: bool,
     try:
         _create(pair, att, source.other, host)
     except PeerError as exc:
-        att.close(Outcome.FAILED if isinstance(exc, _NOT_TAKEN) else Outcome.UNKNOWN,
-                  f"the {source.other} did not create it: {exc}")
+        att.fail(exc, f"the {source.other} did not create it: {exc}")
         raise
     after = _check_both(pair, att, host, "sync host")
     att.close(Outcome.DONE, f"created {host} on the {source.other}, as the {source} has it")

@@ -37,8 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from . import guards
-from .errors import (AuthenticationFailed, ConnectionRefused, ConvergenceError, NotFound,
-                     OperationRefused, PeerError, Refused)
+from .errors import NOT_TAKEN, ConvergenceError, OperationRefused, PeerError
 from .pairstate import PairState, PeerView
 from .states import FailoverState, Role
 
@@ -48,8 +47,7 @@ DEFAULT_STOP_WAIT = 60.0  # seconds for the shut-down server to stop; measured 8
 # the least wait FailoverPair.maintenance accepts: a shorter one stops half-way every time,
 # after the shutdown (the partner reads communications-interrupted 8-12 s later, measured)
 MIN_STOP_WAIT = 15.0
-# dhcpd did not take it: it said no, or no connection was ever made (as in failover.py)
-_NOT_TAKEN = (Refused, NotFound, AuthenticationFailed, ConnectionRefused)
+
 DEFAULT_SETTLE = 10.0  # seconds for the partner to read back partner-down
 RECOVERY_MARGIN = 300.0  # seconds on top of one MCLT for `follow_recovery` by default
 POLL_INTERVAL = 0.5  # seconds between two reads of both peers while waiting
@@ -247,7 +245,7 @@ def start(pair: str, role: Role, read: Read, send_shutdown: Send, send_partner_d
     at = _now()
     try:
         send_shutdown()
-    except _NOT_TAKEN as exc:
+    except NOT_TAKEN as exc:
         steps.add("shutdown", at, StepOutcome.FAILED, f"the {role} could not be told: {exc}")
         return steps.report(False, f"nothing changed: the {role}'s dhcpd could not be told "
                             f"to shut down ({exc})")
