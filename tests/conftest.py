@@ -22,6 +22,24 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TEST_PREFIX = re.compile(r"^t\d+[a-z0-9]*$")
 
 
+# Skips CI may still report, each with the reason it is harmless. Empty: in CI every test
+# runs (issue 23: a tool missing from the Makefile once hid whole test files behind skips).
+CI_ALLOWED_SKIPS: frozenset[str] = frozenset()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Under CI=true a skipped test is a failed one: a skip there means an install step
+    is missing from the project's files, and the check it stood for never ran."""
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail") \
+            and item.nodeid not in CI_ALLOWED_SKIPS:
+        report.outcome = "failed"
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.longrepr = f"skipped in CI (CI=true), which counts as a failure: {reason}"
+
+
 def lab_unavailable() -> str | None:
     try:
         labmod.check_prerequisites()

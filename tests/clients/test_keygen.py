@@ -134,13 +134,17 @@ def test_a_lab_runs_on_a_key_made_by_keygen(tmp_path_factory, capsys):
 
 
 
-@pytest.mark.skipif(not shutil.which("dhcpd"), reason="needs ISC dhcpd (make apt)")
+# shutil.which alone misses /usr/sbin on a non-root user's PATH
+DHCPD = shutil.which("dhcpd") or shutil.which("dhcpd", path="/usr/sbin")
+
+
+@pytest.mark.skipif(DHCPD is None, reason="needs ISC dhcpd (make apt)")
 @pytest.mark.parametrize("algorithm", sorted(keygencli.KEYGEN_ALGORITHMS))
 def test_dhcpd_accepts_the_printed_lines(tmp_path, capsys, algorithm):
     rc, out, _ = keygen(capsys, str(tmp_path / "k"), "--algorithm", algorithm)
     lines = out.split("# dhcpd.conf")[1].split("\n", 1)[1].split("\n\n")[0]
     conf = tmp_path / "dhcpd.conf"
     conf.write_text(lines + "\nsubnet 10.9.9.0 netmask 255.255.255.0 {}\n")
-    proc = subprocess.run(["dhcpd", "-4", "-t", "-cf", str(conf)], capture_output=True,
+    proc = subprocess.run([DHCPD, "-4", "-t", "-cf", str(conf)], capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stderr
