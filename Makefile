@@ -43,7 +43,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[service,test]'
+	$(PY) -m pip install -q -e '.[service,lab,test]'
 	touch $@
 
 # ruff on everything, mypy --strict on the library (the service and the command line are

@@ -28,14 +28,13 @@ SERVICE_MODULES = {
     "prometheus_client": "prometheus_client",
     "requests": "requests",
     "waitress": "waitress",
-    "tomli_w": "tomli-w",
 }
 
 try:
     from omapifo.lab import LabError
 
     from . import checkcli, completion, configcli, democli, labcli, paircli, servecli
-    from . import hostcli, keygencli, leasecli, maintenancecli
+    from . import deploycli, hostcli, keygencli, leasecli, maintenancecli
     from .client import ApiAuthError, BadRequest
 except ModuleNotFoundError as exc:
     if (exc.name or "").partition(".")[0] not in SERVICE_MODULES:
@@ -71,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     keygencli.add_parser(sub)
     hostcli.add_parser(sub)
     maintenancecli.add_parser(sub)
+    deploycli.add_parser(sub)
     return parser
 
 

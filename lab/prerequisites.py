@@ -1,6 +1,7 @@
 """What the lab needs from the machine: root, and the Debian packages' programs."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -12,6 +13,9 @@ REQUIRED_TOOLS = ("dhcpd", "dhclient", "dhcrelay", "ip")
 
 def check_prerequisites() -> None:
     """Raise LabError with the one line a user needs if the lab cannot run here."""
+    if importlib.util.find_spec("tomli_w") is None:  # the lab writes its omapifo.toml with it
+        raise LabError("the lab needs omapifo's 'lab' extra (tomli-w): "
+                       "pip install 'omapifo[lab]'")
     if os.geteuid() != 0:
         raise LabError("the lab needs root (it creates network namespaces): run it with sudo")
     missing = [t for t in REQUIRED_TOOLS if shutil.which(t) is None

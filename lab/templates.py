@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import tomli_w
-
 from omapifo.states import Role
 
 from .layout import CLIENT_SUBNETS, OMAPI_PORT, Layout
@@ -115,4 +113,7 @@ def omapifo_toml(settings: LabSettings, layout: Layout, *, lock_dir: Path, key_f
             "timeout": 3.0,
         } for name in s.peer_names},
     }
+    # imported here: tomli-w is the `lab` extra's (setup.cfg), so `import omapifo.lab` (the
+    # command line imports it) works without it; check_prerequisites says when it is missing
+    import tomli_w
     return f"# written by `omapifo lab up --prefix {s.prefix}`\n" + tomli_w.dumps(doc)
