@@ -398,14 +398,18 @@ class Poller:
             report = None if fresh else self._pools.get(name)
         if report is not None:
             return report
+        if not self.pairs[name].config.pool_scans:
+            raise ConfigError(f"pair {name!r}: the service's pool scans are switched off "
+                              "(pool_scans = false in its configuration)")
         return self.scans.run(name, lambda: self.scan(name), min_age=self.pool_fresh_min_age,
                               wait=self.fresh_wait)
 
     def _scan_job(self, name: str) -> None:
         if self._stopping:
             return  # queued behind other scans: stop() would otherwise wait for each one
-        if self.pairs[name].config.dhcpd_conf is None:
-            return  # no configuration to know the pools from; GET says so
+        config = self.pairs[name].config
+        if config.dhcpd_conf is None or not config.pool_scans:
+            return  # no configuration to know the pools from, or switched off; GET says so
         try:
             self.scans.run(name, lambda: self.scan(name), min_age=0.0, wait=None)
         except ConfigError as exc:

@@ -14,6 +14,8 @@ One TOML file (read with the standard library's tomllib) describes any number of
     dhcpd_leases = "/var/lib/dhcp/dhcpd.leases"    # optional; both needed to add hosts
     secondary_dhcpd_leases = "/srv/dhcp2/dhcpd.leases"
     timeout = 3.0                         # seconds per OMAPI request
+    scan_window = 8                       # unanswered lookups at once in a scan; 1-16
+    pool_scans = true                     # the service's pool scans (false: none)
 
 The library itself never reads files or the environment: :func:`load_config` is for
 the command line and the service; scripts may build :class:`PairConfig` directly.
@@ -34,6 +36,7 @@ import marshmallow as ma
 from .errors import ConfigError
 from .omapi import ALGORITHMS, DEFAULT_PORT, DEFAULT_TIMEOUT, OmapiKey
 from .pairlock import DEFAULT_LOCK_DIR
+from .scan import DEFAULT_WINDOW, MAX_WINDOW
 
 
 DEFAULT_CONFIG_PATHS = (Path("omapifo.toml"), Path("/etc/omapifo/omapifo.toml"))
@@ -100,6 +103,12 @@ class PairConfig:
     # where the pair's lock file lives: the service and the command line on one host
     # must use the same directory (omapifo.pairlock)
     lock_dir: Path = DEFAULT_LOCK_DIR
+    # lease lookups a scan keeps unanswered on one connection (omapifo.scan): more made
+    # dhcpd 4.4.3 abort, so at most MAX_WINDOW (docs/install.md, "dhcpd's limits")
+    scan_window: int = DEFAULT_WINDOW
+    # False: the service never scans this pair's pools, neither every pool_interval nor
+    # for GET .../pools (a lookup per address is load dhcpd may not be able to spare)
+    pool_scans: bool = True
 
     def __post_init__(self) -> None:
         if not self.failover_peer:
@@ -129,7 +138,11 @@ class ServiceConfig:
     listen: str = "127.0.0.1:8067"
     poll_interval: float = 10.0
     pool_interval: float = 300.0
-    pool_scan_rate: float = 2000.0  # lookups per second per peer; 0 = uncapped
+    # lookups per second per peer in a scan; always a cap (0 is refused: it used to mean
+    # uncapped, and a scan at full speed takes CPU dhcpd needs for DHCP)
+    pool_scan_rate: float = 2000.0
+    # the default of every pair's pool_scans (a pair's own setting wins)
+    pool_scans: bool = True
     # None: not configured; the service chooses ($STATE_DIRECTORY/omapifo.sqlite3 under
     # systemd, else ./omapifo.sqlite3): the library reads no environment
     database: Path | None = None
@@ -187,6 +200,15 @@ class _EndpointField(ma.fields.Field[Endpoint]):
             raise ma.ValidationError(str(exc)) from None
 
 
+# what is wrong with a value, and why: the limits are dhcpd's, not ours
+WINDOW_ERROR = (f"must be 1 to {MAX_WINDOW} (default {DEFAULT_WINDOW}): a scan window of "
+                "32 unanswered lookups made dhcpd 4.4.3 abort, 16 was measured safe "
+                "(docs/install.md, dhcpd's limits)")
+RATE_ERROR = ("must be a positive number of lookups per second per peer; 0 no longer means "
+              "uncapped (to stop the service's scans: pool_scans = false; "
+              "docs/configuration.md)")
+
+
 class _PairSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
@@ -205,6 +227,10 @@ class _PairSchema(ma.Schema):
     secondary_dhcpd_leases = ma.fields.String()
     timeout = ma.fields.Float(load_default=DEFAULT_TIMEOUT,
                               validate=ma.validate.Range(min=0.05, max=120))
+    scan_window = ma.fields.Integer(strict=True, load_default=DEFAULT_WINDOW,
+                                    validate=ma.validate.Range(min=1, max=MAX_WINDOW,
+                                                               error=WINDOW_ERROR))
+    pool_scans = ma.fields.Boolean()
 
     @ma.validates_schema
     def _one_key(self, data: dict[str, Any], **kw: Any) -> None:
@@ -230,7 +256,9 @@ class _ServiceSchema(ma.Schema):
     listen = ma.fields.String()
     poll_interval = ma.fields.Float(validate=ma.validate.Range(min=0.5, max=3600))
     pool_interval = ma.fields.Float(validate=ma.validate.Range(min=5, max=86400))
-    pool_scan_rate = ma.fields.Float(validate=ma.validate.Range(min=0))
+    pool_scan_rate = ma.fields.Float(validate=ma.validate.Range(min=0, min_inclusive=False,
+                                                                error=RATE_ERROR))
+    pool_scans = ma.fields.Boolean()
     database = ma.fields.String()
     open_healthz = ma.fields.Boolean()
     open_metrics = ma.fields.Boolean()
@@ -342,6 +370,7 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
         raise ConfigError(f"{label}: " + "; ".join(_flatten(exc.messages))) from None
     base = path.parent if path else Path.cwd()
     lock_dir = base / doc["lock_dir"] if "lock_dir" in doc else DEFAULT_LOCK_DIR
+    svc = doc.get("service", {})
     pairs: dict[str, PairConfig] = {}
     # several failover peers between the same two servers are pairs of their own: an
     # endpoint may come back under another failover_peer, never under the same one
@@ -373,8 +402,8 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
             dhcpd_leases=(base / p["dhcpd_leases"]) if "dhcpd_leases" in p else None,
             secondary_dhcpd_leases=(base / p["secondary_dhcpd_leases"])
             if "secondary_dhcpd_leases" in p else None,
-            timeout=p["timeout"], lock_dir=lock_dir)
-    svc = doc.get("service", {})
+            timeout=p["timeout"], lock_dir=lock_dir, scan_window=p["scan_window"],
+            pool_scans=p.get("pool_scans", svc.get("pool_scans", True)))
     tokens = tuple(TokenConfig(**t) for t in svc.pop("tokens", []))
     if "database" in svc:
         # ":memory:" is SQLite's in-memory database, not a file next to the config

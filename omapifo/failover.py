@@ -38,7 +38,6 @@ from .omapi import OmapiPeer, ip_bytes, u32
 from .pairstate import ActionResult, PairState, PeerView
 from .leaselist import LeaseList, list_leases
 from .pools import PoolReport, scan_pools
-from .scan import DEFAULT_WINDOW
 from .states import FailoverState, FailoverStatus, Role
 
 log = logging.getLogger("omapifo.actions")
@@ -482,16 +481,17 @@ class FailoverPair:
 
     # -- pools (omapifo.pools does the work) --------------------------------------------
 
-    def pools(self, *, window: int = DEFAULT_WINDOW, rate: float | None = None,
+    def pools(self, *, window: int | None = None, rate: float | None = None,
               progress: Callable[[int, int], None] | None = None) -> PoolReport:
-        """Every pool of the pair's dhcpd_conf, counted live on both peers."""
+        """Every pool of the pair's dhcpd_conf, counted live on both peers (``window``
+        None: the configuration's ``scan_window``)."""
         return scan_pools(self, window=window, rate=rate, progress=progress)
 
     # -- lease lists (omapifo.leaselist does the work) ----------------------------------
 
     def leases(self, subnet: str | None = None, state: LeaseState | str | None = None,
                hostname: str | None = None, *, after: IPv4Address | str | None = None,
-               limit: int | None = None, window: int = DEFAULT_WINDOW,
+               limit: int | None = None, window: int | None = None,
                rate: float | None = None,
                progress: Callable[[int, int], None] | None = None) -> LeaseList:
         """The leases of the pair's pools, one row per address, live from both peers."""

@@ -43,7 +43,7 @@ from .leases import LeaseState, LeaseView, lease_view, parse_ip, parse_mac
 from .omapi import u32
 from .pairaccess import PairAccess
 from .pools import pair_pools, scan_both
-from .scan import DEFAULT_WINDOW, LeaseFields, Progress, lease_fields
+from .scan import LeaseFields, Progress, lease_fields
 from .states import Role
 
 __all__ = ["LeaseEntry", "LeaseList", "LeaseMatch", "LeaseSearch", "find_leases",
@@ -196,7 +196,7 @@ def _merge(ip: ipaddress.IPv4Address, p: LeaseFields | None,
                       _when(main[3]), _when(main[4]), served_by, ps, ss)
 
 
-def _scan_both(pair: PairAccess, ips: list[ipaddress.IPv4Address], window: int,
+def _scan_both(pair: PairAccess, ips: list[ipaddress.IPv4Address], window: int | None,
                rate: float | None, progress: Progress | None,
                errors: dict[str, str]) -> list[LeaseEntry]:
     views, failed = scan_both(pair, lease_fields, ips, window=window, rate=rate,
@@ -211,7 +211,7 @@ def list_leases(pair: PairAccess, *, subnet: str | ipaddress.IPv4Network | None 
                 state: LeaseState | str | None = None, hostname: str | None = None,
                 mac: str | None = None,
                 after: ipaddress.IPv4Address | str | None = None, limit: int | None = None,
-                window: int = DEFAULT_WINDOW, rate: float | None = None,
+                window: int | None = None, rate: float | None = None,
                 progress: Progress | None = None, conf: DhcpdConf | None = None) -> LeaseList:
     """The leases of the pair's pools, by address, live from both peers.
 
@@ -317,7 +317,7 @@ def _kind(query: str) -> str:
     return "hostname"
 
 
-def find_leases(pairs: Sequence[PairAccess], query: str, *, window: int = DEFAULT_WINDOW,
+def find_leases(pairs: Sequence[PairAccess], query: str, *, window: int | None = None,
                 rate: float | None = None) -> LeaseSearch:
     """Which pair, which peer and which state: ``query`` (an IP, a MAC or a client
     hostname or pattern) looked up on both peers of every pair in ``pairs``.

@@ -30,7 +30,7 @@ from .errors import ConfigError, PeerError
 from .leasefile import last_states
 from .leases import LeaseState
 from .pairaccess import PairAccess
-from .scan import DEFAULT_WINDOW, Progress, lease_states
+from .scan import Progress, lease_states
 from .states import Role
 
 T = TypeVar("T")
@@ -96,14 +96,17 @@ def _count(pool: Pool, states: Sequence[int | None],
 
 
 def scan_both(pair: PairAccess, scan: Callable[..., list[T]],
-              ips: Sequence[ipaddress.IPv4Address], *, window: int, rate: float | None,
+              ips: Sequence[ipaddress.IPv4Address], *, window: int | None, rate: float | None,
               progress: Progress | None) -> tuple[dict[Role, list[T]], dict[Role, PeerError]]:
     """``scan`` (:func:`omapifo.scan.lease_states` or ``lease_fields``) over ``ips`` on
     both peers at once: each peer's answers, and each failed peer's error. Raises the
     primary's error when both fail. ``progress`` follows the primary's scan.
 
     Threads of its own, not pair.on_both: a scan lasts seconds, and the pair's two
-    workers must stay free for the state reads of the health poller."""
+    workers must stay free for the state reads of the health poller. ``window`` None: the
+    pair's configured ``scan_window``."""
+    if window is None:
+        window = pair.config.scan_window
     with ThreadPoolExecutor(max_workers=2) as ex:
         futures = {role: ex.submit(scan, pair.peer(role), ips, window=window, rate=rate,
                                    progress=progress if role is Role.PRIMARY else None)
@@ -150,7 +153,7 @@ def pools_from_files(dhcpd_conf: str | os.PathLike[str] | DhcpdConf,
                       time.monotonic() - t)
 
 
-def scan_pools(pair: PairAccess, *, window: int = DEFAULT_WINDOW, rate: float | None = None,
+def scan_pools(pair: PairAccess, *, window: int | None = None, rate: float | None = None,
                progress: Progress | None = None, conf: DhcpdConf | None = None) -> PoolReport:
     """The pair's pools' counts from one lookup per address on both peers (pipelined).
 

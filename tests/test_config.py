@@ -2,11 +2,18 @@
 from __future__ import annotations
 
 import base64
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
+import requests
 
-from omapifo import ConfigError, Endpoint, load_config
+from omapifo import ConfigError, Endpoint, Role, load_config
+from omapifo.clients import servecli
+
+from .api.conftest import READER, service_config
+from .conftest import restore
 
 SECRET = base64.b64encode(b"0123456789abcdef").decode()
 
@@ -198,3 +205,185 @@ def test_the_same_server_and_failover_peer_twice_is_refused(tmp_path, extra, rol
     msg = str(info.value)
     assert f".{role}: 198.18." in msg and "same failover_peer 'classroom-1-6'" in msg, msg
     assert "different failover_peer" in msg, msg
+
+
+# -- dhcpd's limits as defaults (docs/install.md, "dhcpd's limits") --------------------------
+
+def test_the_scan_window_defaults_to_8_and_may_be_1_to_16(tmp_path):
+    assert load_config(write(tmp_path, GOOD)).pairs["classroom-1-6"].scan_window == 8
+    for window in (1, 16):
+        cfg = load_config(write(tmp_path, GOOD + f"scan_window = {window}\n"))
+        assert cfg.pairs["classroom-1-6"].scan_window == window
+
+
+@pytest.mark.parametrize("value", ["17", "32", "0", "8.5", '"8"'])
+def test_a_scan_window_beyond_what_dhcpd_survived_is_refused_with_the_reason(tmp_path, value):
+    path = write(tmp_path, GOOD + f"scan_window = {value}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    msg = str(info.value)
+    assert f"{path}: pairs.classroom-1-6.scan_window: " in msg, msg
+    if value in ("17", "32", "0"):
+        assert "must be 1 to 16 (default 8): a scan window of 32 unanswered lookups made " \
+            "dhcpd 4.4.3 abort, 16 was measured safe" in msg, msg
+
+
+def test_the_configured_window_is_the_scans_window_unless_one_is_given(tmp_path):
+    """pools/lease lists take the pair's scan_window when the caller gives none; the window
+    cap itself is omapifo.scan's (one place: MAX_WINDOW)."""
+    from omapifo import pools, scan
+
+    pc = load_config(write(tmp_path, GOOD + "scan_window = 3\n")).pairs["classroom-1-6"]
+    seen: list[int] = []
+
+    class Pair:
+        name, config = pc.name, pc
+
+        def peer(self, role):
+            return role
+
+    def fake_scan(peer, ips, *, window, rate, progress):
+        seen.append(window)
+        return []
+
+    pools.scan_both(Pair(), fake_scan, [], window=None, rate=None, progress=None)
+    pools.scan_both(Pair(), fake_scan, [], window=12, rate=None, progress=None)
+    assert seen == [3, 3, 12, 12]
+    assert scan.MAX_WINDOW == 16 and scan.DEFAULT_WINDOW == 8
+
+
+@pytest.mark.integration
+def test_a_configured_window_is_what_a_real_scan_uses(lab, monkeypatch):
+    """Against the lab: the pipeline runs with the configuration's window on both peers,
+    and counts the same as the default window does."""
+    import dataclasses
+
+    from omapifo import FailoverPair, scan
+
+    restore(lab)
+    windows: list[int] = []
+    pipeline = scan._pipeline
+
+    def spy(rs, ips, extract, window, rate, progress):
+        windows.append(window)
+        return pipeline(rs, ips, extract, window, rate, progress)
+
+    monkeypatch.setattr(scan, "_pipeline", spy)
+    counts = {}
+    for window in (16, 8):
+        with FailoverPair(dataclasses.replace(lab.pair_config(), scan_window=window)) as p:
+            report = p.pools()
+        assert report.complete, report.errors
+        counts[window] = [(c.name, c.active, c.free, c.backup) for c in report.pools]
+    assert windows == [16, 16, 8, 8]
+    assert counts[16] == counts[8]
+
+
+POOL_SCANS_OFF = GOOD.replace('dhcpd_conf = "dhcpd.conf"\n', 'dhcpd_conf = "dhcpd.conf"\n'
+                              'pool_scans = false\n')
+
+
+def test_pool_scans_are_on_by_default_and_switched_off_per_pair_or_for_all(tmp_path):
+    assert load_config(write(tmp_path, GOOD)).pairs["classroom-1-6"].pool_scans is True
+    assert load_config(write(tmp_path, POOL_SCANS_OFF)).pairs["classroom-1-6"].pool_scans \
+        is False
+    everywhere = load_config(write(tmp_path, GOOD + SECOND_PEER + "\n[service]\n"
+                                   "pool_scans = false\n"))
+    assert everywhere.service.pool_scans is False
+    assert {n: p.pool_scans for n, p in everywhere.pairs.items()} == {
+        "classroom-1-6": False, "classroom-2": False}
+    # a pair's own setting wins over the service's
+    mixed = load_config(write(tmp_path, GOOD + "pool_scans = true\n" + SECOND_PEER +
+                              "\n[service]\npool_scans = false\n"))
+    assert {n: p.pool_scans for n, p in mixed.pairs.items()} == {
+        "classroom-1-6": True, "classroom-2": False}
+
+
+def test_a_pool_scan_rate_of_0_is_refused_and_says_how_to_stop_scans(tmp_path):
+    assert load_config(write(tmp_path, GOOD)).service.pool_scan_rate == 2000.0
+    ok = load_config(write(tmp_path, GOOD + "\n[service]\npool_scan_rate = 0.5\n"))
+    assert ok.service.pool_scan_rate == 0.5
+    for rate in ("0", "-5"):
+        path = write(tmp_path, GOOD + f"\n[service]\npool_scan_rate = {rate}\n")
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
+        msg = str(info.value)
+        assert f"{path}: service.pool_scan_rate: must be a positive number of lookups per " \
+            "second per peer; 0 no longer means uncapped (to stop the service's scans: " \
+            "pool_scans = false" in msg, msg
+
+
+def _accepted_connections(lab, role: Role) -> int:
+    """TCP connections the server's namespace has accepted so far (PassiveOpens of its
+    /proc/net/snmp, which is per network namespace): measured on dhcpd's side. A pool scan
+    opens a connection of its own to each peer (omapifo.scan: ``peer.clone()``); the
+    service's polls keep theirs open."""
+    ns = lab.ns("pri" if role is Role.PRIMARY else "sec")
+    text = subprocess.run(["ip", "netns", "exec", ns, "cat", "/proc/net/snmp"], check=True,
+                          capture_output=True, text=True, timeout=30).stdout
+    header, values = (line.split() for line in text.splitlines() if line.startswith("Tcp:"))
+    return int(values[header.index("PassiveOpens")])
+
+
+def _wait_for(condition, what: str, deadline: float = 60.0) -> None:
+    end = time.monotonic() + deadline
+    while not condition():
+        assert time.monotonic() < end, f"not within {deadline} s: {what}"
+        time.sleep(0.1)
+
+
+@pytest.mark.integration
+def test_switched_off_pool_scans_send_dhcpd_no_lookup(lab, tmp_path):
+    """The service with pool_scans = false (service-wide) runs its poller through two pool
+    intervals and is asked for the pools: dhcpd accepts no connection but the polls' own,
+    and GET .../pools says the scans are off. The same service with scans on is seen
+    scanning by the same measure, so the measure can tell."""
+    restore(lab)
+    interval = 5.0  # the shortest pool_interval the configuration takes
+
+    def run_service(pool_scans: bool, wait) -> tuple[dict[Role, int], object, int]:
+        d = tmp_path / f"scans-{pool_scans}"
+        d.mkdir()
+        path = service_config(lab.config_path, d, d / "omapifo.sqlite3")
+        path.write_text(path.read_text().replace(
+            "[service]\n", f"[service]\npool_interval = {interval}\n"
+            f"pool_scans = {str(pool_scans).lower()}\n"))
+        config = load_config(path)
+        assert {p.pool_scans for p in config.pairs.values()} == {pool_scans}
+        before = {role: _accepted_connections(lab, role) for role in Role}
+        url, run, stop, service = servecli.start_service(config, "127.0.0.1:0")
+        servecli.run_in_thread(run)
+        try:
+            assert service.poller.first_round.wait(60)
+            wait(service)
+            answer = requests.get(f"{url}/api/v1/pairs/classroom-1-6/pools", timeout=30,
+                                  headers={"Authorization": f"Bearer {READER}"})
+            delta = {role: _accepted_connections(lab, role) - before[role] for role in Role}
+        finally:
+            stop()
+        return delta, answer, len(config.pairs)
+
+    def two_pool_intervals(service) -> None:
+        # each pair's pool job first fires within the first interval (staggered, the first
+        # pair's at start-up); once every one's next run is 1.5 intervals after the first
+        # round of polls, every one has fired twice
+        started = time.time()
+
+        def pool_jobs():
+            return [j for j in service.poller._scheduler.get_jobs() if j.id.endswith("/pools")]
+
+        assert len(pool_jobs()) == len(service.pairs)
+        _wait_for(lambda: all(j.next_run_time.timestamp() >= started + 1.5 * interval
+                              for j in pool_jobs()), "two pool intervals")
+
+    delta, answer, pairs = run_service(False, two_pool_intervals)
+    assert delta == {Role.PRIMARY: pairs, Role.SECONDARY: pairs}  # one poll connection a pair
+    assert answer.status_code == 409, answer.text
+    assert "pool scans are switched off (pool_scans = false" in answer.json()["detail"]
+
+    def a_scan(service) -> None:
+        _wait_for(lambda: service.poller.last_pools("classroom-1-6") is not None, "a scan")
+
+    delta, answer, pairs = run_service(True, a_scan)
+    assert answer.status_code == 200, answer.text
+    assert all(n > pairs for n in delta.values()), delta  # the scans' own connections

@@ -106,7 +106,7 @@ def test_one_scan_of_a_pair_at_a_time():
 class Counting:
     """A pair whose state() blocks until ``release`` is set and counts its calls."""
 
-    config = type("Cfg", (), {"timeout": 3.0, "dhcpd_conf": None})()
+    config = type("Cfg", (), {"timeout": 3.0, "dhcpd_conf": None, "pool_scans": True})()
 
     def __init__(self, state: PairState | None = None) -> None:
         self.release = threading.Event()
@@ -263,7 +263,7 @@ def test_long_scans_never_hold_back_the_polls_of_many_pairs():
     """20 pairs whose scans last longer than the poll interval, all due at start-up."""
 
     class Slow:
-        config = type("Cfg", (), {"timeout": 3.0, "dhcpd_conf": "x"})()
+        config = type("Cfg", (), {"timeout": 3.0, "dhcpd_conf": "x", "pool_scans": True})()
 
         def state(self):
             return pair_state(2)
@@ -304,7 +304,8 @@ def test_the_first_request_to_join_the_jobs_read_waits_for_it_the_next_gets_busy
 def test_a_result_the_job_read_alone_is_not_reused_by_a_fresh_read():
     """?fresh=1 bypasses the poller's cache: the job's last poll may predate a fault."""
     pair = Counting()
-    pair.config = type("Cfg", (), {"timeout": 3.0, "dhcpd_conf": "dhcpd.conf"})()
+    pair.config = type("Cfg", (), {"timeout": 3.0, "dhcpd_conf": "dhcpd.conf",
+                                    "pool_scans": True})()
     pair.release.set()
     p = counting_poller(pair, fresh_min_age=60, pool_fresh_min_age=60)
     p._job(P)
