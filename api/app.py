@@ -12,7 +12,9 @@ from flask import Flask, Response, g, request
 from flask_smorest import Api
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.sansio.utils import host_is_trusted
 
 from omapifo import Config, FailoverPair
 from omapifo.config import ServiceConfig
@@ -41,6 +43,15 @@ def database_path(service: ServiceConfig, environ: Mapping[str, str]) -> Path:
         return service.database
     state = environ.get("STATE_DIRECTORY", "").split(":")[0]  # several dirs: colon-separated
     return Path(state) / DATABASE_NAME if state else Path(DATABASE_NAME)
+
+
+def allowed_hosts(service: ServiceConfig) -> tuple[str, ...]:
+    """The Host names the service answers to: its listen address, localhost, 127.0.0.1
+    and ``[service] allowed_hosts``. A DNS-rebinding page reaches the service under its
+    own name (evil.example resolving to 127.0.0.1), which is never one of these; a name
+    that only this host or its admin chose cannot be the attacker's."""
+    listen = service.listen.rpartition(":")[0] or "127.0.0.1"
+    return tuple(dict.fromkeys((listen, "localhost", "127.0.0.1", *service.allowed_hosts)))
 
 
 class _ProblemApi(Api):
@@ -128,6 +139,10 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
         MAX_CONTENT_LENGTH=MAX_BODY,
     )
     svc_cfg = config.service
+    # Flask >= 3.1 checks every request's Host against this list (werkzeug compares the
+    # names, not the ports); the first before_request below answers the refusal
+    hosts = allowed_hosts(svc_cfg)
+    app.config["TRUSTED_HOSTS"] = list(hosts)
     database = database_path(svc_cfg, os.environ)
     store = Store(database)
     metrics = Metrics()
@@ -155,6 +170,16 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
         400, "Bad Request", "the request body is nested too deeply"))
     app.register_error_handler(Busy, problems.from_busy)
     query_names = _query_parameters(app, api)
+
+    @app.before_request
+    def _known_host() -> Response | None:
+        """A Host the service does not answer to: 400 before anything else (Flask keeps
+        the SecurityError as the routing exception; authentication would answer 401)."""
+        if isinstance(request.routing_exception, SecurityError):
+            return problems.problem(400, "Bad Request", "this service does not answer to "
+                                    f"the Host {request.headers.get('Host', '')!r}: add the "
+                                    "name clients use to [service] allowed_hosts")
+        return None
 
     @app.before_request
     def _authenticate() -> Response | None:
@@ -225,7 +250,14 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
                 "cellpadding=4>" + "".join(rows) + "</table>")
         return Response(page, mimetype="text/html")
 
-    app.wsgi_app = _CachedState(app.wsgi_app, service)  # type: ignore[method-assign]
+    app.wsgi_app = _CachedState(app.wsgi_app, service, hosts)  # type: ignore[method-assign]
+    if svc_cfg.trusted_proxies:
+        # X-Forwarded-Proto says whether the client came over TLS (the page's cookie is
+        # Secure then); X-Forwarded-For the client's address. Not X-Forwarded-Host: the
+        # Host allow-list checks the Host header itself, which a page's script cannot set
+        # (a forbidden header name in the Fetch standard), while X-Forwarded-Host it can.
+        n = svc_cfg.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     if poll:
         poller.start()
     return app
@@ -253,14 +285,16 @@ class _CachedState:
     PairStateSchema) without Flask's dispatch. Everything else, and every case this does
     not handle (no snapshot yet, unknown pair, missing or bad token, a query), goes to
     Flask unchanged. Why by hand: on one 2-core machine Flask's dispatch kept the endpoint
-    at 0.75x Kea's ha-heartbeat rate (docs/performance.md, bench/bench_api.py).
+    at 0.75x Kea's ha-heartbeat rate (docs/performance.md, bench/bench_api.py). A Host
+    outside ``hosts`` goes to Flask too, which refuses it.
     """
 
     PREFIX = "/api/v1/pairs/"
 
-    def __init__(self, wsgi_app: Any, service: Service) -> None:
+    def __init__(self, wsgi_app: Any, service: Service, hosts: tuple[str, ...]) -> None:
         self.wsgi_app = wsgi_app
         self.service = service
+        self.hosts = hosts
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
@@ -268,8 +302,9 @@ class _CachedState:
                 and not environ.get("QUERY_STRING")):
             name = path[len(self.PREFIX):]
             snap = self.service.poller.cached(name) if "/" not in name else None
-            if snap is not None and identify(environ.get("HTTP_AUTHORIZATION"),
-                                             self.service.config.service.tokens):
+            if snap is not None and host_is_trusted(environ.get("HTTP_HOST"), self.hosts) \
+                    and identify(environ.get("HTTP_AUTHORIZATION"),
+                                 self.service.config.service.tokens):
                 start_response("200 OK", [("Content-Type", "application/json"),
                                           ("Content-Length", str(len(snap.body)))])
                 return [snap.body]

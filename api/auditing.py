@@ -25,7 +25,7 @@ log = logging.getLogger("omapifo.api.audit")
 
 _ACTION_PATH = re.compile(r"^/api/v1/pairs/(?P<pair>[^/]+)/(?:peers/(?P<peer>[^/]+)/"
                           r"(?P<action>partner-down|shutdown|maintenance)|leases/(?P<ip>[^/]+)/"
-                          r"(?P<release>release))/?$")
+                          r"(?P<release>release))/?")
 
 
 class ServiceAudit:
@@ -75,7 +75,7 @@ def record_rejected(audit: ServiceAudit, response: Response,
     if request.method not in ("POST", "DELETE") or response.status_code < 400 or \
             g.get("audited"):
         return response
-    match = _ACTION_PATH.match(request.path) if request.method == "POST" else None
+    match = _ACTION_PATH.fullmatch(request.path) if request.method == "POST" else None
     host = _host_action()
     if match is None and host is None:
         return response
@@ -107,12 +107,12 @@ def record_rejected(audit: ServiceAudit, response: Response,
 
 
 _HOST_PATH = re.compile(r"^/api/v1/pairs/(?P<pair>[^/]+)/hosts(?:/(?P<name>[^/]+)"
-                        r"(?P<sync>/sync)?)?/?$")
+                        r"(?P<sync>/sync)?)?/?")
 
 
 def _host_action() -> tuple[str, str, str] | None:
     """(pair, host, action) of a request to change a host reservation, else None."""
-    m = _HOST_PATH.match(request.path)
+    m = _HOST_PATH.fullmatch(request.path)
     if m is None:
         return None
     if request.method == "DELETE" and m["name"] and not m["sync"]:

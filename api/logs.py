@@ -8,14 +8,22 @@ journal, and a disabled logger loses nothing but that copy.
 Text: ``LEVEL event key=value ...`` (values with spaces quoted as JSON strings); the
 journal adds the time. JSON: one object a line with the fixed keys :data:`JSON_KEYS`
 (a key that does not apply to an event is null).
+
+Values come from outside too (a stranger's request path names the pair of a rejected
+action; an error may carry what dhcpd said): both formats escape every character that is
+not printable (omapifo.untrusted), so no line holds a raw control character, ESC
+sequence, newline or bidi override. Text: a value with one is quoted as a JSON string
+(``pair="\\u001b[2J"``) and any other line (waitress', a traceback) has them escaped as
+``\\x1b``; JSON: ``ensure_ascii``, ASCII only.
 """
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from datetime import datetime, timezone
 from typing import Any, TextIO
+
+from omapifo.untrusted import json_string, json_text, printable
 
 EVENTS = logging.getLogger("omapifo.events")
 # every event's fields, in this order; a JSON line has all of them
@@ -37,14 +45,26 @@ def event(level: int, name: str, **fields: Any) -> None:
 
 def _value(v: Any) -> str:
     s = "-" if v is None else str(v)
-    if not s or any(c.isspace() or c in '"=\\' for c in s):
-        return json.dumps(s, ensure_ascii=False)
+    if not s or not s.isprintable() or any(c.isspace() or c in '"=\\' for c in s):
+        return json_string(s)  # a JSON string: json.loads gives the value back
     return s
 
 
 class TextFormatter(logging.Formatter):
+    """``LEVEL logger: message``; whatever the message holds, one line of printable
+    characters (a traceback keeps its own line breaks, each line escaped)."""
+
     def __init__(self) -> None:
         super().__init__("%(levelname)s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        return printable(super().formatMessage(record))
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+        return "\n".join(printable(line) for line in super().formatException(ei).split("\n"))
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802 - logging's name
+        return "\n".join(printable(line) for line in stack_info.split("\n"))
 
 
 class JsonFormatter(logging.Formatter):
@@ -64,7 +84,7 @@ class JsonFormatter(logging.Formatter):
                 else str(value)
         if record.exc_info:
             out["message"] += "\n" + self.formatException(record.exc_info)
-        return json.dumps(out, ensure_ascii=False)
+        return json_text(out)  # ASCII only: no control or bidi character survives
 
 
 # the loggers `omapifo serve` writes, and the least level of each ("level": the configured

@@ -8,8 +8,10 @@ fragments and not server-sent events: waitress serves each request on one of a f
 screen stays on; a fragment fetch holds one for a millisecond.
 
 Access: a login form takes a token from the service's configuration (reader or operator;
-the page never changes anything) and sets a signed, HttpOnly, SameSite=Strict cookie; or
-no login when ``open_status_page`` is set. The API's bearer tokens are untouched: these
+the page never changes anything) and sets a signed, HttpOnly, SameSite=Strict cookie,
+Secure when the request came over TLS (behind a TLS proxy: ``[service] trusted_proxies``,
+whose X-Forwarded-Proto api/app.py hands to werkzeug's ProxyFix); or no login when
+``open_status_page`` is set. The API's bearer tokens are untouched: these
 routes are a blueprint of their own and ``api/app.py`` hands them to :func:`authorize`.
 """
 from __future__ import annotations
@@ -257,7 +259,8 @@ def login_post() -> Response:
 @page.post("/logout")
 def logout() -> Response:
     resp = make_response(redirect(url_for("page.login")))
-    resp.delete_cookie(COOKIE, path="/", httponly=True, samesite="Strict")
+    resp.delete_cookie(COOKIE, path="/", httponly=True, samesite="Strict",
+                       secure=request.is_secure)
     return resp
 
 

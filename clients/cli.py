@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from omapifo import __version__, faults
 from omapifo.errors import ConfigError, NotFound, OmapifoError, OperationRefused, PeerError
 
+from . import output as out  # the library alone: error lines escaped without the extra
 from .exitcodes import (EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK,
                         EXIT_UNREACHABLE, EXIT_USAGE)
 
@@ -88,22 +89,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         faults.configure(os.environ.get("OMAPIFO_FAULTS"))
         return int(args.func(args) or EXIT_OK)
     except (ConfigError, LabError, BadRequest, ApiAuthError) as exc:
-        print(f"omapifo: {exc}", file=sys.stderr)
+        out.say(f"omapifo: {exc}", sys.stderr)
         return EXIT_USAGE
     except OperationRefused as exc:
-        print(f"omapifo: refused: {exc}", file=sys.stderr)
+        out.say(f"omapifo: refused: {exc}", sys.stderr)
         return EXIT_FAILED
     except NotFound as exc:  # dhcpd answered: no such object (a PeerError, but not unreachable)
-        print(f"omapifo: {exc}", file=sys.stderr)
+        out.say(f"omapifo: {exc}", sys.stderr)
         return EXIT_FAILED
     except PeerError as exc:
-        print(f"omapifo: {exc}", file=sys.stderr)
+        out.say(f"omapifo: {exc}", sys.stderr)
         return EXIT_UNREACHABLE
     except OmapifoError as exc:
-        print(f"omapifo: {exc}", file=sys.stderr)
+        out.say(f"omapifo: {exc}", sys.stderr)
         return EXIT_FAILED
     except ValueError as exc:
-        print(f"omapifo: {exc}", file=sys.stderr)
+        out.say(f"omapifo: {exc}", sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
@@ -116,8 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback only on request
         if os.environ.get("OMAPIFO_DEBUG"):
             raise
-        print(f"omapifo: internal error ({type(exc).__name__}: {exc}); rerun with "
-              "OMAPIFO_DEBUG=1 for the traceback and report it", file=sys.stderr)
+        out.say(f"omapifo: internal error ({type(exc).__name__}: {exc}); rerun with "
+                "OMAPIFO_DEBUG=1 for the traceback and report it", sys.stderr)
         return EXIT_FAILED
 
 

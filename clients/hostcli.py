@@ -88,8 +88,8 @@ def _files(args: argparse.Namespace) -> tuple[Path, Path] | None:
 
 
 def _print(view: HostView) -> None:
-    print(f"host {view.name}: "
-          + ("on both peers, the same" if view.agree else "peers DISAGREE"))
+    out.say(f"host {view.name}: "
+            + ("on both peers, the same" if view.agree else "peers DISAGREE"))
     rows = []
     for role in Role:
         h = view.peer(role)
@@ -99,7 +99,7 @@ def _print(view: HostView) -> None:
             rows.append([str(role), h.name, str(h.ip or "-"), h.mac or "-", h.client_id or "-"])
     out.table(rows, ["PEER", "NAME", "ADDRESS", "MAC", "CLIENT ID"])
     for d in view.differences:
-        print(f"  differs: {d}")
+        out.say(f"  differs: {d}")
 
 
 def _show(args: argparse.Namespace, view: HostView) -> int:
@@ -190,7 +190,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                          "yes" if v.agree else "NO"])
         out.table(rows, ["HOST", "ADDRESS", "MAC / CLIENT ID", "ON", "AGREE"])
         for v in cmp.differing:
-            print(f"  {v.name} differs: " + "; ".join(v.differences))
+            out.say(f"  {v.name} differs: " + "; ".join(v.differences))
         if cmp.one_sided:
             print(f"\n{len(cmp.one_sided)} host(s) on one peer only: "
                   f"omapifo host sync {args.pair} NAME")
@@ -216,7 +216,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
                                                leases=_files(args)))
             except OmapifoError as exc:
                 failed.append(name)
-                print(f"omapifo: host {name}: {exc}", file=sys.stderr)
+                out.say(f"omapifo: host {name}: {exc}", sys.stderr)
     finally:
         backend.close()
     if args.json:

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from omapifo import LeaseEntry, LeaseState
 from omapifo.api import schemas as s
+from omapifo.untrusted import csv_cell
 
 from . import output as out
 from .backend import open_backend
@@ -84,13 +85,15 @@ def cmd_list(args: argparse.Namespace) -> int:
         out.dump_json(s.LeaseListSchema().dump(found))
         return EXIT_OK
     if args.csv:
+        # every cell through csv_cell: a client's host-name "=HYPERLINK(...)" is no
+        # formula in a spreadsheet, and no control character reaches a terminal raw
         w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(CSV_FIELDS)
         for e in found.leases:
-            w.writerow([str(e.ip), e.state or "", e.hardware_address or "",
-                        e.client_hostname or "", e.starts.isoformat() if e.starts else "",
-                        e.ends.isoformat() if e.ends else "", e.served_by or "",
-                        e.primary_state or "", e.secondary_state or ""])
+            w.writerow([csv_cell(str(c)) for c in (
+                e.ip, e.state or "", e.hardware_address or "", e.client_hostname or "",
+                e.starts.isoformat() if e.starts else "", e.ends.isoformat() if e.ends else "",
+                e.served_by or "", e.primary_state or "", e.secondary_state or "")])
         return EXIT_OK
     rows = [[str(e.ip), str(e.state or "unknown"), e.hardware_address or "-",
              e.client_hostname or "-", _utc(e.starts), _utc(e.ends),
@@ -99,7 +102,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                      "SERVED BY", "PEERS"])
     print(f"\n{len(rows)} leases, {found.source} ({found.duration:.2f} s)")
     for role, err in found.errors.items():
-        print(f"  the {role} could not be scanned ({err}): rows are the other peer's view")
+        out.say(f"  the {role} could not be scanned ({err}): rows are the other peer's view")
     return EXIT_OK
 
 
@@ -121,7 +124,7 @@ def cmd_find(args: argparse.Namespace) -> int:
             out.table(rows, ["PAIR", "IP", "STATE", "SERVED BY", "PRIMARY", "SECONDARY",
                              "MAC", "HOSTNAME", "ENDS (UTC)"])
         else:
-            print(f"no lease for {search.query} ({search.kind}) in any pair")
+            out.say(f"no lease for {search.query} ({search.kind}) in any pair")
         for pair, err in search.errors.items():
-            print(f"  pair {pair} could not be searched: {err}", file=sys.stderr)
+            out.say(f"  pair {pair} could not be searched: {err}", sys.stderr)
     return EXIT_OK if search.matches else EXIT_FAILED

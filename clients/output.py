@@ -1,7 +1,12 @@
-"""How the command line shows things: aligned tables, colour on a tty, local times with age."""
+"""How the command line shows things: aligned tables, colour on a tty, local times with age.
+
+Every value a table, a line or JSON shows may come from dhcpd or a DHCP client (a lease's
+host-name): :func:`table` shows each cell through :func:`omapifo.untrusted.visible`, so
+no control character, ESC sequence or bidi override reaches the terminal raw; only the
+colour codes :func:`colour` adds (a :class:`Styled` string) pass as they are.
+"""
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -10,6 +15,7 @@ from typing import Any, TextIO
 
 from omapifo import FailoverState, Level
 from omapifo.health import format_duration, state_level
+from omapifo.untrusted import json_text, printable, visible
 
 # A colour per level: the only table here. A state is coloured by the level that
 # omapifo.health gives it, so the table of states and the pair's health cannot disagree.
@@ -31,6 +37,12 @@ def _level(text: str) -> Level | None:
         return None  # a lease state, "-", ...: not a rating
 
 
+class Styled(str):
+    """Text that holds our own colour codes around an escaped value: :func:`table` shows
+    it as it is. Only :func:`colour` makes one; a plain ``str`` cell is always escaped,
+    so a value cannot pass for one by holding the same bytes."""
+
+
 def colour(text: str, stream: TextIO | None = None) -> str:
     """``text`` in the colour of its level (green ok, yellow warning, red critical) on a
     tty; unchanged elsewhere, when ``NO_COLOR`` is set and not empty (https://no-color.org),
@@ -39,7 +51,7 @@ def colour(text: str, stream: TextIO | None = None) -> str:
     code = _LEVEL_COLOURS.get(level) if level is not None else None
     if not code or not use_colour(stream or sys.stdout):
         return text
-    return f"\033[{code}m{text}\033[0m"
+    return Styled(f"\033[{code}m{visible(text)}\033[0m")
 
 
 def use_colour(stream: TextIO) -> bool:
@@ -59,19 +71,35 @@ def age(when: str | None, now: datetime | None = None) -> str:
     return f"since {local.strftime(fmt)}, {format_duration(secs)} ago"
 
 
+def cell(value: object) -> str:
+    """What a table shows of ``value``: a :class:`Styled` string as it is, anything else
+    through :func:`~omapifo.untrusted.visible` (``\\x1b``, ``\\u202e``)."""
+    return value if isinstance(value, Styled) else visible(str(value))
+
+
+_SGR = re.compile(r"\033\[[0-9;]*m")  # the colour codes of a Styled cell: no width
+
+
 def table(rows: list[list[str]], header: list[str], stream: TextIO | None = None) -> None:
-    """Columns aligned on the visible text (colour codes do not count)."""
-    strip = re.compile(r"\033\[[0-9;]*m")
-    widths = [max(len(strip.sub("", str(r[i]))) for r in [header] + rows)
-              for i in range(len(header))]
-    for r in [header] + rows:
-        cells = [str(c) + " " * (w - len(strip.sub("", str(c))))
-                 for c, w in zip(r, widths, strict=True)]
+    """Columns aligned on the visible text (colour codes do not count); every cell
+    escaped by :func:`cell`."""
+    shown = [[cell(c) for c in r] for r in [header] + rows]
+    widths = [max(len(_SGR.sub("", r[i])) for r in shown) for i in range(len(header))]
+    for r in shown:
+        cells = [c + " " * (w - len(_SGR.sub("", c))) for c, w in zip(r, widths, strict=True)]
         print("  ".join(cells).rstrip(), file=stream or sys.stdout)
 
 
+def say(line: str, stream: TextIO | None = None) -> None:
+    """Print a line that embeds values from dhcpd (an error, a difference between the
+    peers) with every character that is not printable escaped."""
+    print(printable(line), file=stream or sys.stdout)
+
+
 def dump_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, sort_keys=False))
+    """JSON for ``--json``: ASCII only (``ensure_ascii``, DEL too), so a value cannot
+    reach a terminal raw even when the JSON is shown on one."""
+    print(json_text(data, indent=2, sort_keys=False))
 
 
 def state_name(state: dict[str, Any] | None) -> str:

@@ -129,7 +129,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         for st in states:
             print(f"\n{st.pair}: {out.colour(str(st.health.level))}")
             for reason in st.health.reasons:
-                print(f"  - {reason}")
+                out.say(f"  - {reason}")
     if any(not st.peer(r).reachable for st in states for r in Role):
         return EXIT_UNREACHABLE
     return EXIT_OK if all(st.health.ok for st in states) else EXIT_FAILED
@@ -148,9 +148,9 @@ def cmd_action(args: argparse.Namespace) -> int:
     if args.json:
         out.dump_json(s.ActionResultSchema().dump(result))
     else:
-        print(result.message)
+        out.say(result.message)
         if result.evidence:
-            print(f"evidence about the partner: {result.evidence}")
+            out.say(f"evidence about the partner: {result.evidence}")
         out.table(_peer_rows(result.after or result.before), PEER_HEADER)
     return EXIT_FAILED if result.split_brain else EXIT_OK
 
@@ -195,7 +195,7 @@ def cmd_pools(args: argparse.Namespace) -> int:
     print(f"\n{report.source} scan, {_when(report.scanned_at).replace('since ', '')} "
           f"({report.duration:.2f} s)")
     for role, err in report.errors.items():
-        print(f"  the {role} could not be scanned ({err}); counts are the other peer's view")
+        out.say(f"  the {role} could not be scanned ({err}); counts are the other peer's view")
     return EXIT_OK
 
 
@@ -213,7 +213,7 @@ def _print_lease(view: LeaseView) -> None:
                          le.client_hostname or "-", le.ends.isoformat() if le.ends else "-"])
     out.table(rows, ["PEER", "STATE", "HARDWARE", "HOSTNAME", "ENDS (UTC)"])
     for d in view.differences:
-        print(f"  differs: {d}")
+        out.say(f"  differs: {d}")
 
 
 def cmd_lease_show(args: argparse.Namespace) -> int:

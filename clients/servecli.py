@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -38,14 +39,18 @@ def start_service(config: Config, listen: str | None = None, threads: int = 8
     from omapifo.api import create_app
     from omapifo.api.app import MAX_BODY
 
+    if listen:  # the service answers to the address it listens on (allowed_hosts)
+        config = dataclasses.replace(config, service=dataclasses.replace(
+            config.service, listen=listen))
     app = create_app(config, poll=True)
-    host, _, port = (listen or config.service.listen).rpartition(":")
+    host, _, port = config.service.listen.rpartition(":")
     # waitress reads a whole body before the app (and its 401 or 413) sees the request,
     # and allows 1 GiB by default: an unauthenticated POST with Content-Length: 1000000000
     # had ~950 MiB read before any answer. Its limit is the app's: waitress refuses a
     # Content-Length >= the limit (parser.py), Flask one > MAX_BODY, hence the + 1.
     server = create_server(app, host=host or "127.0.0.1", port=int(port), threads=threads,
-                           clear_untrusted_proxy_headers=True,
+                           # trusted_proxies: ProxyFix in the app reads them
+                           clear_untrusted_proxy_headers=not config.service.trusted_proxies,
                            max_request_body_size=MAX_BODY + 1)
     url = f"http://{server.effective_host}:{server.effective_port}"
 

@@ -329,11 +329,16 @@ class Lab:
 
     # -- clients --------------------------------------------------------------------------
 
-    def client(self, n: int, *, mac: str | None = None, timeout: float = 20.0) -> str:
+    def client(self, n: int, *, mac: str | None = None, timeout: float = 20.0,
+               host_name: bytes | None = None) -> str:
         """One real DHCP exchange (dhclient) from client subnet ``n``; the bound address.
 
         ``dhclient -1 -sf /bin/true`` binds without touching the namespace's addresses;
         it stays running to renew, so it is ended by its pid once the lease is written.
+        ``host_name``: the bytes the client sends as its host-name (option 12), any bytes
+        (written to a dhclient.conf as octal escapes, which ISC's config lexer reads:
+        measured, dhcpd's lease object then held the raw bytes); default: this host's name
+        (Debian's /etc/dhcp/dhclient.conf).
         """
         if not 1 <= n <= CLIENT_SUBNETS:
             raise LabError(f"client subnet must be 1 to {CLIENT_SUBNETS}, not {n}")
@@ -344,9 +349,14 @@ class Lab:
         lease_file = d / f"c{n}.leases"
         lease_file.unlink(missing_ok=True)  # a fresh DISCOVER, not a reboot REQUEST
         key = f"dhclient-c{n}"
+        conf: list[str] = []
+        if host_name is not None:
+            (d / f"c{n}.conf").write_text(
+                'send host-name "' + "".join(f"\\{b:03o}" for b in host_name) + '";\n')
+            conf = ["-cf", str(d / f"c{n}.conf")]
         self._reload()
         proc = self._spawn(key, self.ns(f"c{n}"),
-                           ["dhclient", "-4", "-1", "-d", "-lf", str(lease_file), "-pf",
+                           ["dhclient", "-4", "-1", "-d", *conf, "-lf", str(lease_file), "-pf",
                             str(d / f"c{n}.own.pid"), "-sf", "/bin/true", "eth0"],
                            d / f"c{n}.log", d)
         try:

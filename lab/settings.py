@@ -9,7 +9,7 @@ from .errors import LabError
 DEFAULT_PREFIX = "omapifo"
 DEFAULT_PEER_NAME = "classroom-1-6"
 SECOND_PEER_NAME = "classroom-2"
-_PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{0,11}$")  # + "-m" stays within IFNAMSIZ (15)
+_PREFIX_RE = re.compile(r"[a-z][a-z0-9-]{0,11}")  # + "-m" stays within IFNAMSIZ (15)
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,6 @@ class LabSettings:
 
 def check_prefix(prefix: str) -> None:
     """LabError unless ``prefix`` can name the lab's namespaces and links."""
-    if not _PREFIX_RE.match(prefix):
+    if not _PREFIX_RE.fullmatch(prefix):
         raise LabError(f"prefix {prefix!r}: use 1-12 lowercase letters, digits or "
                        "'-', starting with a letter (it names namespaces and links)")

@@ -163,6 +163,14 @@ class ServiceConfig:
     log_level: str = "info"  # debug, info, warning or error
     log_format: str = "text"  # "text" (key=value) or "json" (one object a line)
     tokens: tuple[TokenConfig, ...] = ()
+    # Host names the service answers to besides its listen address, localhost and
+    # 127.0.0.1 (the names clients and the TLS proxy use); any other Host gets 400, so a
+    # DNS-rebinding page cannot read /metrics or an open status page from a browser
+    allowed_hosts: tuple[str, ...] = ()
+    # how many proxies in front of the service set X-Forwarded-For and -Proto (werkzeug's
+    # ProxyFix); 0: none, the headers are dropped. With a TLS proxy (1), the status
+    # page's cookie is Secure and its commands name https URLs.
+    trusted_proxies: int = 0
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -245,8 +253,27 @@ class _TokenSchema(ma.Schema):
 
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
     role = ma.fields.String(required=True, validate=ma.validate.OneOf(["reader", "operator"]))
+    # marshmallow's Regexp calls match(): \Z ends the string, "$" would pass a final "\n"
     sha256 = ma.fields.String(required=True, validate=ma.validate.Regexp(
-        r"^[0-9a-f]{64}$", error="must be the 64 lowercase hex digits of the token's SHA-256"))
+        r"[0-9a-f]{64}\Z", error="must be the 64 lowercase hex digits of the token's SHA-256"))
+
+
+def _allowed_host(value: str) -> None:
+    """One of ``[service] allowed_hosts``: a host name or an IPv4 address, no port."""
+    host, sep, _ = value.partition(":")
+    if sep and (_is_hostname(host) or _is_ipv4(host)):
+        raise ma.ValidationError(f"{value!r}: give the name without a port (the service "
+                                 "compares names only, as werkzeug's TRUSTED_HOSTS does)")
+    if not (_is_hostname(value) or _is_ipv4(value)):
+        raise ma.ValidationError(f"{value!r} is neither a host name nor an IPv4 address")
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 class _ServiceSchema(ma.Schema):
@@ -271,6 +298,8 @@ class _ServiceSchema(ma.Schema):
     log_level = ma.fields.String(validate=ma.validate.OneOf(LOG_LEVELS))
     log_format = ma.fields.String(validate=ma.validate.OneOf(LOG_FORMATS))
     tokens = ma.fields.List(ma.fields.Nested(_TokenSchema))
+    allowed_hosts = ma.fields.List(ma.fields.String(validate=_allowed_host))
+    trusted_proxies = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=0, max=8))
 
 
 class _FileSchema(ma.Schema):
@@ -405,6 +434,8 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
             timeout=p["timeout"], lock_dir=lock_dir, scan_window=p["scan_window"],
             pool_scans=p.get("pool_scans", svc.get("pool_scans", True)))
     tokens = tuple(TokenConfig(**t) for t in svc.pop("tokens", []))
+    if "allowed_hosts" in svc:
+        svc["allowed_hosts"] = tuple(svc["allowed_hosts"])
     if "database" in svc:
         # ":memory:" is SQLite's in-memory database, not a file next to the config
         db = svc["database"]

@@ -34,7 +34,7 @@ from .omapi import OmapiPeer, u32
 from .pairaccess import PairAccess
 from .states import Role
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")  # fullmatch: "$" passes "web01\n"
 
 
 def _hex(raw: bytes) -> str:
@@ -44,7 +44,7 @@ def _hex(raw: bytes) -> str:
 def parse_host_name(text: str) -> str:
     """A host name dhcpd writes unquoted to dhcpd.leases (letters, digits, ``.-_``), or
     ValueError: a name dhcpd would quote, or with spaces, is refused rather than guessed."""
-    if not _NAME_RE.match(str(text)):
+    if not _NAME_RE.fullmatch(str(text)):
         raise ValueError(f"{text!r} is not a host name (letters, digits, '.', '-', '_'; "
                          "at most 63 characters, starting with a letter or digit)")
     return str(text)

@@ -52,7 +52,7 @@ __all__ = ["LeaseEntry", "LeaseList", "LeaseMatch", "LeaseSearch", "find_leases"
 # A page that asks for `limit` rows scans this many addresses first, then twice as many
 # each round (a filter may match few addresses), up to the most one round scans.
 _FIRST_CHUNK, _MOST_CHUNK = 256, 16384
-_HOSTNAME_RE = re.compile(r"^[^\s]{1,253}$")
+_HOSTNAME_RE = re.compile(r"[^\s]{1,253}")  # fullmatch: "$" also matches before "\n"
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def _state(state: LeaseState | str | None) -> LeaseState | None:
 def _hostname(pattern: str | None) -> str | None:
     if pattern is None:
         return None
-    if not _HOSTNAME_RE.match(pattern):
+    if not _HOSTNAME_RE.fullmatch(pattern):
         raise ValueError(f"hostname {pattern!r}: give a name or a pattern such as 'lab-*' "
                          "(no blanks, at most 253 characters)")
     return pattern.lower()

@@ -41,8 +41,9 @@ class LeaseState(enum.IntEnum):
         return self.name.lower()
 
 
-_MAC_RE = re.compile(r"^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$")
-_HEX_RE = re.compile(r"^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2})*$")
+# used with fullmatch: "$" would also match before a final newline ("aa:..:ff\n")
+_MAC_RE = re.compile(r"[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}")
+_HEX_RE = re.compile(r"[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2})*")
 
 
 def parse_ip(text: str) -> ipaddress.IPv4Address:
@@ -58,14 +59,14 @@ def parse_ip(text: str) -> ipaddress.IPv4Address:
 
 def parse_mac(text: str) -> bytes:
     """``aa:bb:cc:dd:ee:ff`` (or with '-') as 6 bytes, or ValueError."""
-    if not _MAC_RE.match(str(text).strip()):
+    if not _MAC_RE.fullmatch(str(text).strip()):
         raise ValueError(f"{text!r} is not a MAC address (expected aa:bb:cc:dd:ee:ff)")
     return bytes(int(h, 16) for h in re.split("[:-]", text.strip()))
 
 
 def parse_client_id(text: str) -> bytes:
     """A DHCP client identifier as colon-separated hex (``01:aa:bb:..``), or ValueError."""
-    if not _HEX_RE.match(str(text).strip()):
+    if not _HEX_RE.fullmatch(str(text).strip()):
         raise ValueError(f"{text!r} is not a client identifier (expected hex bytes like "
                          "01:aa:bb:cc:dd:ee:ff)")
     return bytes(int(h, 16) for h in text.strip().split(":"))

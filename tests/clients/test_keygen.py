@@ -29,14 +29,17 @@ def toml_lines(out: str) -> str:
 
 @pytest.mark.parametrize("algorithm,size", [
     (None, 32), ("hmac-sha256", 32), ("hmac-md5", 16), ("hmac-sha512", 64)])
-def test_keygen_writes_a_0640_key_of_the_digest_size_that_load_config_reads(
+def test_keygen_writes_a_0600_key_of_the_digest_size_that_load_config_reads(
         tmp_path, capsys, algorithm, size):
+    """Without --group the key is its owner's alone (issue 21: the primary group may be
+    `users`, and every member would read the OMAPI secret)."""
     key = tmp_path / "omapi.key"
     rc, out, _ = keygen(capsys, str(key), *(["--algorithm", algorithm] if algorithm else []))
     algorithm = algorithm or "hmac-sha256"  # the default
     assert rc == 0
     st = key.stat()
-    assert stat.S_IMODE(st.st_mode) == 0o640 and st.st_gid == os.getgid()
+    assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == os.geteuid()
+    assert f"wrote {key} ({algorithm}, mode 600, owner only)" in out
     secret = key.read_text().strip()
     assert len(base64.b64decode(secret, validate=True)) == size
     # the dhcpd.conf lines for both servers
@@ -65,7 +68,7 @@ def test_keygen_refuses_to_overwrite_unless_forced(tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir()] == ["omapi.key"]  # no temporary left
     rc, out, _ = keygen(capsys, str(key), "--force", "--algorithm", "hmac-md5")
     assert rc == 0 and key.read_text() != "old\n"
-    assert stat.S_IMODE(key.stat().st_mode) == 0o640
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
     # a dangling symlink is not followed nor replaced without --force
     link = tmp_path / "link.key"
     link.symlink_to(tmp_path / "nowhere")
@@ -86,7 +89,8 @@ def test_keygen_group(tmp_path, capsys):
     other = next(g for g in grp.getgrall() if g.gr_gid != os.getgid())
     rc, out, _ = keygen(capsys, str(key), "--group", other.gr_name)
     assert rc == 0 and key.stat().st_gid == other.gr_gid
-    assert f"group {other.gr_name})" in out
+    assert stat.S_IMODE(key.stat().st_mode) == 0o640  # --group: its members read it
+    assert f"mode 640, group {other.gr_name})" in out
     # owner root, group-readable: what load_config accepts for the Nagios plugin
     cfg = tmp_path / "omapifo.toml"
     cfg.write_text('[pairs.p]\nprimary = "198.18.10.253"\nsecondary = "198.18.60.253"\n'
@@ -95,8 +99,9 @@ def test_keygen_group(tmp_path, capsys):
 
 
 def test_keygen_refuses_a_name_dhcpd_conf_cannot_hold(tmp_path, capsys):
-    rc, _, err = keygen(capsys, str(tmp_path / "k"), "--name", 'a"b')
-    assert rc == 2 and "--name" in err and not (tmp_path / "k").exists()
+    for bad in ('a"b', "omapi_key\n"):  # "$" of a match() let the final newline through
+        rc, _, err = keygen(capsys, str(tmp_path / "k"), "--name", bad)
+        assert rc == 2 and "--name" in err and not (tmp_path / "k").exists()
 
 
 def test_the_secret_is_only_in_the_file_and_the_lines_to_paste(tmp_path, capsys):
@@ -110,7 +115,7 @@ def test_the_secret_is_only_in_the_file_and_the_lines_to_paste(tmp_path, capsys)
 @pytest.mark.integration
 def test_a_lab_runs_on_a_key_made_by_keygen(tmp_path_factory, capsys):
     """dhcpd takes the printed key statement's algorithm and secret (the lab writes the
-    same statement from the key file), and omapifo authenticates with the 0640 file."""
+    same statement from the key file), and omapifo authenticates with the 0600 file."""
     made: dict[str, str] = {}
 
     def put_key(lab):
@@ -122,7 +127,7 @@ def test_a_lab_runs_on_a_key_made_by_keygen(tmp_path_factory, capsys):
     gen = build_lab(tmp_path_factory, "kg", before_up=put_key, algorithm="hmac-sha256")
     lab = next(gen)
     try:
-        assert stat.S_IMODE(lab.key_path.stat().st_mode) == 0o640  # used as keygen left it
+        assert stat.S_IMODE(lab.key_path.stat().st_mode) == 0o600  # used as keygen left it
         key = lab.pair_config().key
         assert (key.algorithm, key.secret) == ("hmac-sha256", made["secret"])
         for role in Role:
