@@ -155,12 +155,17 @@ def _dotted(text: str) -> ipaddress.IPv4Address:
         raise _NotPlain from None
 
 
+_BLANKS = " \t\r\f\v\n"  # dhcpdconf's tokenizer skips these and no other space
+
+
 def _read_fast(text: str, file: str) -> dict[ipaddress.IPv4Address, LeaseRecord]:
     out: dict[ipaddress.IPv4Address, LeaseRecord] = {}
     pos, line = 0, 1
     for m in _RECORD.finditer(text):
         gap = text[pos:m.start()]
-        if gap.strip():
+        # only the tokenizer's blanks: str.strip() would also drop a Unicode space
+        # (U+00A0), which the tokenizer rejects (found by tests/test_fuzz_parsers.py)
+        if gap.strip(_BLANKS):
             _take_piece(gap, file, line, out)
         line += gap.count("\n")
         loc = Loc(file, line)
@@ -186,7 +191,7 @@ def _read_fast(text: str, file: str) -> dict[ipaddress.IPv4Address, LeaseRecord]
                               hostname)
         line += m.group().count("\n")
         pos = m.end()
-    if text[pos:].strip():
+    if text[pos:].strip(_BLANKS):
         _take_piece(text[pos:], file, line, out)
     return out
 
