@@ -161,9 +161,12 @@ class IcmpError:
     def from_a_filter(self) -> bool:
         return self.icmp_type == _ICMP_DEST_UNREACH and self.icmp_code in _FILTER_CODES
 
+    @property
+    def what(self) -> str:
+        return f"ICMP {self.name} (type {self.icmp_type}, code {self.icmp_code})"
+
     def __str__(self) -> str:
-        return (f"ICMP {self.name} (type {self.icmp_type}, code {self.icmp_code}) from "
-                f"{self.offender or 'an unknown address'}")
+        return f"{self.what} from {self.offender or 'an unknown address'}"
 
 
 def decode_extended_error(data: bytes) -> IcmpError | None:
@@ -400,7 +403,7 @@ class OmapiPeer:
             return ConnectionRejected(
                 f"a filter at {icmp.offender or 'an unknown address'}{self._whose(icmp)} "
                 "rejected the "
-                f"connection to {where} with {icmp}: a firewall answered, not dhcpd, which "
+                f"connection to {where} with {icmp.what}: a firewall answered, not dhcpd, which "
                 "may be running and serving", peer=self.label, operation=operation,
                 offender=icmp.offender, icmp_type=icmp.icmp_type, icmp_code=icmp.icmp_code)
         if icmp is not None:
