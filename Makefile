@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := isc-dhcp-server isc-dhcp-client isc-dhcp-relay dhcpd-pools iproute2 \
-	chromium chromium-driver zsh fish systemd
+	chromium chromium-driver zsh fish systemd nftables
 # Only the benchmarks need these (bench/README.md).
 # promtool (tests of deploy/prometheus/omapifo.rules.yml) comes from Debian's prometheus
 # package; only its .deb is fetched and unpacked into the venv, so installing it never
@@ -18,9 +18,10 @@ PYTEST_ARGS ?=
 setup: apt venv promtool
 
 # Installs the Debian packages the lab, the status page's browser tests, the zsh and
-# fish completion tests and the unit's systemd-analyze tests need when any tool is missing.
+# fish completion tests, the unit's systemd-analyze tests and the lab's firewall rules (nft)
+# need when any tool is missing.
 apt:
-	@missing=""; for t in dhcpd dhclient dhcrelay dhcpd-pools ip chromium chromedriver zsh fish systemd-analyze; do \
+	@missing=""; for t in dhcpd dhclient dhcrelay dhcpd-pools ip chromium chromedriver zsh fish systemd-analyze nft; do \
 	  command -v $$t >/dev/null 2>&1 || [ -x /usr/sbin/$$t ] || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "missing:$$missing; run as root: apt-get install $(APT_PACKAGES)"; exit 2; fi; \

@@ -259,6 +259,31 @@ class Lab:
         """Undo :meth:`partition` (fine to call when there is none)."""
         network.mend(self.settings.prefix, self.layout)
 
+    def _filter_ns(self, where: Role | str) -> tuple[str, str]:
+        """The namespace and hook of a firewall on ``where``: a server's host (input) or
+        the router ("router", forward: what a router on the way rejects)."""
+        if where == "router":
+            return self.ns("rtr"), "forward"
+        return self._server_ns(where), "input"
+
+    def filter(self, where: Role | str, rule: str) -> None:
+        """Put an nftables rule on a server's host (``where`` a role: its input chain) or
+        on the router (``where`` "router": its forward chain), e.g.
+        ``lab.filter("primary", "tcp dport 7911 reject")``; undone by :meth:`unfilter`,
+        :meth:`heal`, or taking the lab down (the rules live in its namespaces)."""
+        ns, hook = self._filter_ns(where)
+        network.filter_(ns, rule, hook)
+
+    def unfilter(self, where: Role | str | None = None) -> None:
+        """Remove the rules :meth:`filter` put on ``where`` (None: everywhere)."""
+        places: list[Role | str] = [*Role, "router"] if where is None else [where]
+        for place in places:
+            network.unfilter(self._filter_ns(place)[0])
+
+    def filters(self, where: Role | str) -> str:
+        """The rules :meth:`filter` put on ``where``, as nft lists them ("" if none)."""
+        return network.filters(self._filter_ns(where)[0])
+
     def throttle(self, role: Role | str, rate: str = "16kbit") -> None:
         """Make a server slow to reach: its link is rate-limited (see network.throttle)."""
         network.throttle(self._server_ns(role), rate)
@@ -268,9 +293,10 @@ class Lab:
         processes.freeze(self._reload().pids.get(f"dhcpd-{Role.parse(role)}"), "dhcpd")
 
     def heal(self, role: Role | str) -> None:
-        """Undo cut, throttle and pause."""
+        """Undo cut, throttle, pause and the filters on its host."""
         role = Role.parse(role)
         network.restore(self._server_ns(role), self.layout.server_gateway(role))
+        self.unfilter(role)
         processes.thaw(self._reload().pids.get(f"dhcpd-{role}"), "dhcpd")
 
     # -- the library's view ---------------------------------------------------------------

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import shutil
+from pathlib import Path
 
 from omapifo.states import Role
 
@@ -166,6 +168,45 @@ def restore(ns: str, gateway: str) -> None:
     run("ip", "-n", ns, "route", "replace", "default", "via", gateway)
 
 
+# nftables: the lab's own table in a namespace (a firewall on a server's host, or on the
+# router). A namespace has a ruleset of its own and takes it along when it is deleted, so
+# :func:`remove` needs no record of the rules; :func:`unfilter` takes them away earlier.
+FILTER_TABLE = "omapifo_lab"
+_HOOKS = ("input", "forward", "output")
+
+
+def _nft(ns: str, *args: str, check: bool = True) -> None:
+    if shutil.which("nft") is None and not Path("/usr/sbin/nft").exists():
+        raise LabError("nft is missing: `apt-get install nftables` (or `make apt`)")
+    run("ip", "netns", "exec", ns, "nft", *args, check=check)
+
+
+def filter_(ns: str, rule: str, hook: str = "input") -> None:
+    """Add one nftables rule (``rule`` as nft(8) reads it, e.g. "tcp dport 7911 reject")
+    to the lab's table in namespace ``ns``, in a chain on ``hook`` ("input" on a server's
+    host, "forward" on the router)."""
+    if hook not in _HOOKS:
+        raise LabError(f"nftables hook {hook!r}: use one of {', '.join(_HOOKS)}")
+    _nft(ns, "add", "table", "inet", FILTER_TABLE)
+    _nft(ns, "add", "chain", "inet", FILTER_TABLE, hook,
+         f"{{ type filter hook {hook} priority 0 ; policy accept ; }}")
+    _nft(ns, "add", "rule", "inet", FILTER_TABLE, hook, rule)
+
+
+def unfilter(ns: str) -> None:
+    """Remove the lab's nftables table from ``ns`` (fine when there is none)."""
+    if run("ip", "netns", "exec", ns, "nft", "list", "table", "inet", FILTER_TABLE,
+           check=False).returncode == 0:
+        _nft(ns, "delete", "table", "inet", FILTER_TABLE)
+
+
+def filters(ns: str) -> str:
+    """The lab's nftables rules in ``ns`` as nft lists them ("" when there are none)."""
+    got = run("ip", "netns", "exec", ns, "nft", "list", "table", "inet", FILTER_TABLE,
+              check=False)
+    return got.stdout if got.returncode == 0 else ""
+
+
 def _partition_rules(prefix: str, layout: Layout, action: str, check: bool) -> None:
     # the second failover peer's addresses too (unused, and harmless, without one)
     for index in (0, 1):
@@ -178,8 +219,8 @@ def _partition_rules(prefix: str, layout: Layout, action: str, check: bool) -> N
 def partition(prefix: str, layout: Layout) -> None:
     """Cut the two servers off from each other only; both stay reachable from here.
 
-    These machines have no iptables or nft: a blackhole policy rule in the router
-    namespace drops what one server sends the other (facts file, measured)."""
+    A blackhole policy rule in the router namespace drops what one server sends the
+    other (facts file, measured); it needs no firewall tool."""
     _partition_rules(prefix, layout, "add", check=True)
 
 

@@ -5,7 +5,8 @@
     ├── PeerError                     something went wrong talking to one dhcpd
     │   ├── PeerUnreachable           no OMAPI connection (no route, closed, ...)
     │   │   ├── PeerTimeout           the peer did not answer within the timeout
-    │   │   └── ConnectionRefused     its host refused the connection: dhcpd is not running
+    │   │   ├── ConnectionRefused     a TCP reset from its host: dhcpd is not running
+    │   │   └── ConnectionRejected    an ICMP error (a filter) answered: says nothing of dhcpd
     │   ├── AuthenticationFailed      dhcpd refused our OMAPI key
     │   ├── NotFound                  dhcpd has no such object (lease, failover peer name)
     │   ├── Refused                   dhcpd answered an update with an error status
@@ -75,9 +76,27 @@ class PeerTimeout(PeerUnreachable):
 
 
 class ConnectionRefused(PeerUnreachable):
-    """The peer's host answered the connection with a reset: the host is up and nothing
-    listens on the OMAPI port, which is what a stopped dhcpd looks like (a firewall that
-    rejects instead of dropping looks the same: see docs/runbook.md)."""
+    """The peer's host answered the connection with a TCP reset and no ICMP error: the
+    host is up and nothing listens on the OMAPI port, which is what a stopped dhcpd looks
+    like (a firewall rule ``reject with tcp reset`` looks the same: docs/runbook.md)."""
+
+
+class ConnectionRejected(PeerUnreachable):
+    """An ICMP error answered the connection (port-unreachable, admin-prohibited,
+    host-prohibited...): a filter at ``offender`` (the peer's host or a router on the way)
+    rejected it. It says nothing about dhcpd, which may be running and serving.
+
+    ``offender`` is the address the ICMP error came from, ``icmp_type``/``icmp_code`` what
+    it said (RFC 792; 3/3 port unreachable, 3/13 communication administratively
+    prohibited). All three are None when the error was re-created from its problem type."""
+
+    def __init__(self, message: str, *, peer: str | None = None, operation: str | None = None,
+                 offender: str | None = None, icmp_type: int | None = None,
+                 icmp_code: int | None = None):
+        super().__init__(message, peer=peer, operation=operation)
+        self.offender = offender
+        self.icmp_type = icmp_type
+        self.icmp_code = icmp_code
 
 
 class AuthenticationFailed(PeerError):
@@ -135,7 +154,16 @@ class PartialChange(OmapifoError):
 # ever made. Any other failure after sending (timeout, connection lost) leaves the outcome
 # unknown until a read tells (FailoverPair's audited attempts record it so).
 NOT_TAKEN: tuple[type[PeerError], ...] = (Refused, NotFound, AuthenticationFailed,
-                                          ConnectionRefused)
+                                          ConnectionRefused, ConnectionRejected)
+
+
+def by_name(name: str | None) -> type[OmapifoError] | None:
+    """The error class of this module named ``name`` (a PeerView's ``error_kind`` as the
+    REST service sends it), if any."""
+    value = vars(sys.modules[__name__]).get(name or "")
+    if isinstance(value, type) and issubclass(value, OmapifoError):
+        return value
+    return None
 
 
 def from_problem_type(uri: str | None) -> type[OmapifoError] | None:

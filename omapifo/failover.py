@@ -143,7 +143,7 @@ class FailoverPair:
         except PeerError as exc:
             if strict:
                 raise
-            return PeerView(role, self.endpoint(role), None, str(exc), type(exc).__name__)
+            return PeerView.failed(role, self.endpoint(role), exc)
 
     def on_both(self, fn: Callable[[Role], T]) -> tuple[T, T]:
         """``(fn(PRIMARY), fn(SECONDARY))``, the two called concurrently (the secondary on

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .dhcpdconf import DhcpdConf
+from .errors import AuthenticationFailed, NotFound
 from .evidence import Evidence
 from .hosts import Host
 from .pairstate import PairState, PeerView
@@ -39,10 +40,10 @@ def _refuse(why: str, partner: Evidence) -> Decision:
 
 def _fix_for(view: PeerView) -> str:
     """What to fix when a peer answers but cannot be read (its dhcpd is running)."""
-    kind = view.error_kind
-    if kind == "AuthenticationFailed":
+    kind = view.error_class
+    if kind is not None and issubclass(kind, AuthenticationFailed):
         return "check that omapifo's key (name, secret, algorithm) matches its dhcpd.conf"
-    if kind == "NotFound":
+    if kind is not None and issubclass(kind, NotFound):
         return "check the failover peer name in omapifo's configuration against its dhcpd.conf"
     return "check that the configured address and port are its dhcpd's omapi-port"
 
@@ -59,10 +60,12 @@ def partner_down(role: Role, st: PairState, *, force: bool) -> Decision:
     """May ``role`` be moved into partner-down, given both peers as read just now?
 
     Proceeds when the peer reads communications-interrupted, neither peer is in
-    partner-down, and its partner's host refused the connection (up, dhcpd not running).
-    A partner that cannot be reached at all (no route, timeout) looks exactly like a
-    partition, so that needs ``force`` (with a reason). A partner that answers but cannot
-    be read (key, peer name, protocol) is running: refused even with force.
+    partner-down, and its partner's host refused the connection with a TCP reset (up,
+    dhcpd not running). A partner that cannot be reached at all (no route, timeout) looks
+    exactly like a partition, and one whose connection a filter rejected (an ICMP error)
+    may be running behind that filter: both need ``force`` (with a reason). A partner that
+    answers but cannot be read (key, peer name, protocol) is running: refused even with
+    force.
     """
     target, other = st.peer(role), st.peer(role.other)
     evidence = other.evidence
@@ -92,6 +95,17 @@ def partner_down(role: Role, st: PairState, *, force: bool) -> Decision:
     if evidence is Evidence.DHCPD_STOPPED:
         return Decision(True, f"the {role.other}'s host refused the connection: the host is up "
                         "and its dhcpd is not running", evidence)
+    if evidence is Evidence.FILTERED:
+        if force:
+            return Decision(True, f"forced: the {role.other} is behind a filter ({other.error})",
+                            evidence)
+        return _refuse(f"the {role.other} cannot be read: {other.error}. A rejecting firewall "
+                       "is not a stopped dhcpd: it may be alive and serving clients, and "
+                       "partner-down would make both hand out the same addresses. Check on "
+                       f"the {role.other}'s host first (is dhcpd running? its firewall rules, "
+                       "e.g. `nft list ruleset`), or let OMAPI from here through. If you know "
+                       "it cannot serve clients, force it with a reason (--force --reason "
+                       'TEXT, or {"force": true, "reason": "..."})', evidence)
     if evidence is Evidence.SILENT:
         if force:
             return Decision(True, f"forced: the {role.other} cannot be reached ({other.error})",
@@ -131,6 +145,8 @@ def shutdown(role: Role, st: PairState, *, force: bool) -> Decision:
         seen = "is not running (its host refused the connection)"
     elif evidence is Evidence.SILENT:
         seen = f"cannot be reached ({other.error})"
+    elif evidence is Evidence.FILTERED:
+        seen = f"is behind a filter ({other.error})"
     else:
         seen = f"answers but cannot be read ({other.error}); {_fix_for(other)}"
     if force:

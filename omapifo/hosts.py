@@ -168,7 +168,7 @@ def host_view(pair: PairAccess, name: str | None = None, *, mac: str | None = No
             return read_host(pair.peer(role), lookup)
         except PeerError as exc:
             errors[role] = str(exc)
-            evidence[role] = Evidence.of(type(exc).__name__)
+            evidence[role] = Evidence.of(exc)
             return None
 
     primary, secondary = pair.on_both(read)

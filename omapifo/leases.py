@@ -217,7 +217,7 @@ def lease_view(pair: PairAccess, ip: str | None = None, *, mac: str | None = Non
             return None  # that peer has no such lease: an answer, not a failure
         except PeerError as exc:
             errors[role] = str(exc)
-            evidence[role] = Evidence.of(type(exc).__name__)
+            evidence[role] = Evidence.of(exc)
             return None
 
     primary, secondary = pair.on_both(read)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import hashlib
 import hmac
 import socket
@@ -28,6 +29,7 @@ import pypureomapi as _pom  # type: ignore[import-untyped]  # ships no type info
 from .errors import (
     AuthenticationFailed,
     ConnectionRefused,
+    ConnectionRejected,
     NotFound,
     PeerError,
     PeerTimeout,
@@ -105,6 +107,135 @@ class _HMACAuthenticator(_pom.OmapiAuthenticatorBase):  # type: ignore[misc]
 
     def sign(self, message: bytes) -> bytes:
         return hmac.new(self._secret, message, self._digest).digest()
+
+
+# -- what a refused connect tells: a TCP reset or an ICMP error -----------------------------
+#
+# Linux reports an ICMP port-unreachable answer to our SYN with the same ECONNREFUSED as a
+# TCP reset (facts file, third round), so the errno alone cannot prove a stopped dhcpd.
+# With the socket option IP_RECVERR (ip(7); value 11 at SOL_IP) the kernel also queues the
+# ICMP error on the socket, readable with recvmsg(MSG_ERRQUEUE) after the failed connect;
+# a reset queues nothing. Measured here (kernel 6.18, nftables 1.0.6 in the primary's
+# namespace, connecting from the root namespace through the lab's router):
+#   no rule, dhcpd stopped            ECONNREFUSED, queue empty
+#   reject with tcp reset             ECONNREFUSED, queue empty (indistinguishable)
+#   reject (default), icmpx port-u.   ECONNREFUSED, ICMP 3/3 from the primary's address
+#   reject with icmp admin-prohibited EHOSTUNREACH, ICMP 3/13 from the primary's address
+#   reject with icmp host-prohibited  EHOSTUNREACH, ICMP 3/10 from the primary's address
+#   the same rules on the router      the same, from the router's address
+#   drop                              timeout, queue empty
+#   link down / no such host          EHOSTUNREACH after ~3 s, ICMP 3/1 from the router
+_IP_RECVERR = getattr(socket, "IP_RECVERR", 11)  # linux/in.h; Python defines it on Linux
+_SO_EE_ORIGIN_ICMP = 2  # linux/errqueue.h
+# struct sock_extended_err (linux/errqueue.h): ee_errno, ee_origin, ee_type, ee_code,
+# ee_pad, ee_info, ee_data; the offender's struct sockaddr_in follows it
+_EXTENDED_ERR = struct.Struct("=IBBBBII")
+_ICMP_DEST_UNREACH = 3
+_UNREACH_NAMES = {0: "net-unreachable", 1: "host-unreachable", 2: "prot-unreachable",
+                  3: "port-unreachable", 9: "net-prohibited", 10: "host-prohibited",
+                  13: "admin-prohibited"}  # RFC 792/1812 codes, named as nft(8) names them
+# Destination-unreachable codes that only a filter sends for TCP: Linux answers a SYN to
+# a closed port with a reset, never with ICMP port- or protocol-unreachable, and the
+# "prohibited" codes are what reject rules send (nft(8), REJECT STATEMENT). Net- and
+# host-unreachable are what a router says when it has no route or no ARP answer (measured
+# for a cut link): a dead host and a partition, not a filter.
+_FILTER_CODES = frozenset({2, 3, 9, 10, 13, 14, 15})
+
+
+@dataclass(frozen=True)
+class IcmpError:
+    """The ICMP error the kernel queued for a connection (IP_RECVERR)."""
+
+    errno: int  # what the kernel made of it (ECONNREFUSED, EHOSTUNREACH, ...)
+    icmp_type: int
+    icmp_code: int
+    offender: str | None  # the address the ICMP error came from
+
+    @property
+    def name(self) -> str:
+        if self.icmp_type == _ICMP_DEST_UNREACH and self.icmp_code in _UNREACH_NAMES:
+            return _UNREACH_NAMES[self.icmp_code]
+        return f"type {self.icmp_type} code {self.icmp_code}"
+
+    @property
+    def from_a_filter(self) -> bool:
+        return self.icmp_type == _ICMP_DEST_UNREACH and self.icmp_code in _FILTER_CODES
+
+    @property
+    def what(self) -> str:
+        return f"ICMP {self.name} (type {self.icmp_type}, code {self.icmp_code})"
+
+    def __str__(self) -> str:
+        return f"{self.what} from {self.offender or 'an unknown address'}"
+
+
+def decode_extended_error(data: bytes) -> IcmpError | None:
+    """The ICMP error of one IP_RECVERR control message (struct sock_extended_err, then
+    the offender's sockaddr_in); None if the error did not come from ICMP."""
+    if len(data) < _EXTENDED_ERR.size:
+        raise ValueError(f"an IP_RECVERR message of {len(data)} bytes is too short "
+                         f"(struct sock_extended_err has {_EXTENDED_ERR.size})")
+    ee_errno, origin, type_, code, _pad, _info, _data = _EXTENDED_ERR.unpack_from(data)
+    if origin != _SO_EE_ORIGIN_ICMP:
+        return None
+    offender = None
+    at = _EXTENDED_ERR.size
+    if len(data) >= at + 8 and struct.unpack_from("=H", data, at)[0] == socket.AF_INET:
+        offender = socket.inet_ntoa(data[at + 4:at + 8])
+    return IcmpError(ee_errno, type_, code, offender)
+
+
+class _ErrorQueueUnreadable(Exception):
+    """The socket's error queue could not be read: no proof either way."""
+
+
+def _queued_icmp_error(sock: socket.socket) -> IcmpError | None:
+    """The ICMP error queued on ``sock`` after a failed connect; None if nothing is
+    queued (a TCP reset). Non-blocking: with a timeout set, CPython waits for the socket to
+    turn readable before each try, and an empty queue then costs the whole timeout."""
+    sock.setblocking(False)
+    try:
+        _data, ancillary, _flags, _addr = sock.recvmsg(0, 512, socket.MSG_ERRQUEUE)
+    except BlockingIOError:
+        return None
+    except OSError as exc:
+        raise _ErrorQueueUnreadable(str(exc)) from exc
+    for level, kind, data in ancillary:
+        if level == socket.SOL_IP and kind == _IP_RECVERR:
+            try:
+                found = decode_extended_error(data)
+            except ValueError as exc:
+                raise _ErrorQueueUnreadable(str(exc)) from exc
+            if found is not None:
+                return found
+    raise _ErrorQueueUnreadable("a queued error that did not come from ICMP")
+
+
+class _ConnectedTransport(_pom.TCPClientTransport):  # type: ignore[misc]
+    """pypureomapi's transport over a socket we connected ourselves (see _open_socket)."""
+
+    def __init__(self, protocol: _pom.OmapiProtocol, sock: socket.socket) -> None:
+        # Deliberately not TCPClientTransport.__init__, which makes and connects a socket
+        # of its own; the rest of the class (write, fill_inbuffer, close) is pypureomapi's.
+        self.protocol = protocol
+        self.connection: socket.socket | None = sock
+        protocol.connection_made(self)
+
+
+class _OmapiOnSocket(_pom.Omapi):  # type: ignore[misc]
+    """pypureomapi's Omapi over an already connected socket: its constructor (1.1) minus
+    the connect. Everything after the connect (greeting, authenticator, messages) stays
+    pypureomapi's."""
+
+    def __init__(self, host: str, port: int, sock: socket.socket) -> None:
+        self.hostname = host
+        self.port = port
+        self.protocol = _pom.OmapiProtocol()
+        self.recv_message_queue: list[_pom.OmapiMessage | None] = []
+        self.protocol.startup_completed = lambda: self.recv_message_queue.append(None)
+        self.protocol.message_received = self.recv_message_queue.append
+        self.transport = _ConnectedTransport(self.protocol, sock)
+        self.recv_protocol_initialization()
 
 
 @dataclass(frozen=True)
@@ -199,15 +330,12 @@ class OmapiPeer:
         if self._conn is not None and self._conn.transport.connection is not None:
             return self._conn
         self._drop()
+        sock = self._open_socket(operation)
         try:
-            conn = _pom.Omapi(self.host, self.port, timeout=self.connect_timeout)
+            conn = _OmapiOnSocket(self.host, self.port, sock)
         except Exception as exc:  # noqa: BLE001 - every failure becomes ours
+            sock.close()
             raise self._map_connect_error(exc, operation) from exc
-        sock = conn.transport.connection
-        assert sock is not None
-        # pypureomapi's socket has no TCP_NODELAY: small requests then wait on
-        # Nagle + delayed ACK (~40 ms) whenever two writes go out back to back.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             conn.initialize_authenticator(_HMACAuthenticator(self.key))
         except Exception as exc:  # noqa: BLE001
@@ -217,20 +345,103 @@ class OmapiPeer:
         self._conn = conn
         return conn
 
+    def _open_socket(self, operation: str) -> socket.socket:
+        """A TCP connection to the peer, or the error that says what answered instead.
+
+        pypureomapi connects in its own constructor, on a socket of its own, and only the
+        errno of a failed connect escapes; the ICMP error that tells a filter from a
+        stopped dhcpd is gone with that socket. So we connect, with IP_RECVERR set, and
+        hand the connected socket to pypureomapi (_OmapiOnSocket): the evidence comes from
+        the very attempt that failed. (A second connect of our own after pypureomapi's was
+        refused would cost another SYN per failure, and the peer or the filter could
+        change in between.)
+        """
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.connect_timeout)
+            try:
+                sock.setsockopt(socket.SOL_IP, _IP_RECVERR, 1)
+                recverr = True
+            except OSError:  # not Linux: a refusal then proves nothing (see below)
+                recverr = False
+            try:
+                sock.connect((self.host, self.port))
+            except OSError as exc:
+                raise self._map_socket_error(sock, exc, recverr, operation) from exc
+            if recverr:
+                # Only for the connect: on an open connection IP_RECVERR makes TCP treat
+                # ICMP errors as fatal (tcp_v4_err; measured: ECONNREFUSED after 0.2 s
+                # instead of the timeout), where RFC 1122 4.2.3.9 has them soft, so a
+                # passing ICMP error of a router would abort a scan.
+                sock.setsockopt(socket.SOL_IP, _IP_RECVERR, 0)
+            # pypureomapi's own socket had no TCP_NODELAY: small requests then waited on
+            # Nagle + delayed ACK (~40 ms) whenever two writes went out back to back.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def _map_socket_error(self, sock: socket.socket, exc: OSError, recverr: bool,
+                          operation: str) -> PeerError:
+        """What a failed connect tells: a reset (ConnectionRefused), a filter's ICMP error
+        (ConnectionRejected), or no connection (PeerUnreachable, PeerTimeout)."""
+        where = f"{self.host}:{self.port}"
+        if isinstance(exc, (socket.timeout, TimeoutError)):
+            return PeerTimeout(
+                f"no answer to the connection to {where} within {self.connect_timeout:g} s "
+                "(peer down, link cut, or a firewall that drops)",
+                peer=self.label, operation=operation)
+        icmp: IcmpError | None = None
+        unreadable = None if recverr else "IP_RECVERR is not available here"
+        if recverr:
+            try:
+                icmp = _queued_icmp_error(sock)
+            except _ErrorQueueUnreadable as why:
+                unreadable = str(why)
+        if icmp is not None and icmp.from_a_filter:
+            return ConnectionRejected(
+                f"a filter at {icmp.offender or 'an unknown address'}{self._whose(icmp)} "
+                "rejected the "
+                f"connection to {where} with {icmp.what}: a firewall answered, not dhcpd, which "
+                "may be running and serving", peer=self.label, operation=operation,
+                offender=icmp.offender, icmp_type=icmp.icmp_type, icmp_code=icmp.icmp_code)
+        if icmp is not None:
+            return PeerUnreachable(f"cannot connect to {where}: {exc.strerror or exc} "
+                                   f"({icmp})", peer=self.label, operation=operation)
+        if exc.errno == errno.ECONNREFUSED and unreadable is None:
+            # A TCP reset and no ICMP error (measured: a stopped dhcpd, its host up). A
+            # firewall's `reject with tcp reset` sends the same reset: indistinguishable.
+            return ConnectionRefused(
+                f"connection to {where} refused with a TCP reset (dhcpd not running, or "
+                "omapi-port not set, or a firewall rule that resets)", peer=self.label,
+                operation=operation)
+        if exc.errno == errno.ECONNREFUSED:
+            return PeerUnreachable(f"connection to {where} refused, and whether by a TCP "
+                                   f"reset or an ICMP error cannot be told ({unreadable})",
+                                   peer=self.label, operation=operation)
+        return PeerUnreachable(f"cannot connect to {where}: {exc.strerror or exc}",
+                               peer=self.label, operation=operation)
+
+    def _whose(self, icmp: IcmpError) -> str:
+        """Whose address the ICMP error came from, when the peer is configured by address."""
+        try:
+            host = socket.inet_aton(self.host)
+        except OSError:
+            return ""  # a host name: its address is not known here
+        if icmp.offender is None:
+            return ""
+        return (" (the peer's own address)" if socket.inet_aton(icmp.offender) == host
+                else " (a router on the way)")
+
     def _map_connect_error(self, exc: Exception, operation: str) -> PeerError:
+        """What a failure during the OMAPI greeting (the TCP connection made) tells."""
         where = f"{self.host}:{self.port}"
         if isinstance(exc, (socket.timeout, TimeoutError)):
             return PeerTimeout(
                 f"no OMAPI greeting from {where} within {self.connect_timeout:g} s "
                 "(peer down, link cut, or not an OMAPI port)",
                 peer=self.label, operation=operation)
-        if isinstance(exc, ConnectionRefusedError):
-            # A TCP reset from the host (measured in the lab: a stopped dhcpd, its host up).
-            # A cut link or a dead host gives "no route" or a timeout instead; the guards
-            # tell these apart (omapifo.evidence).
-            return ConnectionRefused(f"connection to {where} refused (dhcpd not running, "
-                                     "or omapi-port not set)", peer=self.label,
-                                     operation=operation)
         if isinstance(exc, OSError):
             return PeerUnreachable(f"cannot connect to {where}: {exc.strerror or exc}",
                                    peer=self.label, operation=operation)

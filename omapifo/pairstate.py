@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from .config import Endpoint
+from .errors import OmapifoError, by_name
 from .evidence import Evidence
 from .severity import Health
 from .states import FailoverState, FailoverStatus, Role, recover_wait_until
@@ -23,16 +24,33 @@ class PeerView:
     status: FailoverStatus | None
     error: str | None = None
     error_kind: str | None = None  # the omapifo.errors class name, e.g. "PeerTimeout"
+    # the class itself when the read failed here (a view loaded from JSON has the name only)
+    error_type: type[OmapifoError] | None = field(default=None, compare=False)
+
+    @classmethod
+    def failed(cls, role: Role, endpoint: Endpoint, error: OmapifoError) -> PeerView:
+        """The view of a peer whose read raised ``error``."""
+        return cls(role, endpoint, None, str(error), type(error).__name__, type(error))
 
     @property
     def reachable(self) -> bool:
         return self.status is not None
 
     @property
+    def error_class(self) -> type[OmapifoError] | None:
+        """The error's class: the one raised here, else the omapifo.errors class that
+        ``error_kind`` names (None when the read worked or the name is unknown)."""
+        if self.status is not None:
+            return None
+        return self.error_type or by_name(self.error_kind)
+
+    @property
     def evidence(self) -> Evidence:
-        """What the read (or its failure) tells about this peer; see omapifo.evidence."""
-        return Evidence.READABLE if self.status is not None else Evidence.of(
-            self.error_kind or "PeerError")
+        """What the read (or its failure) tells about this peer, keyed by the error's
+        class (an unknown one is SILENT, never "stopped"); see omapifo.evidence."""
+        if self.status is not None:
+            return Evidence.READABLE
+        return Evidence.of(self.error_class or self.error_kind or "PeerError")
 
     @property
     def local_state(self) -> FailoverState | None:

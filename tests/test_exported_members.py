@@ -22,7 +22,8 @@ PUBLIC = {
     "AuditRecord", "AuditSink", "JsonLinesAudit", "Outcome",
     # errors
     "OmapifoError", "ConfigError", "PeerError", "PeerUnreachable", "PeerTimeout",
-    "ConnectionRefused", "AuthenticationFailed", "NotFound", "Refused", "ProtocolError",
+    "ConnectionRefused", "ConnectionRejected", "AuthenticationFailed", "NotFound", "Refused",
+    "ProtocolError",
     "OperationRefused", "PartnerDownRefused", "ReleaseRefused", "ActionBusy",
     "AuditUnavailable", "ConvergenceError",
     # host reservations

@@ -29,7 +29,7 @@ from .recorded import failover_state
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 KIND = {Evidence.DHCPD_STOPPED: "ConnectionRefused", Evidence.SILENT: "PeerTimeout",
-        Evidence.ANSWERS_BADLY: "AuthenticationFailed"}
+        Evidence.ANSWERS_BADLY: "AuthenticationFailed", Evidence.FILTERED: "ConnectionRejected"}
 
 
 def view(role: Role, local: S | Evidence, partner: S | None = None) -> PeerView:
@@ -53,6 +53,8 @@ PARTNER_DOWN_TABLE = [
     (Evidence.DHCPD_STOPPED, CI, False, True, "refused the connection"),
     (Evidence.SILENT, CI, False, False, "cannot be reached from here"),
     (Evidence.SILENT, CI, True, True, "forced"),
+    (Evidence.FILTERED, CI, False, False, "A rejecting firewall is not a stopped dhcpd"),
+    (Evidence.FILTERED, CI, True, True, "forced: the primary is behind a filter"),
     (Evidence.ANSWERS_BADLY, CI, False, False, "answers but cannot be read"),
     (Evidence.ANSWERS_BADLY, CI, True, False, "answers but cannot be read"),
     (CI, CI, False, False, "still answers over OMAPI"),
@@ -75,6 +77,13 @@ def test_a_silent_partner_refusal_says_what_to_check_and_how_to_force():
         assert words in decision.why
 
 
+def test_a_filtered_partner_refusal_names_what_was_seen_and_how_to_force():
+    decision = guards.partner_down(Role.SECONDARY, state(Evidence.FILTERED, CI), force=False)
+    for words in ("fake ConnectionRejected", "may be alive and serving", "nft list ruleset",
+                  "--force --reason"):
+        assert words in decision.why
+
+
 def test_the_secondary_believing_its_partner_in_partner_down_is_a_split_brain_risk():
     decision = guards.partner_down(Role.SECONDARY,
                                    state(Evidence.SILENT, CI, secondary_sees=S.PARTNER_DOWN),
@@ -87,6 +96,8 @@ def test_the_secondary_believing_its_partner_in_partner_down_is_a_split_brain_ri
     (S.NORMAL, CI, False, False),
     (S.NORMAL, Evidence.DHCPD_STOPPED, False, False),
     (S.NORMAL, Evidence.SILENT, False, False),
+    (S.NORMAL, Evidence.FILTERED, False, False),
+    (S.NORMAL, Evidence.FILTERED, True, True),
     (S.NORMAL, Evidence.ANSWERS_BADLY, False, False),
     (S.NORMAL, Evidence.SILENT, True, True),
     (Evidence.SILENT, S.NORMAL, True, False),  # the target itself must answer
@@ -120,19 +131,26 @@ def partitioned(healthy_lab):
         lab.wait_states(CI, CI, timeout=lab.settings.max_response_delay + 45)
         yield lab
     finally:
-        lab.mend()
-        with FailoverPair(lab.pair_config()) as pair:  # undo a partner-down a test left
-            for role in Role:
-                if pair.state().peer(role).local_state is S.PARTNER_DOWN:
-                    reset_to_interrupted(pair, role)
-        try:
-            lab.wait_normal(timeout=60)
-        except Exception:  # noqa: BLE001 - restart both, which always ends in normal
-            for role in Role:
-                lab.stop(role)
-            for role in Role:
-                lab.start(role, wait=False)
-            lab.wait_normal(timeout=120)
+        unpartition(lab)
+
+
+def unpartition(lab) -> None:
+    """Mend a partition, remove the lab's firewall rules, undo a partner-down a test left,
+    and wait until both are normal again (restarting both if they do not get there)."""
+    lab.mend()
+    lab.unfilter()
+    with FailoverPair(lab.pair_config()) as pair:
+        for role in Role:
+            if pair.state().peer(role).local_state is S.PARTNER_DOWN:
+                reset_to_interrupted(pair, role)
+    try:
+        lab.wait_normal(timeout=60)
+    except Exception:  # noqa: BLE001 - restart both, which always ends in normal
+        for role in Role:
+            lab.stop(role)
+        for role in Role:
+            lab.start(role, wait=False)
+        lab.wait_normal(timeout=120)
 
 
 def reset_to_interrupted(pair: FailoverPair, role: Role) -> None:
