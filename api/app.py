@@ -145,7 +145,7 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
     app.config["TRUSTED_HOSTS"] = list(hosts)
     database = database_path(svc_cfg, os.environ)
     store = Store(database)
-    metrics = Metrics()
+    metrics = Metrics(critical_after=svc_cfg.comms_interrupted_warning)
     audit = ServiceAudit(store, metrics)
     pairs = {name: FailoverPair(pc, audit=audit,
                                 comms_interrupted_limit=svc_cfg.comms_interrupted_warning)

@@ -50,6 +50,13 @@ class ServiceAudit:
         count = getattr(self.metrics, "count_action", None)
         if count is not None:
             count(pair, action, str(outcome))
+        started = getattr(self.metrics, "start_maintenance", None)
+        if started is not None and record is not None and record.action == "maintenance" \
+                and outcome is Outcome.DONE:  # omapifo_maintenance_in_progress (issue 22)
+            try:
+                started(record.pair, record.peer, record.at)
+            except Exception:  # noqa: BLE001 - a metric must never cost the audit record
+                log.exception("could not mark the maintenance of %s in the metrics", pair)
         try:
             self.store.finish(record_id, outcome, detail)
         finally:  # the journal's copy of the outcome, recorded or not

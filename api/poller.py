@@ -34,6 +34,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from omapifo import FailoverPair, FailoverState, PairState, PoolReport, Role, __version__
 from omapifo.errors import ConfigError
+from omapifo.severity import PEER_CRITICAL_AFTER
 
 from . import logs
 from .schemas import PairStateSchema
@@ -70,9 +71,12 @@ def _drop(gauge: Gauge, *labels: str) -> None:
 
 
 class Metrics:
-    """The service's Prometheus metrics, in a registry of its own (one per app)."""
+    """The service's Prometheus metrics, in a registry of its own (one per app).
 
-    def __init__(self) -> None:
+    ``critical_after`` is the service's ``comms_interrupted_warning``: exported so that the
+    alerting rules compare against the number the service rates by (issue 22)."""
+
+    def __init__(self, critical_after: float = PEER_CRITICAL_AFTER) -> None:
         self.registry = CollectorRegistry()
         labels = ["pair", "peer"]
         r = self.registry
@@ -117,10 +121,60 @@ class Metrics:
         self.actions = Counter("omapifo_actions", "partner-down, shutdown and release "
                                "decisions by outcome", ["pair", "action", "outcome"],
                                registry=r)
+        # -- what the alerting rules need to fail loud, not silent (issue 22) --
+        # Always there, whatever the pairs do: deploy/prometheus/omapifo.rules.yml's
+        # OmapifoDown fires for a target that does not export it, and its
+        # DhcpCommunicationsInterrupted compares omapifo_peer_state_seconds against it.
+        self.critical_after = Gauge("omapifo_peer_critical_after_seconds", "seconds of "
+                                    "communications-interrupted after which this service "
+                                    "calls a pair critical (comms_interrupted_warning; "
+                                    "omapifo check's default -c)", registry=r)
+        self.critical_after.set(critical_after)
+        self.maintenance = Gauge("omapifo_maintenance_in_progress", "1 for the peer under a "
+                                 "planned maintenance this service started, until both peers "
+                                 "are normal again; 0 otherwise", labels, registry=r)
+        self.maintenance_started = Gauge("omapifo_maintenance_started_timestamp_seconds",
+                                         "UNIX time the planned maintenance in progress "
+                                         "began (only while one is)", labels, registry=r)
+        # pair -> (peer, when it began, when the service learnt that its start completed)
+        self._maintenance: dict[str, tuple[str, datetime, datetime]] = {}
+        self._maintenance_lock = threading.Lock()  # requests start one, polls end it
 
     def count_action(self, pair: str, action: str, outcome: str) -> None:
         """One decision of the audit trail (``outcome``: done, refused, dry-run, ...)."""
         self.actions.labels(pair, action, outcome).inc()
+
+    def start_maintenance(self, pair: str, peer: str, began: datetime) -> None:
+        """A planned maintenance of ``peer`` completed its start (shut down, its partner in
+        partner-down): in progress until a poll reads both peers normal again
+        (:meth:`observe`). Kept in memory only: a restarted service forgets it and the
+        alerts page as without one (loud, never silent; docs/monitoring.md)."""
+        with self._maintenance_lock:
+            self._maintenance[pair] = (peer, began, datetime.now(timezone.utc))
+            self._show_maintenance(pair)
+
+    def _show_maintenance(self, pair: str) -> None:
+        peer, began, _ = self._maintenance.get(pair, ("", None, None))
+        for role in Role:
+            self.maintenance.labels(pair, str(role)).set(1 if str(role) == peer else 0)
+            if str(role) == peer and began is not None:
+                self.maintenance_started.labels(pair, peer).set(began.timestamp())
+            else:
+                _drop(self.maintenance_started, pair, str(role))
+
+    def _end_maintenance(self, st: PairState) -> None:
+        """Both peers normal in a read that ended after the start completed: it is over. A
+        poll that read both normal just before the shutdown can end after the start only
+        if it took longer than the start (the partner notices the stop 8-12 s after it,
+        measured; omapifo.maintenance), so it cannot end the maintenance at once."""
+        normal = all(st.peer(role).local_state is FailoverState.NORMAL for role in Role)
+        with self._maintenance_lock:
+            current = self._maintenance.get(st.pair)
+            if normal and current is not None and st.read_at > current[2]:
+                del self._maintenance[st.pair]
+                log.info("%s: both peers normal again: the planned maintenance of the %s is "
+                         "over", st.pair, current[0])
+            self._show_maintenance(st.pair)
 
     def observe_pools(self, report: PoolReport) -> None:
         for pool in report.pools:
@@ -165,6 +219,7 @@ class Metrics:
                 _drop(self.state_seconds, st.pair, peer)
         if both:
             self.last_success.labels(st.pair).set(st.read_at.timestamp())
+        self._end_maintenance(st)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,10 @@ One status line with perfdata, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
 and ``omapifo status``'s, except for communications-interrupted with a known start: there
 ``-w``/``-c`` are monitoring-plugins ranges (clients/nagrange.py) over the seconds a peer
 has spent in it: a server that just died makes its partner communications-interrupted, and
-that is what an admin must act on in time.
+that is what an admin must act on in time. ``-c`` defaults to the configuration's
+``comms_interrupted_warning`` (omapifo.severity.PEER_CRITICAL_AFTER unless set), the number
+the service exports for the alerting rules: the check and the rules call a dead peer
+critical at the same moment (docs/monitoring.md, "When a dead peer is critical").
 
 ``-c`` after ``check`` is the critical range; the configuration file before it is
 ``omapifo --config FILE`` (its ``-c`` works there too, but the long form cannot be misread).
@@ -20,12 +23,13 @@ import sys
 import threading
 from pathlib import Path
 
-from omapifo import FailoverState, Level, PairState, PoolReport, __version__
+from omapifo import Config, FailoverState, Level, PairState, PoolReport, __version__
 from omapifo.config import read_secret_file
 from omapifo.errors import ConfigError
 from omapifo.health import assess
+from omapifo.severity import PEER_CRITICAL_AFTER
 
-from .backend import ApiBackend, Backend, open_backend
+from .backend import ApiBackend, Backend, DirectBackend, open_backend
 from .client import Client
 from .exitcodes import CHECK_NAMES, CHECK_UNKNOWN, check_status
 from .nagrange import Range
@@ -42,8 +46,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "(monitoring-plugins range: 60, 10:, ~:60, 10:60, @10:60; default 60)")
     # -c: the monitoring-plugins spelling every Nagios admin expects; after "check" it is
     # this option, before it the global -c/--config (docs use --config for that one)
-    p.add_argument("-c", "--critical", default="300", metavar="RANGE",
-                   help="the same for CRITICAL (default 300); the configuration file is "
+    p.add_argument("-c", "--critical", metavar="RANGE",
+                   help="the same for CRITICAL (default: the configuration's "
+                   f"comms_interrupted_warning, {PEER_CRITICAL_AFTER:g} unless set, as the "
+                   "service and its alerting rules); the configuration file is "
                    "omapifo --config FILE check ...")
     p.add_argument("-t", "--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                    help=f"UNKNOWN when the whole check takes longer (default "
@@ -108,6 +114,15 @@ def evaluate_runway(report: PoolReport, warn: int | None,
                         f"{crit if crit is not None else ''};0"
 
 
+def default_critical(config: Config | None) -> Range:
+    """``-c`` when none is given: more than ``comms_interrupted_warning`` seconds of the
+    configuration the check reads, the same number the service rates by and exports as
+    ``omapifo_peer_critical_after_seconds`` for the rules. With ``--api`` the check reads no
+    configuration: PEER_CRITICAL_AFTER, the service's default."""
+    limit = PEER_CRITICAL_AFTER if config is None else config.service.comms_interrupted_warning
+    return Range.parse(f"{limit:g}")
+
+
 def read_token_file(path: str) -> str:
     """The token in ``path``, by the key files' rule: owner-only or group-readable (a
     root:nagios 0640 file, as the plugin's user reads it), never open to others."""
@@ -123,9 +138,11 @@ def _backend(args: argparse.Namespace) -> Backend:
     return open_backend(args.config, args.api, None)
 
 
-def _run(args: argparse.Namespace, warn: Range, crit: Range) -> tuple[int, str]:
-    """(exit status, status line) of the check."""
+def _run(args: argparse.Namespace, warn: Range, crit: Range | None) -> tuple[int, str]:
+    """(exit status, status line) of the check; ``crit`` None: :func:`default_critical`."""
     backend = _backend(args)
+    if crit is None:
+        crit = default_critical(backend.config if isinstance(backend, DirectBackend) else None)
     try:
         st = backend.state(args.pair)
         report = backend.pools(args.pair, None, None) if (
@@ -153,7 +170,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             result.append((CHECK_UNKNOWN, f"OMAPIFO UNKNOWN - {exc}"))
 
     try:
-        warn, crit = Range.parse(args.warning), Range.parse(args.critical)
+        warn = Range.parse(args.warning)
+        crit = None if args.critical is None else Range.parse(args.critical)
         if not args.timeout > 0:
             raise ValueError(f"-t {args.timeout:g}: the timeout must be above 0")
     except ValueError as exc:

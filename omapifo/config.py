@@ -37,6 +37,7 @@ from .errors import ConfigError
 from .omapi import ALGORITHMS, DEFAULT_PORT, DEFAULT_TIMEOUT, OmapiKey
 from .pairlock import DEFAULT_LOCK_DIR
 from .scan import DEFAULT_WINDOW, MAX_WINDOW
+from .severity import PEER_CRITICAL_AFTER
 
 
 DEFAULT_CONFIG_PATHS = (Path("omapifo.toml"), Path("/etc/omapifo/omapifo.toml"))
@@ -148,7 +149,8 @@ class ServiceConfig:
     database: Path | None = None
     open_healthz: bool = True
     open_metrics: bool = True
-    comms_interrupted_warning: float = 300.0  # seconds before it turns critical
+    # seconds before it turns critical: the dead-peer policy's number (omapifo.severity)
+    comms_interrupted_warning: float = PEER_CRITICAL_AFTER
     # Fresh reads (?fresh=1, GET /peers/{role}) of one pair share one OMAPI read: a result
     # younger than fresh_min_age is reused; a caller that finds a read in flight waits at
     # most fresh_wait for it, then gets 503 + Retry-After instead of holding a thread.

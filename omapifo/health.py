@@ -13,12 +13,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from .pairstate import PeerView, split_brain
-from .severity import Health, Level, Note
+from .severity import PEER_CRITICAL_AFTER, Health, Level, Note
 from .states import FailoverState as S
 
 #: seconds of communications-interrupted before critical (the service's
-#: ``comms_interrupted_warning`` setting)
-DEFAULT_COMMS_INTERRUPTED_LIMIT = 300.0
+#: ``comms_interrupted_warning`` setting): the dead-peer policy's one number
+DEFAULT_COMMS_INTERRUPTED_LIMIT = PEER_CRITICAL_AFTER
 
 # What each state means, by itself: its level and the sentence ({who} is the peer). Every
 # FailoverState is here once (tests/test_health.py checks it). Communications-interrupted
@@ -94,12 +94,17 @@ def state_level(state: S | None) -> Level:
 
 def comms_interrupted_level(seconds: float | None, warning: float = 0.0,
                             critical: float = DEFAULT_COMMS_INTERRUPTED_LIMIT) -> Level:
-    """Communications-interrupted for ``seconds``: CRITICAL from ``critical`` on, WARNING from
-    ``warning`` on, OK before. An unknown time (dhcpd gave no state-change time) is
-    CRITICAL: nothing shows that it is short."""
-    if seconds is None or seconds >= critical:
+    """Communications-interrupted for ``seconds``: CRITICAL above ``critical``, WARNING
+    above ``warning``, OK before. An unknown time (dhcpd gave no state-change time) is
+    CRITICAL: nothing shows that it is short.
+
+    *Above*, not from: ``omapifo check -c 300`` (a monitoring-plugins range alerts outside
+    0:300) and the alerting rules (``omapifo_peer_state_seconds >
+    omapifo_peer_critical_after_seconds``) say critical after 300 s, so this must too, or
+    the status page and the pager disagree for the second in between."""
+    if seconds is None or seconds > critical:
         return Level.CRITICAL
-    return Level.WARNING if seconds >= warning else Level.OK
+    return Level.WARNING if seconds > warning else Level.OK
 
 
 def format_duration(seconds: float | None) -> str:
@@ -184,8 +189,8 @@ def assess(primary: PeerView, secondary: PeerView, now: datetime,
            rate_unreachable_by_partner: bool = False) -> Health:
     """The pair's health from both views; the worst note wins, every note is a reason.
 
-    Communications-interrupted is WARNING from ``comms_interrupted_warning`` seconds and
-    CRITICAL from ``comms_interrupted_critical`` (and when its time is unknown); before the
+    Communications-interrupted is WARNING after ``comms_interrupted_warning`` seconds and
+    CRITICAL after ``comms_interrupted_critical`` (and when its time is unknown); until the
     warning threshold it is a note at OK. A peer that cannot be read is CRITICAL, unless
     ``rate_unreachable_by_partner`` and its partner has already noticed
     (communications-interrupted or partner-down): then it is a note at OK and the partner's

@@ -6,6 +6,18 @@ from dataclasses import dataclass, field
 
 from .states import Role
 
+#: Seconds a peer may be out of touch with its partner (communications-interrupted: the
+#: partner is dead, or the link between them is cut) before the pair is CRITICAL: the
+#: time an admin has to find out which, and to declare partner-down if the partner is
+#: dead. Critical once it has lasted *more* than this, as monitoring-plugins read
+#: ``-c 300``. The one number of the dead-peer policy: the default of the configuration's
+#: ``comms_interrupted_warning`` (the service's and ``omapifo status``'s rating), which
+#: ``omapifo check -c`` takes by default and the service exports as
+#: ``omapifo_peer_critical_after_seconds`` for the alerting rules to compare against, so
+#: that the rules and the check call a dead peer critical at the same moment
+#: (docs/monitoring.md, "When a dead peer is critical").
+PEER_CRITICAL_AFTER = 300.0
+
 
 class Level(enum.IntEnum):
     """Ordered so that ``max()`` of several levels is the worst; ``str()`` is the lowercase

@@ -134,9 +134,11 @@ def ci_health(age: float | None, **kw) -> Health:
     return assess(p, view(Role.SECONDARY, None), NOW, **kw)
 
 
+# critical *above* the limit, as `omapifo check -c 300` and the alerting rules (issue 22)
 @pytest.mark.parametrize("age, warning, critical, expected", [
-    (10, 0, 300, Level.WARNING), (299, 0, 300, Level.WARNING), (300, 0, 300, Level.CRITICAL),
-    (59, 60, 300, Level.OK), (60, 60, 300, Level.WARNING), (900, 60, 600, Level.CRITICAL)])
+    (10, 0, 300, Level.WARNING), (299, 0, 300, Level.WARNING), (300, 0, 300, Level.WARNING),
+    (301, 0, 300, Level.CRITICAL), (59, 60, 300, Level.OK), (60, 60, 300, Level.OK),
+    (61, 60, 300, Level.WARNING), (900, 60, 600, Level.CRITICAL)])
 def test_communications_interrupted_thresholds(age, warning, critical, expected):
     h = ci_health(age, comms_interrupted_critical=critical, comms_interrupted_warning=warning,
                   rate_unreachable_by_partner=True)
@@ -146,7 +148,8 @@ def test_communications_interrupted_thresholds(age, warning, critical, expected)
 
 def test_the_default_thresholds_are_the_services():
     assert ci_health(299, rate_unreachable_by_partner=True).level is Level.WARNING
-    assert ci_health(300, rate_unreachable_by_partner=True).level is Level.CRITICAL
+    assert ci_health(300, rate_unreachable_by_partner=True).level is Level.WARNING
+    assert ci_health(301, rate_unreachable_by_partner=True).level is Level.CRITICAL
 
 
 def test_an_unknown_time_in_communications_interrupted_is_critical():

@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from itertools import product
 
 import pytest
 
 from omapifo import __version__
-from omapifo import FailoverState as S, FailoverStatus, Level, PairState, PeerView, Role
+from omapifo import Config, FailoverState as S, FailoverStatus, Level, PairState, PeerView, Role
 from omapifo.api.schemas import PairStateSchema
+from omapifo.config import parse_config
 from omapifo.errors import ConfigError
 from omapifo.clients import checkcli
+from omapifo.clients.backend import DirectBackend
 from omapifo.clients.checkcli import evaluate
 from omapifo.clients.cli import build_parser
 from omapifo.clients.nagrange import Range
 from omapifo.clients.exitcodes import check_status
 from omapifo.health import assess, format_duration
+from omapifo.severity import PEER_CRITICAL_AFTER
 
 from ..recorded import failover_state
 from .samples import NOW, P, PRIMARY, SECONDARY
@@ -251,3 +254,62 @@ def test_the_token_file_is_read_only_when_no_one_else_can(tmp_path, monkeypatch,
     assert seen == {"token": "Bearer reader-token"} and status == 3 and "stop here" in out
     status, out = run_check(["check", "p", "--token-file", str(token)], capsys)
     assert status == 3 and "--token-file is the token for --api" in out
+
+
+# --- issue 22: one dead-peer policy, shared by `omapifo check` and the alerting rules ---
+# deploy/prometheus/tests/omapifo_fail_loud_test.yml has the rules at the same boundary:
+# the secondary communications-interrupted for 300 s (silent) and 301 s (critical), with
+# omapifo_peer_critical_after_seconds at PEER_CRITICAL_AFTER (tests/test_prometheus_rules.py
+# checks that the two use the same numbers).
+
+def dead_primary(seconds: float) -> PairState:
+    """The primary dead (no answer), the secondary communications-interrupted for exactly
+    ``seconds`` at the read (dhcpd's clock has whole seconds; the read here too)."""
+    since = int(NOW.timestamp()) - 1000
+    read_at = datetime.fromtimestamp(since + seconds, timezone.utc)
+    primary = peer(Role.PRIMARY, None, None)
+    secondary = PeerView(Role.SECONDARY, SECONDARY, FailoverStatus.from_omapi(P, failover_state(
+        CI, NORMAL, stos=since, hierarchy=1)))
+    schema = PairStateSchema()  # as `omapifo check --api` gets it
+    return schema.load(schema.dump(PairState(P, primary, secondary, read_at,
+                                             assess(primary, secondary, read_at))))
+
+
+def test_a_dead_peer_is_critical_above_the_policys_number_as_in_the_rules():
+    crit = checkcli.default_critical(None)
+    assert str(crit) == f"{PEER_CRITICAL_AFTER:g}" == "300"
+    n = PEER_CRITICAL_AFTER
+    assert evaluate(dead_primary(n), W, crit)[0] is Level.WARNING
+    level, text, perf = evaluate(dead_primary(n + 1), W, crit)
+    assert level is Level.CRITICAL, text
+    assert "secondary_comms_interrupted_seconds=301s;60;300;0" in perf
+    # the library's rating of the same read (the service's, once the partner noticed)
+    for seconds, want in ((n, Level.WARNING), (n + 1, Level.CRITICAL)):
+        st = dead_primary(seconds)
+        assert assess(st.primary, st.secondary, st.read_at,
+                      rate_unreachable_by_partner=True).level is want, seconds
+
+
+def offline(limit: float | None) -> Config:
+    service = {} if limit is None else {"comms_interrupted_warning": limit}
+    return parse_config({"pairs": {P: {"primary": "127.0.0.1:9", "secondary": "127.0.0.1:10",
+                                       "key_name": "k", "key": "eHh4eHh4eHh4eHh4eHh4eA=="}},
+                         "service": service})
+
+
+def test_without_c_the_check_takes_the_configurations_limit(monkeypatch, tmp_path, capsys):
+    """`-c` unset: the configuration's comms_interrupted_warning, the number the service
+    rates by and exports to the rules; PEER_CRITICAL_AFTER when it does not set one."""
+    assert build_parser().parse_args(["check", P]).critical is None
+    assert str(checkcli.default_critical(offline(None))) == "300"
+    for limit, seconds, status in ((600, 600, 1), (600, 601, 2), (None, 301, 2)):
+        backend = DirectBackend(offline(limit), "test", tmp_path / "audit.log")
+        monkeypatch.setattr(backend, "state", lambda pair, s=seconds: dead_primary(s))
+        monkeypatch.setattr(checkcli, "_backend", lambda args, b=backend: b)
+        got, out = run_check(["check", P], capsys)
+        crit = f"{limit or PEER_CRITICAL_AFTER:g}"
+        assert (got, f"secondary_comms_interrupted_seconds={seconds}s;60;{crit};0") == \
+            (status, out.split()[-1]), out
+    # given, -c wins over the configuration
+    got, out = run_check(["check", P, "-c", "1000"], capsys)
+    assert got == 1 and out.split()[-1].endswith(";60;1000;0"), out
