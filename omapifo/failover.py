@@ -380,7 +380,8 @@ class FailoverPair:
                 dry_run: bool = False) -> LeaseView:
         """Release an active lease on the peer that serves it, then wait until neither peer
         reports it active (bounded by ``wait``). Refuses a lease that is not active, and
-        any release while a peer answers but cannot be read (:func:`guards.release`).
+        any release while a peer answers but cannot be read or both peers are in
+        partner-down (:func:`guards.release`).
 
         The update sets the lease object's ``state`` to 4 (released); measured on the lab,
         the partner acknowledges and the address goes to ``backup`` on both within a second.
@@ -393,7 +394,8 @@ class FailoverPair:
                                  "release", ReleaseRefused)
             serving = before.serving or next(r for r in Role if (le := before.peer(r))
                                              and le.state is LeaseState.ACTIVE)
-            decision = guards.release(serving, before.evidence, before.errors)
+            decision = guards.release(serving, before.evidence, before.errors,
+                                      split_brain=self.state().split_brain)
             if not decision.proceed:
                 raise att.refuse(decision.why, ReleaseRefused)
             if dry_run:

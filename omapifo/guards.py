@@ -73,10 +73,10 @@ def partner_down(role: Role, st: PairState, *, force: bool) -> Decision:
         return _refuse(f"the {role} does not answer over OMAPI ({target.error}), so its state "
                        "cannot be changed", evidence)
     if target.local_state is S.PARTNER_DOWN:
-        if st.split_brain:
-            return Decision(False, f"the {role} is already in partner-down, and so is the "
-                            f"{role.other}: SPLIT BRAIN, both hand out every address; stop "
-                            f"one dhcpd now ({RUNBOOK_SPLIT_BRAIN})", evidence, no_op=True)
+        if st.split_brain:  # refused, not "nothing to do": the pair is in danger
+            return _refuse(f"the {role} is already in partner-down, and so is the "
+                           f"{role.other}: SPLIT BRAIN, both hand out every address; stop "
+                           f"one dhcpd now ({RUNBOOK_SPLIT_BRAIN})", evidence)
         return Decision(False, f"the {role} is already in partner-down; nothing to do",
                         evidence, no_op=True)
     if target.local_state is not S.COMMUNICATIONS_INTERRUPTED:
@@ -156,14 +156,20 @@ def shutdown(role: Role, st: PairState, *, force: bool) -> Decision:
 
 
 def release(serving: Role, evidence: dict[Role, Evidence],
-            errors: dict[Role, str]) -> Decision:
+            errors: dict[Role, str], *, split_brain: bool = False) -> Decision:
     """May a lease be released on the ``serving`` peer?
 
     A release only changes the serving peer's record, and dhcpd keeps a released lease
     until its partner acknowledges (so a partition cannot hand it out twice). But a peer
     that answers and cannot be read is misconfigured: its view of the lease is unknown,
-    so nothing is changed until that is fixed.
+    so nothing is changed until that is fixed. In a ``split_brain`` (both peers in
+    partner-down) neither waits for the other any more: refused until one is stopped.
     """
+    if split_brain:
+        return _refuse("both peers are in partner-down (SPLIT BRAIN): each hands out "
+                       "addresses without the other, so a release on one is not seen by "
+                       f"the other; stop one dhcpd first ({RUNBOOK_SPLIT_BRAIN})",
+                       evidence.get(serving.other, Evidence.READABLE))
     for role, seen in evidence.items():
         if seen is Evidence.ANSWERS_BADLY:
             return _refuse(f"the {role} answers but cannot be read ({errors.get(role)}): fix "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -191,3 +192,34 @@ def audit_log(tmp_path) -> JsonLinesAudit:
 def pair(lab: labmod.Lab, audit_log: JsonLinesAudit) -> Iterator[FailoverPair]:
     with FailoverPair(lab.pair_config(), audit=audit_log) as p:
         yield p
+
+
+def fresh_lease(lab: Lab, ip: str):  # -> LeaseView
+    """A lease as both lab servers say now, over connections of their own."""
+    with FailoverPair(lab.pair_config()) as p:
+        return p.lease(ip)
+
+
+def fresh_leases(lab: Lab):  # -> LeaseList
+    """Every address of the lab pair's pools as both servers say now (one scan of each, over
+    connections of their own), one row per address with each peer's binding state."""
+    with FailoverPair(lab.pair_config()) as p:
+        return p.leases()
+
+
+def fresh_state_when(lab: Lab, check: Callable[[Any], bool], timeout: float,
+                     what: str = "the condition"):  # -> PairState
+    """The first fresh_state for which ``check`` holds, waiting up to ``timeout`` seconds
+    (dhcpd's own timing, e.g. a partner noticing a stop, on a loaded machine: a generous
+    deadline, the time taken printed); AssertionError with the last state read otherwise."""
+    start = time.monotonic()
+    while True:
+        st = fresh_state(lab)
+        if check(st):
+            print(f"{what}: read {time.monotonic() - start:.2f} s after the wait began")
+            return st
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"{what} not read within {timeout:g} s: primary "
+                                 f"{st.primary.local_state} ({st.primary.evidence}), secondary "
+                                 f"{st.secondary.local_state} ({st.secondary.evidence})")
+        time.sleep(0.25)

@@ -278,3 +278,18 @@ def test_racing_forced_partner_downs_from_service_and_cli_never_split_brain(part
     # each round one side did it and the other was refused (exit 1 / HTTP 409)
     assert all(sorted((code == 0, status == 200)) == [False, True] for code, status in outcomes), \
         outcomes
+
+
+def test_partner_down_in_a_split_brain_is_refused_not_a_no_op():
+    """Both already in partner-down: "nothing to do" would answer success (HTTP 200, exit
+    0) while both hand out every address; it is a refusal that says SPLIT BRAIN."""
+    decision = guards.partner_down(Role.SECONDARY, state(S.PARTNER_DOWN, S.PARTNER_DOWN),
+                                   force=True)
+    assert not decision.proceed and not decision.no_op and "SPLIT BRAIN" in decision.why
+
+
+def test_release_is_refused_in_a_split_brain():
+    seen = {Role.PRIMARY: Evidence.READABLE, Role.SECONDARY: Evidence.READABLE}
+    assert guards.release(Role.PRIMARY, seen, {}).proceed
+    decision = guards.release(Role.PRIMARY, seen, {}, split_brain=True)
+    assert not decision.proceed and "SPLIT BRAIN" in decision.why
