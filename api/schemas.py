@@ -215,7 +215,7 @@ class ActionResultSchema(_Model):
     evidence = f.Function(lambda r: str(r.evidence) if r.evidence else None,
                           deserialize=Evidence, allow_none=True,
                           metadata={"description": "what omapifo knew of the partner when it "
-                                    "decided: readable, dhcpd-stopped, silent, answers-badly"})
+                                    "decided: readable, dhcpd-stopped, filtered, silent, answers-badly"})
     split_brain = f.Boolean(metadata={"description": "the read after the change shows both "
                                       "peers in partner-down"})
 
@@ -476,7 +476,7 @@ class MaintenanceSchema(Strict):
 
 
 _SEEN = ("dhcpd's failover state name, or when the peer cannot be read what the failure "
-         "tells: dhcpd-stopped, silent, answers-badly")
+         "tells: dhcpd-stopped, filtered, silent, answers-badly")
 
 
 class ObservationSchema(_Model):
