@@ -215,7 +215,8 @@ class ActionResultSchema(_Model):
     evidence = f.Function(lambda r: str(r.evidence) if r.evidence else None,
                           deserialize=Evidence, allow_none=True,
                           metadata={"description": "what omapifo knew of the partner when it "
-                                    "decided: readable, dhcpd-stopped, filtered, silent, answers-badly"})
+                                    "decided: readable, dhcpd-stopped, filtered, silent, "
+                                    "answers-badly"})
     split_brain = f.Boolean(metadata={"description": "the read after the change shows both "
                                       "peers in partner-down"})
 
