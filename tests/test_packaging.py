@@ -17,7 +17,7 @@ import omapifo
 from omapifo.clients import cli
 
 ROOT = Path(__file__).resolve().parents[1]
-LIBRARY_DEPS = {"pypureomapi", "marshmallow"}
+LIBRARY_DEPS = {"pypureomapi", "marshmallow", "pyrate-limiter"}
 WEB_STACK = {"flask", "flask-smorest", "waitress", "apscheduler", "prometheus-client"}
 
 
