@@ -166,9 +166,9 @@ class Store:
         except (OSError, sqlite3.OperationalError) as exc:
             # a file system that turned read-only (errors=remount-ro) and a restart: serve
             # what is recorded and refuse every change, rather than not start at all
-            if self.path == ":memory:" or not os.path.exists(self.path) or not (
-                    isinstance(exc, sqlite3.OperationalError) or
-                    exc.errno in _READ_ONLY_ERRNOS):
+            read_only = "readonly" in str(exc) if isinstance(exc, sqlite3.Error) \
+                else exc.errno in _READ_ONLY_ERRNOS
+            if self.path == ":memory:" or not os.path.exists(self.path) or not read_only:
                 raise
             self._db = _open_read_only(self.path)
             self.read_only, self._ok = True, False
