@@ -411,6 +411,7 @@ class Poller:
         self.searches: SingleFlight[LeaseSearch] = SingleFlight(
             "lease search", self._list_expected)
         self._list_took: dict[str, float] = {}  # pair -> seconds its last request scan took
+        self.request_scans = 0  # lease lists and searches that did scan (the tests count)
 
     def poll(self, name: str) -> Snapshot:
         """Read both peers of ``name`` now; record transitions; refresh cache and metrics.
@@ -521,6 +522,8 @@ class Poller:
 
     def _timed_scan(self, pairs: Sequence[str], fn: Callable[[], T]) -> T:
         with self.seats.scanning(pairs):
+            with self._lock:
+                self.request_scans += 1
             t = time.monotonic()
             result = fn()
             took = time.monotonic() - t
