@@ -49,7 +49,7 @@ def test_sixteen_reader_searches_of_a_large_pool_leave_an_operator_room_and_keep
     each dhcpd sees no more than pool_scan_rate lookups a second, the poller's own pool
     scan included. Before: every search walked the pool at the full rate, held a worker
     thread throughout, and the partner-down queued behind them."""
-    lab, rate = large_lab, 3000.0
+    lab, rate = large_lab, 2000.0  # the default pool_scan_rate
     config = _config(lab, tmp_path, rate)
     url, run, stop, service = servecli.start_service(config, "127.0.0.1:0")  # 8 threads
     thread = servecli.run_in_thread(run)
@@ -59,10 +59,11 @@ def test_sixteen_reader_searches_of_a_large_pool_leave_an_operator_room_and_keep
     cpu: dict[Role, float] = {}
     # 16 searches: copies of a few patterns by both ways in (the search across pairs and
     # the pair's list); none matches, so each would walk every address. Unbounded, the
-    # copies alone would hold 14 of the 8 threads.
-    paths = (["/api/v1/leases?q=nomatch-a*"] * 10
-             + [f"/api/v1/pairs/{PAIR}/leases?hostname=nomatch-b*"] * 4
-             + ["/api/v1/leases?q=nomatch-c*", f"/api/v1/pairs/{PAIR}/leases?hostname=nomatch-d*"])
+    # copies alone would hold 14 of the 8 threads. Started in this order, two different
+    # scans and the poller's run at once.
+    a, b = "/api/v1/leases?q=nomatch-a*", f"/api/v1/pairs/{PAIR}/leases?hostname=nomatch-b*"
+    paths = ([a, b, "/api/v1/leases?q=nomatch-c*",
+              f"/api/v1/pairs/{PAIR}/leases?hostname=nomatch-d*"] + [a] * 8 + [b] * 4)
     assert len(paths) == 16
     try:
         assert wait_for(lambda: requests.get(f"{url}/healthz", timeout=5).json()["polls"], 10)
@@ -71,6 +72,7 @@ def test_sixteen_reader_searches_of_a_large_pool_leave_an_operator_room_and_keep
                        for p in paths]
             for r in readers:
                 r.start()
+                time.sleep(0.01)  # in this order
             time.sleep(1.5)  # the searches hold what they can get
             t = time.monotonic()
             try:
