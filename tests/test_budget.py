@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from omapifo import FailoverPair, Role
+from omapifo import FailoverPair, Role, find_leases
 from omapifo.budget import RateBudget, peer_budget
 from omapifo.pools import pair_pools
 from omapifo.scan import lease_states
@@ -98,3 +98,28 @@ def test_concurrent_scans_of_one_peer_share_its_rate(lab):
     assert 3 * len(ips) / rate > 2 * 2.5  # shared, the scans outlast the window twice over
     assert seen <= rate * 1.05 + 5, seen
     assert seen >= rate * 0.5, seen  # they did run (else the bound proves nothing)
+
+
+@pytest.mark.integration
+def test_a_search_stops_at_its_limit_of_matches_and_says_so(large_lab):
+    """Two real clients with the same hostname: a search with a limit of one answers one
+    match, ``truncated``, having walked only the first chunk of the addresses (measured
+    on the dhcpd) instead of the /18; with room for both, both and not truncated."""
+    lab = large_lab
+    for mac in ("02:00:00:21:00:03", "02:00:00:21:00:04"):  # a first lease lasts 15 s
+        lab.client(1, mac=mac)
+    with FailoverPair(lab.pair_config()) as pair:
+        every = _addresses(pair)
+        host = next(e.client_hostname for e in pair.leases(subnet=str(
+            lab.layout.client_net(1)), state="active").leases if e.client_hostname)
+        with OmapiCounter(lab, Role.PRIMARY) as counter:
+            before = counter.read()
+            one = find_leases([pair], host, limit=1)
+            after = counter.read()
+        both = find_leases([pair], host, limit=1000)
+    walked = (after.payload - before.payload) / lookup_size()
+    print(f"limit 1: {len(one.matches)} match, truncated {one.truncated}, {walked:.0f} of "
+          f"{len(every)} addresses walked; limit 1000: {len(both.matches)} matches")
+    assert len(one.matches) == 1 and one.truncated
+    assert walked < len(every) / 10, walked
+    assert len(both.matches) >= 2 and not both.truncated
