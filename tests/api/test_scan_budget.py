@@ -14,13 +14,14 @@ import pytest
 import requests
 
 from omapifo import Role, load_config
+from omapifo.api.poller import Busy, ScanSeats
+from omapifo.api.problems import from_busy
 from omapifo.clients import servecli
 from omapifo.pools import pair_pools
 
 from ..omapicount import OmapiCounter, lookup_size, lookups_per_second
 from .conftest import OPERATOR, READER, auth, service_config, wait_for
 
-pytestmark = pytest.mark.integration
 PAIR = "classroom-1-6"
 
 
@@ -41,6 +42,7 @@ def _get(url: str, out: list[tuple[str, int | str, dict[str, str], float]], what
         out.append((what, type(exc).__name__, {}, time.monotonic() - t))
 
 
+@pytest.mark.integration
 def test_sixteen_reader_searches_of_a_large_pool_leave_an_operator_room_and_keep_the_rate(
         large_lab, tmp_path):
     """16 concurrent searches by a reader token of a pair with a /18 pool (each walks
@@ -113,6 +115,7 @@ def test_sixteen_reader_searches_of_a_large_pool_leave_an_operator_room_and_keep
         assert rates[role] >= rate * 0.5, (role, rates)  # the scans did run meanwhile
 
 
+@pytest.mark.integration
 def test_identical_searches_under_way_share_one_scan(lab, tmp_path):
     """Four identical searches at once (as many as may wait for scans): one scan, four
     answers, and the dhcpd saw one walk of the pool, not four."""
@@ -143,3 +146,24 @@ def test_identical_searches_under_way_share_one_scan(lab, tmp_path):
     assert [a[1] for a in answers] == [200] * 4, answers
     assert made == 1
     assert walked < 1.5 * addresses, (walked, addresses)
+
+
+def test_scan_seats_bound_each_pair_and_the_whole_service():
+    seats = ScanSeats(lambda pair: 10.0, per_pair=2, total=3)
+    with seats.scanning(["p"]), seats.scanning(["p"]):
+        with pytest.raises(Busy) as busy, seats.scanning(["p", "q"]):
+            pass
+        assert 9 <= busy.value.retry_after <= 10  # when the first of the two should end
+        assert "2 scans of pair 'p' are already under way" in str(busy.value)
+        with seats.scanning(["q"]):  # another pair is not held back
+            pass
+    with seats.scanning(["p"]):  # the slots came back
+        pass
+    with seats.seat(), seats.seat(), seats.seat():
+        with pytest.raises(Busy) as busy, seats.seat():
+            pass
+    with seats.seat():
+        pass
+    r = from_busy(busy.value)
+    assert r.status_code == 503 and r.mimetype == "application/problem+json"
+    assert r.headers["Retry-After"] == "1" and "3 requests already wait" in r.get_json()["detail"]
