@@ -503,15 +503,19 @@ class Poller:
 
     def pools(self, name: str, fresh: bool = False) -> PoolReport:
         """The last scan's report; ``fresh``: one no older than ``pool_fresh_min_age``,
-        shared with any scan of the pair under way (joined for ``fresh_wait``). A request
-        that scans holds one of the service's seats (:class:`ScanSeats`)."""
+        shared with any scan of the pair under way (joined for ``fresh_wait``). The request
+        that scans holds one of the service's seats (:class:`ScanSeats`) throughout; those
+        that join wait briefly and need none."""
         with self._lock:
             report = None if fresh else self._pools.get(name)
         if report is not None:
             return report
-        with self.seats.seat():
-            return self.scans.run(name, lambda: self.scan(name),
-                                  min_age=self.pool_fresh_min_age, wait=self.fresh_wait)
+
+        def seated() -> PoolReport:
+            with self.seats.seat():
+                return self.scan(name)
+        return self.scans.run(name, seated, min_age=self.pool_fresh_min_age,
+                              wait=self.fresh_wait)
 
     # -- lease lists and searches for requests (bounded: ScanSeats) ---------------------
 
