@@ -12,6 +12,13 @@ under way share it (the scheduled job too), a result younger than a minimum age 
 reused, and a request waits for someone else's read only briefly before it gets
 :class:`Busy` (503 + Retry-After): a frozen peer holds one thread for its timeout, not
 one per caller.
+
+Scans asked for by requests (lease lists, searches by hostname) are bounded twice
+(:class:`ScanSeats`): at most :data:`SCANS_PER_PAIR` of one pair at once, and at most
+:data:`SCAN_REQUESTS` requests held by scans in the whole service (those making one and
+those sharing one); a request beyond either bound gets :class:`Busy` at once. Identical
+ones in flight are shared. Every scan's lookups draw from its peer's one rate budget
+(:mod:`omapifo.budget`), the scheduled pool scans' too.
 """
 from __future__ import annotations
 
@@ -23,7 +30,7 @@ import math
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Generic, TypeVar
@@ -32,8 +39,10 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from omapifo import FailoverPair, FailoverState, PairState, PoolReport, Role, __version__
+from omapifo import (FailoverPair, FailoverState, LeaseList, LeaseSearch, PairState,
+                     PoolReport, Role, __version__, find_leases)
 from omapifo.errors import ConfigError
+from omapifo.leases import parse_ip
 from omapifo.severity import PEER_CRITICAL_AFTER
 
 from . import logs
@@ -44,8 +53,19 @@ log = logging.getLogger("omapifo.api.poller")
 _STATE_SCHEMA = PairStateSchema()  # one instance: every poll of every pair serialises with it
 _STATES = [s for s in FailoverState if s is not FailoverState.UNKNOWN_STATE]
 # Scans at once: each runs three threads (its job, one per peer) and each peer's lookups
-# are capped by pool_scan_rate; four bound what scans of many pairs cost the service.
+# draw from its one budget at pool_scan_rate; four bound what scans of many pairs cost
+# the service.
 SCAN_THREADS = 4
+# Scans that requests may run of one pair at once (lease lists, hostname searches); a
+# third gets 503. Each peer's lookups are capped by its budget whatever runs, so more
+# scans at once only make each slower, and each holds a request thread throughout.
+SCANS_PER_PAIR = 2
+# Requests that may wait for scans at once in the whole service, making one or sharing
+# one. `omapifo serve` runs 8 waitress threads: at least four always stay free for
+# everything else, so an operator's change never queues behind readers' scans. Measured
+# before (issue 21): 16 concurrent searches held every thread for the length of a scan
+# of a /16 and a partner-down waited behind them.
+SCAN_REQUESTS = 4
 T = TypeVar("T")
 # omapifo_pool_addresses' states: every binding state dhcpd has, and "unknown" (an address of
 # the range without a lease), so that they sum to omapifo_pool_size_addresses. The pool's
@@ -55,14 +75,17 @@ POOL_STATES = ("active", "free", "backup", "expired", "released", "abandoned", "
 
 
 class Busy(Exception):
-    """A read of this pair is already under way and did not finish within the wait."""
+    """A read of this pair is already under way and did not finish within the wait (or
+    the scans a request may start are all under way: ``detail`` says which)."""
 
-    def __init__(self, what: str, pair: str, retry_after: int) -> None:
+    def __init__(self, what: str, pair: str, retry_after: int,
+                 detail: str | None = None) -> None:
         self.what = what
         self.pair = pair
         self.retry_after = retry_after
-        super().__init__(f"a {what} of pair {pair!r} is already under way; retry in "
-                         f"{retry_after} s (or read the cached result without ?fresh=1)")
+        super().__init__(detail or (
+            f"a {what} of pair {pair!r} is already under way; retry in "
+            f"{retry_after} s (or read the cached result without ?fresh=1)"))
 
 
 def _drop(gauge: Gauge, *labels: str) -> None:
@@ -139,6 +162,21 @@ class Metrics:
         # pair -> (peer, when it began, when the service learnt that its start completed)
         self._maintenance: dict[str, tuple[str, datetime, datetime]] = {}
         self._maintenance_lock = threading.Lock()  # requests start one, polls end it
+
+        # a stranger cannot add label values: the kind is one of two words
+        self.unauthenticated = Counter(
+            "omapifo_requests_unauthenticated", "requests turned away before "
+            "authentication (no valid token, 401): kind=change for a POST or DELETE to an "
+            "action, else other; counted and logged at a bounded rate, never stored",
+            ["kind"], registry=r)
+        self.store_writable = Gauge(
+            "omapifo_store_writable", "1 while the service's database takes writes; 0 once "
+            "one failed or it was opened read-only (disk full, read-only file system): "
+            "every change is refused with 503 until a write succeeds", registry=r)
+
+    def watch_store(self, store: Store) -> None:
+        """omapifo_store_writable follows ``store.writable`` (read at each scrape)."""
+        self.store_writable.set_function(lambda: 1.0 if store.writable else 0.0)
 
     def count_action(self, pair: str, action: str, outcome: str) -> None:
         """One decision of the audit trail (``outcome``: done, refused, dry-run, ...)."""
@@ -324,6 +362,66 @@ class SingleFlight(Generic[T]):
         return flight.result
 
 
+class ScanSeats:
+    """The bounds on scans that requests ask for (module docstring): a *seat* for every
+    request that waits for a scan, and a *slot* of each pair a scan walks. Neither is
+    ever waited for: a request that finds them taken gets :class:`Busy` at once, with a
+    Retry-After from when the scans under way should end (``expected(pair)``: seconds a
+    scan of the pair takes)."""
+
+    def __init__(self, expected: Callable[[str], float], per_pair: int = SCANS_PER_PAIR,
+                 total: int = SCAN_REQUESTS) -> None:
+        self.expected = expected
+        self.per_pair = per_pair
+        self.total = total
+        self._lock = threading.Lock()
+        self._seats = 0
+        self._running: dict[str, list[float]] = {}  # pair -> monotonic starts of its scans
+
+    def _retry_after(self, pairs: Sequence[str]) -> int:
+        now = time.monotonic()
+        ends = [start + self.expected(p) - now for p in pairs
+                for start in self._running.get(p, ())]
+        return max(1, math.ceil(min(ends))) if ends else 1
+
+    @contextlib.contextmanager
+    def seat(self) -> Iterator[None]:
+        """Hold one of the service's seats for the length of the block, or Busy."""
+        with self._lock:
+            if self._seats >= self.total:
+                retry = self._retry_after(list(self._running))
+                raise Busy("scan", "*", retry, f"{self.total} requests already wait for "
+                           f"scans (lease lists, searches); retry in {retry} s")
+            self._seats += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._seats -= 1
+
+    @contextlib.contextmanager
+    def scanning(self, pairs: Sequence[str]) -> Iterator[None]:
+        """Hold a slot of every pair in ``pairs`` for the length of the block, or Busy."""
+        start = time.monotonic()
+        with self._lock:
+            full = [p for p in pairs if len(self._running.get(p, ())) >= self.per_pair]
+            if full:
+                retry = self._retry_after(full)
+                raise Busy("scan", full[0], retry, f"{self.per_pair} scans of pair "
+                           f"{full[0]!r} are already under way (lease lists, searches); "
+                           f"retry in {retry} s")
+            for p in pairs:
+                self._running.setdefault(p, []).append(start)
+        try:
+            yield
+        finally:
+            with self._lock:
+                for p in pairs:
+                    self._running[p].remove(start)
+                    if not self._running[p]:
+                        del self._running[p]
+
+
 class Poller:
     def __init__(self, pairs: dict[str, FailoverPair], store: Store, metrics: Metrics,
                  interval: float, pool_interval: float = 300.0,
@@ -361,6 +459,14 @@ class Poller:
         self.reads: SingleFlight[Snapshot] = SingleFlight(
             "state read", lambda name: 2 * self.pairs[name].config.timeout + 1)
         self.scans: SingleFlight[PoolReport] = SingleFlight("pool scan", self._scan_expected)
+        # lease lists and searches asked for by requests: identical ones under way are
+        # shared (every joiner waits for the one scan, holding a seat); never reused after
+        self.seats = ScanSeats(self._list_expected)
+        self.lists: SingleFlight[LeaseList] = SingleFlight("lease list", self._list_expected)
+        self.searches: SingleFlight[LeaseSearch] = SingleFlight(
+            "lease search", self._list_expected)
+        self._list_took: dict[str, float] = {}  # pair -> seconds its last request scan took
+        self.request_scans = 0  # lease lists and searches that did scan (the tests count)
 
     def poll(self, name: str) -> Snapshot:
         """Read both peers of ``name`` now; record transitions; refresh cache and metrics.
@@ -391,8 +497,11 @@ class Poller:
                 if old[(peer, field_)] != value:
                     logs.event(logging.INFO, "transition", pair=name, peer=peer, field=field_,
                                **{"from": old[(peer, field_)], "to": value})
-                    self.store.add_transition(Transition(st.read_at, name, peer, field_,
-                                                         old[(peer, field_)], value))
+                    try:
+                        self.store.add_transition(Transition(st.read_at, name, peer, field_,
+                                                             old[(peer, field_)], value))
+                    except sqlite3.Error as exc:  # the history loses a line, not the poll:
+                        log.error("could not record a transition of %s: %s", name, exc)
         self.metrics.observe(st, duration)
         return snap
 
@@ -409,6 +518,7 @@ class Poller:
             # the job always reads (a result it reused would stop polling once the interval
             # is under fresh_min_age) but joins a read under way, however long it takes
             self.reads.run(name, lambda: self.poll(name), min_age=0.0, wait=None)
+            self.store.probe()  # keeps omapifo_store_writable true between changes
         except Exception:  # noqa: BLE001 - a poll must never kill the scheduler thread
             log.exception("poll of %s failed", name)
         finally:
@@ -448,7 +558,9 @@ class Poller:
 
     def pools(self, name: str, fresh: bool = False) -> PoolReport:
         """The last scan's report; ``fresh``: one no older than ``pool_fresh_min_age``,
-        shared with any scan of the pair under way (joined for ``fresh_wait``)."""
+        shared with any scan of the pair under way (joined for ``fresh_wait``). The request
+        that scans holds one of the service's seats (:class:`ScanSeats`) throughout; those
+        that join wait briefly and need none."""
         with self._lock:
             report = None if fresh else self._pools.get(name)
         if report is not None:
@@ -456,8 +568,62 @@ class Poller:
         if not self.pairs[name].config.pool_scans:
             raise ConfigError(f"pair {name!r}: the service's pool scans are switched off "
                               "(pool_scans = false in its configuration)")
-        return self.scans.run(name, lambda: self.scan(name), min_age=self.pool_fresh_min_age,
+
+        def seated() -> PoolReport:
+            with self.seats.seat():
+                return self.scan(name)
+        return self.scans.run(name, seated, min_age=self.pool_fresh_min_age,
                               wait=self.fresh_wait)
+
+    # -- lease lists and searches for requests (bounded: ScanSeats) ---------------------
+
+    def _list_expected(self, name: str) -> float:
+        with self._lock:
+            took = self._list_took.get(name)
+        return took + 1 if took is not None else self._scan_expected(name)
+
+    def _timed_scan(self, pairs: Sequence[str], fn: Callable[[], T]) -> T:
+        with self.seats.scanning(pairs):
+            with self._lock:
+                self.request_scans += 1
+            t = time.monotonic()
+            result = fn()
+            took = time.monotonic() - t
+        with self._lock:
+            for p in pairs:
+                self._list_took[p] = took
+        return result
+
+    def lease_list(self, name: str, *, subnet: str | None = None, state: str | None = None,
+                   hostname: str | None = None, after: str | None = None,
+                   limit: int | None = None) -> LeaseList:
+        """A page of ``name``'s lease list, scanned now at ``pool_rate`` (the peers'
+        budget), shared with an identical request under way; Busy beyond the bounds."""
+        pair = self.pairs[name]
+        key = "\0".join(str(x) for x in (name, subnet, state, hostname and hostname.lower(),
+                                          after, limit))
+        with self.seats.seat():
+            return self.lists.run(key, lambda: self._timed_scan([name], lambda: pair.leases(
+                subnet, state, hostname, after=after, limit=limit, rate=self.pool_rate)),
+                min_age=0.0, wait=None)
+
+    def find(self, query: str) -> LeaseSearch:
+        """Where ``query`` has leases across every pair (:func:`omapifo.find_leases`). An
+        IP address is one lookup per peer and goes straight through; anything else may
+        scan every pair, so it takes a seat and a slot of every pair, shared with an
+        identical search under way."""
+        pairs = list(self.pairs.values())
+        text = query.strip()
+        try:
+            parse_ip(text)
+        except ValueError:
+            pass
+        else:
+            return find_leases(pairs, text, rate=self.pool_rate)
+        with self.seats.seat():
+            return self.searches.run(text, lambda: self._timed_scan(
+                list(self.pairs), lambda: find_leases(pairs, text, rate=self.pool_rate)),
+                min_age=0.0, wait=None)
 
     def _scan_job(self, name: str) -> None:
         if self._stopping:

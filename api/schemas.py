@@ -631,10 +631,13 @@ class LeaseSearchSchema(_Model):
     matches = f.List(f.Nested(LeaseMatchSchema), required=True)
     errors = f.Dict(keys=f.String(), values=f.String(),
                     metadata={"description": "pair -> why it could not be searched"})
+    truncated = f.Boolean(load_default=False, metadata={
+        "description": "the search stopped at its limit of matches (1000): more may match"})
 
     @ma.post_load
     def _make(self, d: dict[str, Any], **kw: Any) -> LeaseSearch:
-        return LeaseSearch(d["query"], d["kind"], tuple(d["matches"]), dict(d.get("errors", {})))
+        return LeaseSearch(d["query"], d["kind"], tuple(d["matches"]), dict(d.get("errors", {})),
+                           d["truncated"])
 
 
 class LeaseFindQuerySchema(Strict):

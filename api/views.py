@@ -9,7 +9,7 @@ from marshmallow import ValidationError
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
-from omapifo import FailoverPair, find_leases
+from omapifo import FailoverPair
 from omapifo.maintenance import Observation
 
 from . import schemas as s
@@ -179,6 +179,8 @@ class LeaseSearch(MethodView):
                                     {"$ref": "#/components/schemas/LeaseView"}]}}}}})
     @blp.alt_response(409, schema=s.ProblemSchema, description="no dhcpd_conf configured: "
                       "the addresses to list come from it")
+    @blp.alt_response(503, schema=s.ProblemSchema, description="the scans requests may run "
+                      "of this pair are all under way; retry after Retry-After seconds")
     def get(self, query: dict[str, Any], pair: str) -> Any:
         """A page of the pair's leases, one row per address, scanned live on both peers
         (``subnet``, ``state``, ``hostname`` filter; ``next_cursor`` leads to the next page).
@@ -198,21 +200,25 @@ def _lease_list(query: dict[str, Any], pair: str) -> Any:
                                f"list filters ({', '.join(filters)})")
         view = fp.lease(mac=query["mac"], client_id=query["client_id"])
         return _json(json.dumps(s.LeaseViewSchema().dump(view)).encode())
-    # at the pool scans' rate cap (pool_scan_rate): a list is the same lookups
-    return fp.leases(query["subnet"], query["state"], query["hostname"],
-                     after=query["cursor"], limit=query["limit"], rate=_service().poller.pool_rate)
+    # the same lookups as a pool scan: from the peers' budget (pool_scan_rate), bounded
+    # and shared by the poller (503 + Retry-After beyond the bounds)
+    return _service().poller.lease_list(pair, subnet=query["subnet"], state=query["state"],
+                                        hostname=query["hostname"], after=query["cursor"],
+                                        limit=query["limit"])
 
 
 @blp.route("/leases")
 class LeaseFind(MethodView):
     @blp.arguments(s.LeaseFindQuerySchema, location="query")
     @blp.response(200, s.LeaseSearchSchema)
+    @blp.alt_response(503, schema=s.ProblemSchema, description="the scans requests may run "
+                      "are all under way; retry after Retry-After seconds")
     def get(self, query: dict[str, Any]) -> Any:
         """Where an IP, a MAC or a client hostname has leases, across every configured pair:
         which pair, which peer serves it, which state (an IP or MAC is one lookup per peer;
-        a hostname scans each pair)."""
-        service = _service()
-        return find_leases(list(service.pairs.values()), query["q"], rate=service.poller.pool_rate)
+        a hostname scans each pair, at most 1000 matches: ``truncated`` says when more
+        matched). An identical search under way is shared."""
+        return _service().poller.find(query["q"])
 
 
 @blp.route("/pairs/<string:pair>/leases/<string:ip>/release")

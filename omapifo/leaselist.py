@@ -53,6 +53,9 @@ __all__ = ["LeaseEntry", "LeaseList", "LeaseMatch", "LeaseSearch", "find_leases"
 # each round (a filter may match few addresses), up to the most one round scans.
 _FIRST_CHUNK, _MOST_CHUNK = 256, 16384
 _HOSTNAME_RE = re.compile(r"[^\s]{1,253}")  # fullmatch: "$" also matches before "\n"
+# A search answers at most this many matches (``truncated`` says when there were more): a
+# pattern such as "*" matches every lease of a /16, and a scan stops once it has them.
+MAX_MATCHES = 1000
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ class LeaseSearch:
     kind: str  # "ip", "mac" or "hostname"
     matches: tuple[LeaseMatch, ...]
     errors: dict[str, str] = field(default_factory=dict)  # pair -> why it was not searched
+    truncated: bool = False  # more matched than the search's limit: only the first shown
 
 
 # -- filters ------------------------------------------------------------------------------
@@ -318,7 +322,7 @@ def _kind(query: str) -> str:
 
 
 def find_leases(pairs: Sequence[PairAccess], query: str, *, window: int | None = None,
-                rate: float | None = None) -> LeaseSearch:
+                rate: float | None = None, limit: int = MAX_MATCHES) -> LeaseSearch:
     """Which pair, which peer and which state: ``query`` (an IP, a MAC or a client
     hostname or pattern) looked up on both peers of every pair in ``pairs``.
 
@@ -327,18 +331,25 @@ def find_leases(pairs: Sequence[PairAccess], query: str, *, window: int | None =
     and a hostname has no lookup at all, so for those each pair is scanned
     (:func:`list_leases`, with ``window`` and ``rate``). A pair that cannot be searched
     (no peer answers, no dhcpd_conf for a scan) is named in ``errors``; the others'
-    matches stand.
+    matches stand. At most ``limit`` matches: a pair's scan stops once it has them,
+    and ``truncated`` says that more matched.
     """
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
     kind = _kind(query)
     text = query.strip()
     matches: list[LeaseMatch] = []
     errors: dict[str, str] = {}
+    more: list[str] = []  # pairs whose scan stopped at the limit
 
     def scan(pair: PairAccess, *, hostname: str | None = None,
              mac: str | None = None) -> list[LeaseMatch]:
-        found = list_leases(pair, hostname=hostname, mac=mac, window=window, rate=rate)
+        found = list_leases(pair, hostname=hostname, mac=mac, window=window, rate=rate,
+                            limit=limit)
         if found.errors:
             errors[pair.name] = "; ".join(f"{r}: {e}" for r, e in found.errors.items())
+        if found.next_after is not None:
+            more.append(pair.name)
         return [LeaseMatch(pair.name, e) for e in found.leases]
 
     def one(pair: PairAccess) -> list[LeaseMatch]:
@@ -367,4 +378,5 @@ def find_leases(pairs: Sequence[PairAccess], query: str, *, window: int | None =
                 matches += fut.result()
             except (PeerError, ConfigError, OSError) as exc:
                 errors[name] = str(exc)
-    return LeaseSearch(text, kind, tuple(matches), errors)
+    truncated = bool(more) or len(matches) > limit
+    return LeaseSearch(text, kind, tuple(matches[:limit]), errors, truncated)

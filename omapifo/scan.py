@@ -12,6 +12,11 @@ lab, six clients had just got leases, one scan of the 128 pool addresses): a win
 32 aborted the primary in 3 of 4 runs, while 32 over addresses no client had touched
 survived 2 of 2, and windows of 8, 12 and 16 survived every run (8: 5 of 5). So the
 default is 8 and nothing above 16 is allowed (docs/performance.md).
+
+A ``rate`` is the peer's, not the scan's: every scan of a peer in this process draws its
+lookups from that peer's one budget (:func:`omapifo.budget.peer_budget`), so concurrent
+scans (the poller's, lease lists, searches) never ask one dhcpd for more than ``rate``
+lookups a second in total.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from .budget import RateBudget, peer_budget
 from .errors import PeerTimeout, PeerUnreachable, ProtocolError
 from .omapi import OmapiPeer, RawSession
 
@@ -109,8 +115,9 @@ def lease_states(peer: OmapiPeer, ips: Sequence[ipaddress.IPv4Address], *,
     """The binding state number of every address (None where dhcpd has no lease).
 
     Runs on its own connection (``peer.clone()``), so a long scan never holds the lock
-    of the connection the health poller uses. ``rate`` caps lookups per second so a
-    scan does not starve the DHCP service. Raises PeerUnreachable/PeerTimeout if the
+    of the connection the health poller uses. ``rate`` caps lookups per second to the
+    peer, shared with every other scan of it (module docstring), so scans do not starve
+    the DHCP service. Raises PeerUnreachable/PeerTimeout if the
     connection breaks or stalls: a scan is complete or it is an error.
     """
     return _scan(peer, ips, _state_of, window, rate, progress)
@@ -157,28 +164,33 @@ def _scan(peer: OmapiPeer, ips: Sequence[ipaddress.IPv4Address],
     if not 1 <= window <= MAX_WINDOW:
         raise ValueError(f"window must be 1 to {MAX_WINDOW}: more unanswered requests on one "
                          "connection made dhcpd 4.4.3 abort (omapifo/scan.py)")
+    budget = peer_budget(peer.host, peer.port) if rate else None
     scanner = peer.clone()
     with scanner.raw_session("pool scan") as rs:
-        return _pipeline(rs, ips, extract, window, rate, progress)
+        return _pipeline(rs, ips, extract, window, rate, progress, budget)
 
 
 def _pipeline(rs: RawSession, ips: Sequence[ipaddress.IPv4Address],
               extract: Callable[[Answer], T | None], window: int,
-              rate: float | None, progress: Progress | None) -> list[T | None]:
+              rate: float | None, progress: Progress | None,
+              budget: RateBudget | None = None) -> list[T | None]:
     n = len(ips)
     results: list[T | None] = [None] * n
     base = random.SystemRandom().randrange(1 << 31)
     outstanding: dict[int, int] = {}
     buf = bytearray()
     sent = done = 0
-    start = time.monotonic()
+    if rate and budget is None:
+        budget = RateBudget(rs.label)  # a scan of its own (tests): capped all the same
+    due = 0.0  # seconds until the budget has the next lookup, when it had none
     sock: socket.socket = rs.sock
     try:
         while done < n:
             batch = []
             while sent < n and len(outstanding) < window:
-                if rate and sent > rate * (time.monotonic() - start) + window:
-                    break  # ahead of the rate cap: answers first, then more
+                # a burst of one window at most, as one scan alone had before the budget
+                if budget is not None and rate and (due := budget.take(rate, window)):
+                    break  # the peer's budget is spent for now: answers first, then more
                 tid = (base + sent) & 0xFFFFFFFF
                 outstanding[tid] = sent
                 batch.append(encode_open(tid, [(b"ip-address", ips[sent].packed)],
@@ -187,7 +199,7 @@ def _pipeline(rs: RawSession, ips: Sequence[ipaddress.IPv4Address],
             if batch:
                 sock.sendall(b"".join(batch))
             if not outstanding:
-                time.sleep(min(0.05, 1 / rate if rate else 0.05))
+                time.sleep(min(0.05, due or 0.001))
                 continue
             data = sock.recv(262144)
             if not data:

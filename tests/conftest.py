@@ -101,6 +101,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[labmod.Lab]:
     yield from build_lab(tmp_path_factory, "")
 
 
+@pytest.fixture(scope="session")
+def large_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[labmod.Lab]:
+    """A lab whose client subnet 4 is a /18 failover pool (16,381 addresses), started
+    once for the session (tests/test_pools.py, tests/api/test_scan_budget.py)."""
+    yield from build_lab(tmp_path_factory, "l", large_pool=True)
+
+
 def restore(lab: labmod.Lab) -> None:
     """Both servers running and normal again (after a test stopped one)."""
     for role in Role:

@@ -11,7 +11,7 @@ import pytest
 
 from omapifo import FailoverPair, FailoverState, Role, pools_from_files
 
-from .conftest import build_lab, restore
+from .conftest import restore
 
 pytestmark = pytest.mark.integration
 
@@ -65,11 +65,6 @@ def test_counts_after_a_handful_of_leases_match_dhcpd_pools_and_the_live_scan(
             (off.total, off.active, off.free + off.backup + off.unknown), (on, off)
         assert on.disagreements == 0
         assert on.runway == {"primary": on.free, "secondary": on.backup}
-
-
-@pytest.fixture(scope="module")
-def large_lab(tmp_path_factory):
-    yield from build_lab(tmp_path_factory, "l", large_pool=True)
 
 
 def test_scanning_the_large_pool_while_clients_ask_keeps_both_servers_normal(large_lab):
