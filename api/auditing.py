@@ -8,6 +8,7 @@ that (401, 403, not confirmed, invalid input, too large) is recorded here as
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 from datetime import datetime, timezone
@@ -91,7 +92,13 @@ def record_rejected(audit: ServiceAudit, response: Response,
     now = datetime.now(timezone.utc)
     pair, peer, action = host if host is not None else (
         match["pair"], match["peer"] or match["ip"], match["action"] or match["release"])
+    # the reason the caller gave is kept as sent, even when it is why the request was
+    # turned away (a lone surrogate is escaped by the store's clean_text, never dropped)
+    sent = request.get_json(silent=True) if request.is_json else None
+    given = sent.get("reason") if isinstance(sent, dict) else None
+    reason = None if given is None else given if isinstance(given, str) else json.dumps(given)
     record = AuditRecord(now, actor, pair[:200], peer[:64], action, outcome=Outcome.REJECTED,
+                         reason=reason[:2000] if reason is not None else None,
                          detail=detail[:2000], finished_at=now)
     log_action(record, Outcome.REJECTED, record.detail)
     count = getattr(audit.metrics, "count_action", None)
