@@ -98,10 +98,11 @@ def test_twenty_pairs_scanning_their_pools_are_all_polled_within_their_interval(
     """Before: with 20 pairs scanning at start-up, 10 pairs went unpolled while the scans
     held APScheduler's one shared 10-thread executor.
 
-    A condition, not a time limit: every pair is polled twice (its interval is 1 s) before
-    the first pool scan has ended (each lasts ~8 s: 128 addresses at 16 lookups/s per
-    peer). A starved pair is not polled at all until scans let go of the threads. The time
-    it took and the longest gap between two polls are printed."""
+    A condition, not a time limit: once every scan thread is busy (the number of scans in
+    flight has stopped growing), every pair is still polled twice (its interval is 1 s)
+    before the first pool scan ends (each lasts ~11 s: 128 addresses at 12 lookups/s per
+    peer). A pair starved by the scans is not polled at all until one lets go of its
+    thread. The time it took and the longest gap between two polls are printed."""
     base = lab.pair_config()
     # every pair is the lab's pair under another name (load_config refuses the same dhcpd
     # twice, so the Config is built directly)
@@ -109,20 +110,34 @@ def test_twenty_pairs_scanning_their_pools_are_all_polled_within_their_interval(
                                               failover_peer=base.failover_peer)
              for i in range(20)}
     interval = 1.0
-    service = ServiceConfig(poll_interval=interval, pool_interval=5.0, pool_scan_rate=16.0,
+    service = ServiceConfig(poll_interval=interval, pool_interval=5.0, pool_scan_rate=12.0,
                             database=tmp_path / "db.sqlite3")
     app = create_app(Config(pairs=pairs, service=service), poll=True)
     poller = app.extensions["omapifo"].poller
     polls = dict.fromkeys(pairs, 0)
     worst = dict.fromkeys(pairs, 0.0)
+
+    def scanning() -> bool:  # no scan has ended yet (each stores its report at the end)
+        return all(poller.last_pools(name) is None for name in pairs)
+
+    def in_flight() -> int:  # scans under way (the shared-call table of the poller's scans)
+        return len(poller.scans._flights)
     try:
         assert wait_for(lambda: len(poller.polled_at) == len(pairs), 30), \
             sorted(set(pairs) - set(poller.polled_at))
+        # every scan thread busy: the number in flight has not grown for 1.5 s (scan jobs
+        # start 0.25 s apart, staggered over pool_interval)
+        seen = [(time.monotonic(), in_flight())]
+
+        def saturated() -> bool:
+            now, n = time.monotonic(), in_flight()
+            if n > seen[-1][1]:
+                seen.append((now, n))
+            return n > 0 and now - seen[-1][0] >= 1.5
+        assert wait_for(saturated, 30, step=0.05), seen
+        busy = seen[-1][1]
         start = time.monotonic()
         last = dict(poller.polled_at)
-
-        def scanning() -> bool:  # no scan has ended yet (each stores its report at the end)
-            return all(poller.last_pools(name) is None for name in pairs)
 
         def polled_twice() -> bool:
             now = time.monotonic()
@@ -141,7 +156,7 @@ def test_twenty_pairs_scanning_their_pools_are_all_polled_within_their_interval(
         t = time.monotonic()
         app.extensions["omapifo"].close()
         closing = time.monotonic() - t
-    print(f"every pair polled twice {took:.2f} s after the first poll round, the scans "
+    print(f"{busy} scans in flight; every pair polled twice {took:.2f} s later, the scans "
           f"still running: {still_scanning}; longest gap between polls "
           f"{max(worst.values()):.2f} s; close took {closing:.2f} s")
     assert still_scanning, {n: c for n, c in polls.items() if c < 2}  # none starved
