@@ -16,6 +16,7 @@ first :data:`STRANGER_LOG_BURST` at once, then one line per
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -139,7 +140,13 @@ def record_rejected(audit: ServiceAudit, response: Response,
             detail += f" {body['errors']}"
     now = datetime.now(timezone.utc)
     pair, peer, action = target
+    # the reason the caller gave is kept as sent, even when it is why the request was
+    # turned away (a lone surrogate is escaped by the store's clean_text, never dropped)
+    sent = request.get_json(silent=True) if request.is_json else None
+    given = sent.get("reason") if isinstance(sent, dict) else None
+    reason = None if given is None else given if isinstance(given, str) else json.dumps(given)
     record = AuditRecord(now, actor, pair[:200], peer[:64], action, outcome=Outcome.REJECTED,
+                         reason=reason[:2000] if reason is not None else None,
                          detail=detail[:2000], finished_at=now)
     count = getattr(audit.metrics, "count_action", None)
     if count is not None:

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from omapifo import FailoverPair, JsonLinesAudit, NotFound, OmapiPeer, Role
+from omapifo import (Evidence, FailoverPair, FailoverState, JsonLinesAudit, NotFound, OmapiPeer,
+                     Role)
 from omapifo import lab as labmod
 from omapifo.lab import Lab, LabError
 
@@ -230,3 +231,14 @@ def fresh_state_when(lab: Lab, check: Callable[[Any], bool], timeout: float,
                                  f"{st.primary.local_state} ({st.primary.evidence}), secondary "
                                  f"{st.secondary.local_state} ({st.secondary.evidence})")
         time.sleep(0.25)
+
+
+def stopped_and_noticed(role: Role) -> Callable[[Any], bool]:
+    """A check for fresh_state_when after ``role`` was shut down or stopped: its host
+    refuses the connection (dhcpd no longer runs) and its partner, read over OMAPI, has
+    noticed (communications-interrupted, or partner-down when it was moved there)."""
+    def check(st: Any) -> bool:
+        other = st.peer(role.other)
+        return st.peer(role).evidence is Evidence.DHCPD_STOPPED and other.local_state in (
+            FailoverState.COMMUNICATIONS_INTERRUPTED, FailoverState.PARTNER_DOWN)
+    return check

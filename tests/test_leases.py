@@ -6,10 +6,10 @@ from datetime import timezone
 
 import pytest
 
-from omapifo import FailoverPair, Lease, LeaseState, LeaseView, NotFound, ReleaseRefused, Role
+from omapifo import Lease, LeaseState, LeaseView, NotFound, ReleaseRefused, Role
 from omapifo.leases import parse_client_id, parse_ip, parse_mac
 
-from .conftest import sent
+from .conftest import fresh_lease, sent
 from .recorded import LEASE_PRIMARY, LEASE_SECONDARY, u32
 
 # -- unit ------------------------------------------------------------------------------------
@@ -107,11 +107,6 @@ def test_release_makes_it_not_active_on_both_and_a_second_release_is_refused(
         pair.release(ip)
     assert len(sent(pair)) == 1  # the refusal sent nothing
     assert [str(r.outcome) for r in audit_log.records()] == ["dry-run", "done", "refused"]
-
-
-def fresh_lease(lab, ip: str):
-    with FailoverPair(lab.pair_config()) as p:
-        return p.lease(ip)
 
 
 @pytest.mark.integration

@@ -181,8 +181,13 @@ def test_maintenance_of_the_secondary_and_its_way_back(healthy_lab, pair, audit_
     order = ["dhcpd-stopped", "startup", "recover", "recover-wait", "recover-done", "normal"]
     assert [order.index(x) for x in secondary] == sorted(order.index(x) for x in secondary)
     waiting = next(o for o in seen if o.secondary == "recover-wait")
-    # measured: recover-wait ends at its announced end (state change + MCLT)
-    assert abs((seen[-1].at - waiting.recover_wait_until).total_seconds()) < 5
+    # recover-wait ends at its announced end (state change + MCLT), never before it: dhcpd
+    # waits out the MCLT (dhcpd.conf(5), mclt); the read that saw normal came after that.
+    # How late it was read depends on the machine: reported, and follow_recovery's
+    # timeout above is the deadline
+    late = (seen[-1].at - waiting.recover_wait_until).total_seconds()
+    print(f"normal read {late:.2f} s after recover-wait's announced end")
+    assert late >= -1.0, late  # 1 s: dhcpd's clock and stos are whole seconds
     after = fresh_state(lab)
     assert (after.primary.local_state, after.secondary.local_state) == (S.NORMAL, S.NORMAL)
 

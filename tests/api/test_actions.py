@@ -15,10 +15,10 @@ import time
 import pytest
 import requests
 
-from omapifo import FailoverState, Role, load_config
+from omapifo import Evidence, FailoverState, Role, load_config
 from omapifo.api import create_app
 
-from ..conftest import LogMark, fresh_state
+from ..conftest import LogMark, fresh_state, fresh_state_when, stopped_and_noticed
 from .conftest import OPERATOR, READER, auth, offline_config, wait_for
 
 PAIR = "classroom-1-6"
@@ -98,14 +98,19 @@ def test_requests_turned_away_are_counted_under_a_configured_pair_only(offline):
         rejected
 
 
-def test_a_reason_with_a_lone_surrogate_is_kept_not_lost(offline):
+def test_a_reason_with_a_lone_surrogate_is_kept_not_lost(offline, tmp_path):
+    """The reason is invalid text (a lone surrogate, which no UTF-8 column holds), so the
+    request is turned away (422, naming the field); the record keeps the reason as the
+    caller sent it, the surrogate escaped, in the database and over the API."""
     c = offline.test_client()
     body = b'{"confirm": "p", "force": true, "reason": "PSU \\ud800 died"}'
     r = c.post("/api/v1/pairs/p/peers/secondary/partner-down", data=body,
                headers={**auth(OPERATOR), "Content-Type": "application/json"})
-    assert r.status_code in (409, 422), r.get_json()  # refused or rejected, never a 500
+    assert r.status_code == 422 and "reason" in str(r.get_json()), r.get_json()
     entries = c.get("/api/v1/audit", headers=auth(OPERATOR)).get_json()["entries"]
-    assert len(entries) == 1 and entries[0]["outcome"] in ("refused", "rejected")
+    assert [(e["outcome"], e["reason"]) for e in entries] == [("rejected", "PSU \\ud800 died")]
+    with sqlite3.connect(f"file:{tmp_path / 'db.sqlite3'}?mode=ro", uri=True) as con:
+        assert con.execute("SELECT reason FROM audit").fetchall() == [("PSU \\ud800 died",)]
 
 
 def test_the_database_is_owner_only(offline, tmp_path):
@@ -141,6 +146,9 @@ def test_a_locked_audit_store_refuses_with_503_and_nothing_is_sent(primary_stopp
         done = c.post(PD_URL, json={"confirm": PAIR}, headers=auth(OPERATOR))
         assert done.status_code == 200, done.get_json()
         assert "communications-interrupted to partner-down" in secondary_moves(mark)
+        now = fresh_state(lab)  # both peers read afresh, not the answer
+        assert now.secondary.local_state is FailoverState.PARTNER_DOWN
+        assert now.primary.evidence is Evidence.DHCPD_STOPPED
         assert [row[3] for row in audit_rows(db)] == ["done"]
     finally:
         locker.close()
@@ -246,6 +254,10 @@ def test_shutdown_over_rest_stops_the_server_and_is_audited(healthy_lab, app, lo
     assert done.status_code == 200, done.get_json()
     assert wait_for(lambda: not lab.running(Role.PRIMARY), timeout=20), "dhcpd still runs"
     assert "I move from normal to shutdown" in log_mark.since(Role.PRIMARY)
+    # both peers read afresh, not the answer: the primary's host refuses the connection
+    # and the secondary has noticed
+    fresh_state_when(lab, stopped_and_noticed(Role.PRIMARY), timeout=60,
+                     what="the primary stopped and the secondary noticing")
     entries = c.get("/api/v1/audit", headers=auth(OPERATOR)).get_json()["entries"]
     assert [(e["action"], e["outcome"]) for e in reversed(entries)] == [
         ("shutdown", "dry-run"), ("shutdown", "done")]

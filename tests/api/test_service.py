@@ -7,9 +7,10 @@ import pytest
 from openapi_spec_validator import validate
 from prometheus_client.parser import text_string_to_metric_families
 
-from omapifo import FailoverPair, LeaseState, Role, load_config
+from omapifo import Evidence, FailoverState as S, LeaseState, Role, load_config
 from omapifo.api import create_app
 
+from ..conftest import fresh_lease, fresh_state
 from .conftest import OPERATOR, POLL, READER, auth, wait_for
 
 pytestmark = pytest.mark.integration
@@ -58,7 +59,9 @@ def test_stop_partner_down_and_audit_survive_a_restart(healthy_lab, app, service
     done = c.post(url, json={"confirm": PAIR, "reason": "primary stopped in the lab"},
                   headers=auth(OPERATOR))
     assert done.status_code == 200, done.get_json()
-    assert done.get_json()["after"]["secondary"]["local_state"]["name"] == "partner-down"
+    now = fresh_state(lab)  # both peers read afresh, not the answer's "after"
+    assert now.secondary.local_state is S.PARTNER_DOWN
+    assert now.primary.evidence is Evidence.DHCPD_STOPPED
 
     app.extensions["omapifo"].close()  # a service restart: a new app on the same database
     again = create_app(load_config(service_cfg), poll=False)
@@ -86,12 +89,11 @@ def test_a_lease_from_a_real_client_reads_and_releases(healthy_lab, app):
     assert c.post(url, json={"confirm": PAIR}, headers=auth(READER)).status_code == 403
     dry = c.post(url + "?dry_run=1", json={"confirm": PAIR}, headers=auth(OPERATOR))
     assert dry.status_code == 200 and dry.get_json()["state"]["name"] == "active"
-    with FailoverPair(healthy_lab.pair_config()) as fresh:  # dhcpd itself, read again
-        assert fresh.lease(ip).state is LeaseState.ACTIVE
+    assert fresh_lease(healthy_lab, ip).state is LeaseState.ACTIVE  # dhcpd, read again
     done = c.post(url, json={"confirm": PAIR}, headers=auth(OPERATOR))
     assert done.status_code == 200
-    with FailoverPair(healthy_lab.pair_config()) as fresh:
-        view = fresh.lease(ip)
+    view = fresh_lease(healthy_lab, ip)  # both peers read afresh, not the answer
+    assert view.primary and view.secondary, view.errors
     assert LeaseState.ACTIVE not in (view.primary.state, view.secondary.state)
     again = c.post(url, json={"confirm": PAIR}, headers=auth(OPERATOR))
     assert again.status_code == 409 and "not active" in again.get_json()["detail"]

@@ -7,10 +7,11 @@ import time
 
 import pytest
 
-from omapifo import FailoverState, JsonLinesAudit, Role, load_config
+from omapifo import Evidence, FailoverState, JsonLinesAudit, LeaseState, Role, load_config
 from omapifo.clients import cli, servecli
 
 from ..api.conftest import OPERATOR, READER, service_config
+from ..conftest import fresh_lease, fresh_state, fresh_state_when, stopped_and_noticed
 
 pytestmark = pytest.mark.integration
 PAIR = "classroom-1-6"
@@ -45,6 +46,9 @@ def test_partner_down_refused_then_done_after_the_primary_stops(healthy_lab, run
     healthy_lab.wait_states(None, FailoverState.COMMUNICATIONS_INTERRUPTED, timeout=30)
     code, out, _ = run("partner-down", PAIR, "secondary", "--yes")
     assert code == 0 and "now in partner-down" in out
+    now = fresh_state(healthy_lab)  # both peers read afresh, not the command's output
+    assert now.secondary.local_state is FailoverState.PARTNER_DOWN
+    assert now.primary.evidence is Evidence.DHCPD_STOPPED
     lines = [json.loads(line) for line in run.audit.read_text().splitlines()]
     # a line per attempt (outcome unknown, written before anything is sent), then a line
     # per outcome with the attempt's id
@@ -105,8 +109,13 @@ def test_lease_show_and_release(healthy_lab, run):
     assert code == 0 and "active, peers agree" in out
     code, out, _ = run("lease", "show", PAIR, "--mac", "02:00:00:cc:00:04", "--json")
     assert json.loads(out)["ip"] == ip
+    assert fresh_lease(healthy_lab, ip).state is LeaseState.ACTIVE
     code, out, _ = run("lease", "release", PAIR, ip, "--yes")
     assert code == 0 and "active" not in out.splitlines()[0]
+    after = fresh_lease(healthy_lab, ip)  # both peers read afresh, not the command's output
+    assert after.primary and after.secondary, after.errors
+    assert LeaseState.ACTIVE not in (after.primary.state, after.secondary.state)
+    assert [str(r.outcome) for r in JsonLinesAudit(run.audit).records()] == ["done"]
     code, _, err = run("lease", "show", PAIR, "not-an-ip")
     assert code == 2 and "not an IPv4 address" in err
     # dhcpd answered, it has no such lease: 1, not 3 (3 says a peer could not be reached)
@@ -183,6 +192,9 @@ def test_shutdown_from_the_command_line_stops_the_server(healthy_lab, run, log_m
         assert time.monotonic() < deadline, "dhcpd did not exit"
         time.sleep(0.2)
     assert "I move from normal to shutdown" in log_mark.since(Role.SECONDARY)
+    # both peers read afresh, not the command's output
+    fresh_state_when(healthy_lab, stopped_and_noticed(Role.SECONDARY), timeout=60,
+                     what="the secondary stopped and the primary noticing")
 
 
 def test_release_dry_run_from_the_command_line_asks_and_changes_nothing(healthy_lab, run,
