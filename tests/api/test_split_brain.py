@@ -72,7 +72,12 @@ def split_brain_alerts(tmp_path: Path, name: str, scrape: str, fires: bool) -> N
     """promtool test rules on the shipped rules with the scrape as input: DhcpSplitBrain
     fires for the pair (``fires``) or stays silent."""
     expected = [{"exp_labels": {"severity": "critical", "pair": PAIR},
-                 "exp_annotations": {"summary": f"both servers of {PAIR} are in partner-down"}}]
+                 "exp_annotations": {
+                     "summary": f"both servers of {PAIR} are in partner-down",
+                     "description": f"Both servers of {PAIR} believe the other is dead and "
+                                    "both hand out every address: clients can get the same "
+                                    "address twice. Stop one server now.",
+                     "runbook_url": "docs/runbook.md#dhcpsplitbrain"}}]
     doc = {"rule_files": [str(RULES)], "evaluation_interval": "15s",
            "tests": [{"interval": "15s", "input_series": _series(scrape),
                       "alert_rule_test": [{"eval_time": "1m", "alertname": "DhcpSplitBrain",
