@@ -73,7 +73,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         rep = diagnose(pair, scan=not args.no_scan)
     assert rep.state is not None
     healthy = rep.state.health.ok and worst(rep.findings) < Level.CRITICAL
-    hist = _history(args.api, args.pair) if args.api else None
+    hist = _history(args.api, args.pair, args.token_file) if args.api else None
     if args.json:
         doc = doctor_json(rep)
         if hist is not None:
@@ -103,9 +103,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return EXIT_OK if healthy else EXIT_FAILED
 
 
-def _history(api: str, pair: str) -> dict[str, Any]:
+def _history(api: str, pair: str, token_file: str | None) -> dict[str, Any]:
     """What `omapifo serve` recorded, asked over its API (never its database)."""
-    backend = open_backend(None, api, None)
+    backend = open_backend(None, api, None, token_file=token_file)
     try:
         return backend.history(pair, 5)
     finally:
