@@ -290,8 +290,8 @@ def api_token(token_file: str | None, environ: Mapping[str, str] | None = None) 
         return read_secret_file(Path(token_file), "--token-file")
     named, token = env.get(TOKEN_FILE_ENV), env.get(TOKEN_ENV)
     if named and token:
-        raise ConfigError(f"both ${TOKEN_ENV} and ${TOKEN_FILE_ENV} are set: unset one (a file "
-                          "is the safer: other users may read a process's environment)")
+        raise ConfigError(f"both ${TOKEN_ENV} and ${TOKEN_FILE_ENV} are set: unset one (the "
+                          "file is the safer: a variable goes to every program started)")
     if named:
         return read_secret_file(Path(named), f"${TOKEN_FILE_ENV}")
     if token:
