@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -34,6 +35,8 @@ from omapifo.clients import servecli
 
 from .api.conftest import OPERATOR, READER, auth, service_config, wait_for
 from .conftest import IN_CI, LogMark, fresh_state
+from .test_docs import DOCS, blocks
+from .test_prometheus_rules import RULES, promtool
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent
@@ -236,6 +239,42 @@ def test_a_scrape_and_the_hosts_through_the_tls_proxy(proxied):
         requests.get(f"{p['url']}/healthz", timeout=30)
     # every request was nginx's to pass on: its access log has them
     assert "GET /metrics" in (p["dir"] / "access.log").read_text()
+
+
+def install_scrape_job(port: int, ca: Path) -> str:
+    """docs/install.md's Prometheus configuration (step 8), pointed at this proxy: its
+    target, CA file and rule file replaced, each exactly once."""
+    text = next(b.body for b in blocks(DOCS / "install.md")
+                if b.lang == "yaml" and "scrape_configs:" in b.body)
+    for old, new in (('["dhcp-ops.example.edu:443"]', f'["127.0.0.1:{port}"]'),
+                     ("/etc/prometheus/omapifo-ca.pem", str(ca)),
+                     ("/etc/prometheus/rules/omapifo.rules.yml", str(RULES))):
+        assert text.count(old) == 1, f"install.md's scrape job: {old!r} is not there once"
+        text = text.replace(old, new)
+    return text
+
+
+def test_the_install_pages_scrape_job_scrapes_through_the_proxy(proxied, tmp_path):
+    """Prometheus's own checker takes the job; what it names (scheme, target, path, CA)
+    answers a scrape, and the exposition passes promtool's metrics check."""
+    p = proxied
+    port = int(str(p["url"]).rsplit(":", 1)[1])
+    conf = tmp_path / "prometheus.yml"
+    conf.write_text(install_scrape_job(port, Path(str(p["ca"]))))
+    checked = subprocess.run([promtool(), "check", "config", str(conf)], capture_output=True,
+                             text=True, timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    job = yaml.safe_load(conf.read_text())["scrape_configs"][0]
+    url = (f"{job.get('scheme', 'http')}://{job['static_configs'][0]['targets'][0]}"
+           f"{job.get('metrics_path', '/metrics')}")
+    resp = requests.get(url, headers=PROMETHEUS_HEADERS, verify=job["tls_config"]["ca_file"],
+                        timeout=30)  # Host: the target, as Prometheus sends it
+    assert resp.status_code == 200 and "omapifo_pair_health" in resp.text, resp.text[:500]
+    text = requests.get(url, headers={"Accept": "text/plain;version=0.0.4"},
+                        verify=job["tls_config"]["ca_file"], timeout=30)
+    linted = subprocess.run([promtool(), "check", "metrics"], input=text.text,
+                            capture_output=True, text=True, timeout=120)
+    assert linted.returncode == 0, linted.stdout + linted.stderr
 
 
 def test_partner_down_through_the_proxy_from_the_command_line(proxied, healthy_lab,
