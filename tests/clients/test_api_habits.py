@@ -88,6 +88,7 @@ def test_the_token_file_before_or_after_the_command_and_from_the_environment(
                                          reader)[:2])
     env.setenv("OMAPIFO_TOKEN_FILE", reader)
     assert went_through_the_service(*run(capsys, "status", "p", "--json")[:2])
+    env.delenv("OMAPIFO_TOKEN_FILE")  # from here on, the option alone
     # the file's token is what is sent: a wrong one is refused by the service
     wrong = token_file(tmp_path, "not-a-token", 0o640)
     code, _, err = run(capsys, "--token-file", wrong, "status", "p")

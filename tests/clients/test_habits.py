@@ -5,6 +5,7 @@ admin or Nagios runs them (this interpreter's, so this checkout's code)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pty
@@ -118,11 +119,13 @@ def test_watch_redraws_a_terminal_until_ctrl_c_and_sees_a_server_stop(healthy_la
         assert screen.count(CLEAR_SCREEN.encode()) >= 3
         os.write(fd, b"\x03")  # ^C, typed on the terminal
         status = ended(pid, time.monotonic() + 20)
+        if status is not None:
+            pid = 0  # reaped
         assert status == 0, f"exit {status} after ^C"
-        pid = 0
     finally:
-        if pid:
-            os.kill(pid, signal.SIGKILL)
+        if pid:  # still running (or not yet reaped): end it by its pid
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
         os.close(fd)
 
