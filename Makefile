@@ -4,7 +4,14 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := isc-dhcp-server isc-dhcp-client isc-dhcp-relay dhcpd-pools iproute2 \
-	chromium chromium-driver zsh fish systemd nftables
+	chromium chromium-driver zsh fish systemd nftables nginx openssl
+# Debian's nginx starts a server on port 80 when it is installed (its postinst runs
+# `invoke-rc.d nginx start`); the tests run nginx of their own (tests/test_nginx_proxy.py).
+# For the install, a policy-rc.d answering 101, "action forbidden" (invoke-rc.d(8); also
+# honoured by deb-systemd-invoke), keeps every installed service stopped; it is removed
+# after, and one the machine already has is left as it is. A newly installed nginx is
+# also kept from starting at the next boot.
+POLICY_RC_D ?= /usr/sbin/policy-rc.d
 # Only the benchmarks need these (bench/README.md).
 # promtool (tests of deploy/prometheus/omapifo.rules.yml) comes from Debian's prometheus
 # package; only its .deb is fetched and unpacked into the venv, so installing it never
@@ -21,12 +28,20 @@ setup: apt venv promtool
 # fish completion tests, the unit's systemd-analyze tests and the lab's firewall rules (nft)
 # need when any tool is missing.
 apt:
-	@missing=""; for t in dhcpd dhclient dhcrelay dhcpd-pools ip chromium chromedriver zsh fish systemd-analyze nft; do \
+	@missing=""; for t in dhcpd dhclient dhcrelay dhcpd-pools ip chromium chromedriver zsh fish systemd-analyze nft nginx openssl; do \
 	  command -v $$t >/dev/null 2>&1 || [ -x /usr/sbin/$$t ] || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "missing:$$missing; run as root: apt-get install $(APT_PACKAGES)"; exit 2; fi; \
 	  echo "installing $(APT_PACKAGES)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
+	  had_nginx=$$(dpkg-query -W -f='$${Status}' nginx 2>/dev/null | grep -c ' installed$$'); \
+	  if [ ! -e $(POLICY_RC_D) ]; then \
+	    printf '#!/bin/sh\n# make apt: no service starts while it installs\nexit 101\n' > $(POLICY_RC_D); \
+	    chmod 755 $(POLICY_RC_D); trap 'rm -f $(POLICY_RC_D)' EXIT; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null \
+	    || exit $$?; \
+	  if [ "$$had_nginx" = 0 ]; then \
+	    if [ -d /run/systemd/system ]; then systemctl disable --quiet nginx; \
+	    else update-rc.d nginx disable >/dev/null 2>&1 || true; fi; fi; \
 	fi
 
 # promtool into $(VENV)/bin (tests/test_prometheus_rules.py looks there and on PATH).

@@ -10,23 +10,28 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
 from omapifo import (ActionResult, Config, FailoverPair, HostComparison, HostView,
                      JsonLinesAudit, LeaseList, LeaseSearch, LeaseView, PairState, PoolReport,
                      find_leases, leases_from_file, load_config, open_pair, pools_from_files)
+from omapifo.config import read_secret_file
 from omapifo.errors import ConfigError
 from omapifo.maintenance import (MaintenanceReport, MaintenanceStep, Observation,
                                  follow_recovery)
 
-from .client import ApiError, Client
+from .client import DEFAULT_TIMEOUT, ApiError, Client
 
 # `maintenance end --wait --api`: how often, and after how long, a 503 is asked again
 FRESH_RETRIES, FRESH_RETRY_WAIT = 10, 1.0
 
 DEFAULT_AUDIT_LOG = Path("~/.local/state/omapifo/audit.log")
+# the service to go through, and its token, when the command line names none (docs/cli.md)
+API_URL_ENV, TOKEN_ENV, TOKEN_FILE_ENV = "OMAPIFO_API_URL", "OMAPIFO_TOKEN", "OMAPIFO_TOKEN_FILE"
+VIA_API = f"--api URL (or ${API_URL_ENV})"
+TOKEN_SOURCES = f"--token-file PATH, ${TOKEN_FILE_ENV} or ${TOKEN_ENV}"
 Progress = Callable[[int, int], None]
 OnStep = Callable[[MaintenanceStep], None]
 
@@ -166,7 +171,7 @@ class DirectBackend:
     def history(self, pair: str, limit: int) -> dict[str, Any]:
         self.config.pair_config(pair)  # an unknown pair says so first
         raise ConfigError("the history is what `omapifo serve` records: ask the service with "
-                          "--api URL (token in OMAPIFO_TOKEN)")
+                          f"--api URL or ${API_URL_ENV} (token: {TOKEN_SOURCES})")
 
 
 class ApiBackend:
@@ -232,7 +237,7 @@ class ApiBackend:
 
     def pools(self, pair: str, leases: str | None, progress: Progress | None) -> PoolReport:
         if leases is not None:
-            raise ConfigError("--leases reads local files: it does not go with --api")
+            raise ConfigError(f"--leases reads local files: it does not go with {VIA_API}")
         return self.client.pools(pair)
 
     def hosts(self, pair: str) -> HostComparison:
@@ -245,7 +250,8 @@ class ApiBackend:
                  client_id: str | None, dry_run: bool,
                  leases: tuple[Path, Path] | None) -> HostView:
         if leases is not None:
-            raise ConfigError("--files/--leases-dir read local files: they do not go with --api")
+            raise ConfigError("--files/--leases-dir read local files: they do not go with "
+                              f"{VIA_API}")
         return self.client.add_host(pair, name, ip=ip, mac=mac, client_id=client_id,
                                     dry_run=dry_run)
 
@@ -260,19 +266,48 @@ class ApiBackend:
     def leases(self, pair: str, leases: str | None, *, subnet: str | None, state: str | None,
                hostname: str | None, progress: Progress | None) -> LeaseList:
         if leases is not None:
-            raise ConfigError("--leases reads local files: it does not go with --api")
+            raise ConfigError(f"--leases reads local files: it does not go with {VIA_API}")
         return self.client.leases(pair, subnet=subnet, state=state, hostname=hostname)
 
     def find_leases(self, query: str) -> LeaseSearch:
         return self.client.find_leases(query)
 
 
-def open_backend(config_path: str | None, api: str | None, audit_log: str | None) -> Backend:
-    if api:
-        token = os.environ.get("OMAPIFO_TOKEN")
-        if not token:
-            raise ConfigError("--api needs a token in the OMAPIFO_TOKEN environment variable")
-        return ApiBackend(Client(api, token))
+def api_url(given: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The service to go through: ``--api URL``, else ``$OMAPIFO_API_URL``; None (straight
+    over OMAPI) when neither is set or the one that counts is empty (``--api ''`` or
+    ``OMAPIFO_API_URL=`` turn a default off for one command)."""
+    env = os.environ if environ is None else environ
+    return (given if given is not None else env.get(API_URL_ENV)) or None
+
+
+def api_token(token_file: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """The service's token: from ``--token-file``, else ``$OMAPIFO_TOKEN_FILE`` or
+    ``$OMAPIFO_TOKEN`` (both set is refused: which one wins would be a guess). A file is
+    read by the key files' rule (owner-only or group-readable, never others)."""
+    env = os.environ if environ is None else environ
+    if token_file is not None:
+        return read_secret_file(Path(token_file), "--token-file")
+    named, token = env.get(TOKEN_FILE_ENV), env.get(TOKEN_ENV)
+    if named and token:
+        raise ConfigError(f"both ${TOKEN_ENV} and ${TOKEN_FILE_ENV} are set: unset one (the "
+                          "file is the safer: a variable goes to every program started)")
+    if named:
+        return read_secret_file(Path(named), f"${TOKEN_FILE_ENV}")
+    if token:
+        return token
+    raise ConfigError(f"{VIA_API} needs the service's token: {TOKEN_SOURCES}")
+
+
+def open_backend(config_path: str | None, api: str | None, audit_log: str | None, *,
+                 token_file: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Backend:
+    """Through the service when :func:`api_url` names one, else straight over OMAPI with
+    the configuration file (``config_path``, else :func:`omapifo.config.find_config`'s)."""
+    url = api_url(api)
+    if url:
+        return ApiBackend(Client(url, api_token(token_file), timeout=timeout))
+    if token_file is not None:
+        raise ConfigError(f"--token-file is the token for {VIA_API}; OMAPI needs none")
     actor = f"cli:{os.environ.get('SUDO_USER') or os.environ.get('USER') or os.getuid()}"
     path = Path(audit_log or os.environ.get("OMAPIFO_AUDIT_LOG") or DEFAULT_AUDIT_LOG)
     return DirectBackend(load_config(config_path), actor, path)

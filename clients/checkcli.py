@@ -25,12 +25,10 @@ from pathlib import Path
 
 from omapifo import Config, FailoverState, Level, PairState, PoolReport, __version__
 from omapifo.config import read_secret_file
-from omapifo.errors import ConfigError
 from omapifo.health import assess
 from omapifo.severity import PEER_CRITICAL_AFTER
 
-from .backend import ApiBackend, Backend, DirectBackend, open_backend
-from .client import Client
+from .backend import Backend, DirectBackend, open_backend
 from .exitcodes import CHECK_NAMES, CHECK_UNKNOWN, check_status
 from .nagrange import Range
 
@@ -60,11 +58,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "(scans the pools; off by default)")
     p.add_argument("--runway-critical", type=int, metavar="ADDRESSES",
                    help="the same for CRITICAL")
-    p.add_argument("--api", metavar="URL", help="ask the REST service (token from --token-file "
-                   "or OMAPIFO_TOKEN)")
-    p.add_argument("--token-file", metavar="PATH", help="the reader token for --api, in a file "
-                   "only its owner may read (Nagios command lines and environments are seen "
-                   "by others)")
+    p.add_argument("--api", metavar="URL", help="ask the REST service (default "
+                   "$OMAPIFO_API_URL; token from --token-file, $OMAPIFO_TOKEN_FILE or "
+                   "$OMAPIFO_TOKEN)")
+    # also before the command (omapifo --token-file PATH check ...): SUPPRESS keeps this
+    # subparser's default from overwriting the global option's value
+    p.add_argument("--token-file", metavar="PATH", default=argparse.SUPPRESS,
+                   help="the reader token for --api, in a file only its owner (and group) may "
+                   "read (Nagios command lines and environments are seen by others)")
     p.set_defaults(func=cmd_check, audit_log=None)
 
 
@@ -130,12 +131,8 @@ def read_token_file(path: str) -> str:
 
 
 def _backend(args: argparse.Namespace) -> Backend:
-    if args.token_file is not None:
-        if not args.api:
-            raise ConfigError("--token-file is the token for --api URL; OMAPI needs none")
-        return ApiBackend(Client(args.api, read_token_file(args.token_file),
-                                 timeout=args.timeout))
-    return open_backend(args.config, args.api, None)
+    return open_backend(args.config, args.api, None, token_file=args.token_file,
+                        timeout=args.timeout)
 
 
 def _run(args: argparse.Namespace, warn: Range, crit: Range | None) -> tuple[int, str]:

@@ -10,13 +10,14 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from omapifo import __version__, faults
 from omapifo.errors import ConfigError, NotFound, OmapifoError, OperationRefused, PeerError
 
 from . import output as out  # the library alone: error lines escaped without the extra
-from .exitcodes import (EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK,
-                        EXIT_UNREACHABLE, EXIT_USAGE)
+from .exitcodes import (CHECK_UNKNOWN, EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED,
+                        EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE)
 
 # The command needs the `service` extra (setup.cfg, docs/packaging.md): `pip install omapifo`
 # installs only the library. Each module the extra brings, and the distribution it comes from
@@ -35,7 +36,7 @@ try:
     from omapifo.lab import LabError
 
     from . import checkcli, completion, configcli, democli, labcli, paircli, servecli
-    from . import deploycli, hostcli, keygencli, leasecli, maintenancecli
+    from . import deploycli, hostcli, keygencli, leasecli, maintenancecli, tokencli
     from .client import ApiAuthError, BadRequest
 except ModuleNotFoundError as exc:
     if (exc.name or "").partition(".")[0] not in SERVICE_MODULES:
@@ -52,12 +53,23 @@ def missing_extra_message(module: str) -> str:
             "`pip install omapifo` alone installs only the library.")
 
 
+CONFIG_HELP = ("configuration file (default $OMAPIFO_CONFIG, then "
+               "~/.config/omapifo/omapifo.toml, then /etc/omapifo/omapifo.toml; never the "
+               "working directory)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="omapifo", description="Read, check and operate ISC dhcpd failover pairs over OMAPI.")
-    parser.add_argument("-c", "--config", default=os.environ.get("OMAPIFO_CONFIG"),
-                        help="configuration file (default $OMAPIFO_CONFIG, ./omapifo.toml, "
-                        "then /etc/omapifo/omapifo.toml)")
+    # no default here: omapifo.config.find_config searches $OMAPIFO_CONFIG, then the user's
+    # and the system's file, and its error names each (never the working directory)
+    parser.add_argument("-c", "--config", metavar="FILE", help=CONFIG_HELP)
+    # the service's URL is each command's --api (default $OMAPIFO_API_URL); its token is the
+    # same for every command, so it may come first (or after the command, as check has it)
+    parser.add_argument("--token-file", metavar="FILE",
+                        help="the REST service's token for --api, in a file only its owner "
+                        "(and group) may read (default $OMAPIFO_TOKEN_FILE, or the token in "
+                        "$OMAPIFO_TOKEN)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     paircli.add_parsers(sub)
@@ -72,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     hostcli.add_parser(sub)
     maintenancecli.add_parser(sub)
     deploycli.add_parser(sub)
+    tokencli.add_parser(sub)
     return parser
 
 
@@ -120,6 +133,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.say(f"omapifo: internal error ({type(exc).__name__}: {exc}); rerun with "
                 "OMAPIFO_DEBUG=1 for the traceback and report it", sys.stderr)
         return EXIT_FAILED
+
+
+class PluginParser(argparse.ArgumentParser):
+    """A parser that answers bad usage as a monitoring plugin must: one UNKNOWN line on
+    stdout and exit 3. argparse's own exit 2 would read as CRITICAL, and its message on
+    stderr is not what Nagios shows."""
+
+    def error(self, message: str) -> NoReturn:
+        usage = " ".join(self.format_usage().split()[1:])  # one line: Nagios shows the first
+        print(f"OMAPIFO UNKNOWN - {message} (usage: {usage})")
+        sys.exit(CHECK_UNKNOWN)
+
+
+def build_check_parser() -> argparse.ArgumentParser:
+    """``check_omapifo``: ``omapifo check`` under the name a Nagios admin looks for
+    (plugins are ``check_<what>`` in /usr/lib/nagios/plugins), the same options; the
+    configuration is ``--config FILE`` only, since ``-c`` is the critical range."""
+    holder = argparse.ArgumentParser(prog="check_omapifo").add_subparsers(
+        parser_class=PluginParser)
+    checkcli.add_parser(holder)
+    parser: argparse.ArgumentParser = holder.choices["check"]
+    parser.prog = "check_omapifo"
+    parser.description = ("Nagios/Icinga plugin: a failover pair's state. Exit 0 OK, "
+                          "1 WARNING, 2 CRITICAL, 3 UNKNOWN (omapifo check's options).")
+    # its own --token-file is the check's (checkcli: SUPPRESS, for `omapifo --token-file`)
+    parser.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
+    parser.set_defaults(token_file=None)
+    return parser
+
+
+def check_main(argv: Sequence[str] | None = None) -> int:
+    """The ``check_omapifo`` console script (setup.cfg): ``omapifo check``'s ``cmd_check``."""
+    if _MISSING is not None:
+        print(f"OMAPIFO UNKNOWN - {missing_extra_message(_MISSING)}")
+        return CHECK_UNKNOWN
+    args = build_check_parser().parse_args(argv)
+    faults.configure(os.environ.get("OMAPIFO_FAULTS"))  # test-only, as in main()
+    try:
+        return int(args.func(args))  # any failure to check is already UNKNOWN there
+    except KeyboardInterrupt:
+        return CHECK_UNKNOWN
 
 
 if __name__ == "__main__":

@@ -92,10 +92,16 @@ def _raise(resp: requests.Response, operation: str) -> None:
                    operation=operation)
 
 
-class Client:
-    """One method per endpoint of the v1 API. ``timeout`` bounds every request (seconds)."""
+DEFAULT_TIMEOUT = 15.0  # seconds, every request but a maintenance (which answers when over)
 
-    def __init__(self, base_url: str, token: str | None = None, *, timeout: float = 15.0,
+
+class Client:
+    """One method per endpoint of the v1 API. ``timeout`` bounds every request (seconds).
+
+    An ``https://`` service whose certificate comes from a private CA: requests reads the
+    CA file from ``$REQUESTS_CA_BUNDLE`` (docs/install.md, the TLS proxy)."""
+
+    def __init__(self, base_url: str, token: str | None = None, *, timeout: float = DEFAULT_TIMEOUT,
                  session: requests.Session | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout

@@ -11,7 +11,7 @@ from omapifo.confcheck import Finding, check_pair, worst
 from omapifo.doctor import DoctorReport, diagnose
 
 from . import output as out
-from .backend import open_backend
+from .backend import api_url, open_backend
 from .exitcodes import EXIT_FAILED, EXIT_OK, config_check
 
 
@@ -73,7 +73,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         rep = diagnose(pair, scan=not args.no_scan)
     assert rep.state is not None
     healthy = rep.state.health.ok and worst(rep.findings) < Level.CRITICAL
-    hist = _history(args.api, args.pair) if args.api else None
+    api = api_url(args.api)  # --api, else $OMAPIFO_API_URL
+    hist = _history(api, args.pair, args.token_file) if api else None
     if args.json:
         doc = doctor_json(rep)
         if hist is not None:
@@ -103,9 +104,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return EXIT_OK if healthy else EXIT_FAILED
 
 
-def _history(api: str, pair: str) -> dict[str, Any]:
+def _history(api: str, pair: str, token_file: str | None) -> dict[str, Any]:
     """What `omapifo serve` recorded, asked over its API (never its database)."""
-    backend = open_backend(None, api, None)
+    backend = open_backend(None, api, None, token_file=token_file)
     try:
         return backend.history(pair, 5)
     finally:

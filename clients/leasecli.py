@@ -75,7 +75,7 @@ def _progress(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    backend = open_backend(args.config, args.api, None)
+    backend = open_backend(args.config, args.api, None, token_file=args.token_file)
     try:
         found = backend.leases(args.pair, args.leases, subnet=args.subnet, state=args.state,
                                hostname=args.hostname, progress=_progress(args))
@@ -107,7 +107,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_find(args: argparse.Namespace) -> int:
-    backend = open_backend(args.config, args.api, None)
+    backend = open_backend(args.config, args.api, None, token_file=args.token_file)
     try:
         search = backend.find_leases(args.query)
     finally:

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import sys
+import time
 from datetime import datetime
 
 from omapifo import LeaseView, PairState, Role
 from omapifo.api import schemas as s
-from omapifo.errors import ConfigError, OperationRefused
+from omapifo.errors import ConfigError, OmapifoError, OperationRefused
 
 from . import output as out
 from .backend import Backend, open_backend
@@ -16,10 +19,14 @@ from .exitcodes import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE
 _STATE = s.PairStateSchema()
 
 
-
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--api", metavar="URL", help="go through the REST service (token in "
-                   "OMAPIFO_TOKEN) instead of OMAPI")
+    p.add_argument("--api", metavar="URL", help="go through the REST service instead of OMAPI "
+                   "(default $OMAPIFO_API_URL; --api '' goes straight over OMAPI)")
+    # also before the command (omapifo --token-file FILE status): SUPPRESS keeps this
+    # subparser's default from overwriting the global option's value
+    p.add_argument("--token-file", metavar="FILE", default=argparse.SUPPRESS,
+                   help="the service's token for --api (default $OMAPIFO_TOKEN_FILE, or the "
+                   "token in $OMAPIFO_TOKEN)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -32,6 +39,10 @@ def _writes(p: argparse.ArgumentParser) -> None:
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="both peers' failover state and the pair's health")
     p.add_argument("pair", nargs="?", help="one pair (default: every configured pair)")
+    p.add_argument("--watch", nargs="?", const=WATCH_DEFAULT, type=watch_interval,
+                   metavar="SECONDS", help=f"read and redraw every SECONDS (default "
+                   f"{WATCH_DEFAULT:g}, {WATCH_MIN:g} to {WATCH_MAX:g}) until Ctrl-C; not on a "
+                   "terminal, one block per read")
     _common(p)
     p.set_defaults(func=cmd_status)
 
@@ -84,7 +95,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def _backend(args: argparse.Namespace) -> Backend:
     # read-only subcommands have no --audit-log: they audit nothing
-    return open_backend(args.config, args.api, getattr(args, "audit_log", None))
+    return open_backend(args.config, args.api, getattr(args, "audit_log", None),
+                        token_file=args.token_file)
 
 
 def _confirm(args: argparse.Namespace, what: str) -> None:
@@ -116,23 +128,112 @@ def _peer_rows(st: PairState) -> list[list[str]]:
 PEER_HEADER = ["PAIR", "PEER", "OMAPI", "STATE", "SEES PARTNER AS", "SINCE"]
 
 
+def _read_states(backend: Backend, pair: str | None) -> list[PairState]:
+    return [backend.state(pair)] if pair else backend.states()
+
+
+def _print_states(states: list[PairState]) -> None:
+    out.table([r for st in states for r in _peer_rows(st)], PEER_HEADER)
+    for st in states:
+        print(f"\n{st.pair}: {out.colour(str(st.health.level))}")
+        for reason in st.health.reasons:
+            out.say(f"  - {reason}")
+
+
 def cmd_status(args: argparse.Namespace) -> int:
+    if args.watch is not None:
+        if args.json:
+            raise ConfigError("--watch redraws for a person; it does not go with --json (a "
+                              "script reads --json once a run, or the service's /metrics)")
+        return watch_status(args)
     backend = _backend(args)
     try:
-        states = [backend.state(args.pair)] if args.pair else backend.states()
+        states = _read_states(backend, args.pair)
     finally:
         backend.close()
     if args.json:
         out.dump_json(_STATE.dump(states[0]) if args.pair else _STATE.dump(states, many=True))
     else:
-        out.table([r for st in states for r in _peer_rows(st)], PEER_HEADER)
-        for st in states:
-            print(f"\n{st.pair}: {out.colour(str(st.health.level))}")
-            for reason in st.health.reasons:
-                out.say(f"  - {reason}")
+        _print_states(states)
     if any(not st.peer(r).reachable for st in states for r in Role):
         return EXIT_UNREACHABLE
     return EXIT_OK if all(st.health.ok for st in states) else EXIT_FAILED
+
+
+# `status --watch`: as watch(1) runs a command again, without its process per read (one
+# OMAPI connection per peer, kept open). Below 1 s a person reads nothing more and each
+# read costs both dhcpd an OMAPI lookup (or the service a request); above an hour it is not
+# watching.
+WATCH_DEFAULT, WATCH_MIN, WATCH_MAX = 2.0, 1.0, 3600.0
+CLEAR_SCREEN = "\033[H\033[2J"  # cursor home, erase the screen (ECMA-48 CUP, ED 2)
+
+
+def watch_interval(text: str) -> float:
+    """``--watch SECONDS``, from WATCH_MIN to WATCH_MAX."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds (a pair goes before it: omapifo status "
+            "PAIR --watch)") from None
+    if not WATCH_MIN <= seconds <= WATCH_MAX:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text}: from {WATCH_MIN:g} to {WATCH_MAX:g} seconds")
+    return seconds
+
+
+class _Frame(io.StringIO):
+    """One redraw, written to the terminal at once (no half-drawn screen); it answers
+    isatty() as the terminal does, so the states keep their colours."""
+
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self._tty = tty
+
+    def isatty(self) -> bool:
+        return self._tty
+
+
+def watch_status(args: argparse.Namespace) -> int:
+    """Read and show the pair(s) every ``args.watch`` seconds until Ctrl-C (exit 0). On a
+    terminal each read redraws the screen; elsewhere (a pipe, a log) each is a block of its
+    own. A failure to read is shown in place of the states and the next read tried again;
+    only the first read's failure ends it (a wrong pair name, a refused token)."""
+    tty = sys.stdout.isatty()
+    backend = _backend(args)
+    what = f"omapifo status {args.pair or ''}".rstrip()
+    first = True
+    try:
+        while True:
+            started = time.monotonic()
+            frame = _Frame(tty)
+            try:
+                states = _read_states(backend, args.pair)
+            except OmapifoError as exc:
+                if first:
+                    raise
+                states, error = [], exc
+            else:
+                error = None
+            first = False
+            with contextlib.redirect_stdout(frame):
+                stamp = datetime.now().astimezone().strftime("%H:%M:%S")
+                print(f"{what}: every {args.watch:g} s, read at {stamp}"
+                      + (" (Ctrl-C ends)" if tty else ""))
+                print()
+                if error is not None:
+                    out.say(f"omapifo: {error} (trying again in {args.watch:g} s)")
+                else:
+                    _print_states(states)
+            sys.stdout.write((CLEAR_SCREEN if tty else "") + frame.getvalue()
+                             + ("" if tty else "\n"))
+            sys.stdout.flush()
+            time.sleep(max(0.0, args.watch - (time.monotonic() - started)))
+    except KeyboardInterrupt:
+        if tty:
+            print()  # the shell's prompt on a line of its own, after the "^C"
+        return EXIT_OK
+    finally:
+        backend.close()
 
 
 def cmd_action(args: argparse.Namespace) -> int:

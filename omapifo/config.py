@@ -23,12 +23,15 @@ Validation uses marshmallow; every error names the file, the pair and the field.
 """
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
+import pwd
 import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import marshmallow as ma
@@ -38,9 +41,6 @@ from .omapi import ALGORITHMS, DEFAULT_PORT, DEFAULT_TIMEOUT, OmapiKey
 from .pairlock import DEFAULT_LOCK_DIR
 from .scan import DEFAULT_WINDOW, MAX_WINDOW
 from .severity import PEER_CRITICAL_AFTER
-
-
-DEFAULT_CONFIG_PATHS = (Path("omapifo.toml"), Path("/etc/omapifo/omapifo.toml"))
 
 
 @dataclass(frozen=True)
@@ -445,19 +445,85 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
     return Config(pairs=pairs, service=ServiceConfig(**svc, tokens=tokens), path=path)
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+# Where load_config looks without a path (the command line's and the service's search,
+# docs/configuration.md): $OMAPIFO_CONFIG, the user's file, the system's. Never the working
+# directory: `sudo omapifo partner-down ...` typed inside a checkout or a colleague's
+# directory used to act on whatever omapifo.toml was there (issue 22).
+CONFIG_ENV = "OMAPIFO_CONFIG"
+SYSTEM_CONFIG = Path("/etc/omapifo/omapifo.toml")
+
+
+def user_config_path(environ: Mapping[str, str]) -> Path:
+    """``$XDG_CONFIG_HOME/omapifo/omapifo.toml``, else ``~/.config/omapifo/omapifo.toml``
+    (the XDG Base Directory spec: an unset, empty or relative XDG_CONFIG_HOME means
+    ``$HOME/.config``)."""
+    xdg = environ.get("XDG_CONFIG_HOME", "")
+    if xdg and os.path.isabs(xdg):
+        base = Path(xdg)
+    else:
+        base = Path(environ.get("HOME") or pwd.getpwuid(os.geteuid()).pw_dir) / ".config"
+    return base / "omapifo" / "omapifo.toml"
+
+
+def _check_user_config(path: Path) -> None:
+    """A file found in a home directory is used only when it and its directory are the
+    caller's (or root's) and nobody else may write them: under ``sudo -E`` (or a sudoers
+    that keeps HOME) root would otherwise act on a file the invoking user controls, the
+    working directory's problem again. OpenSSH refuses its ~/.ssh/config on the same rule."""
+    me = os.geteuid()
+    for item in (path, path.parent):
+        st = item.stat()
+        if st.st_uid not in (me, 0):
+            raise ConfigError(f"{item} belongs to uid {st.st_uid}, not to you (uid {me}): "
+                              "omapifo reads a configuration in a home directory only as its "
+                              "owner (under sudo, HOME may still be the invoking user's); "
+                              f"give --config FILE or set {CONFIG_ENV}")
+        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise ConfigError(f"{item} may be written by others (mode "
+                              f"{stat.S_IMODE(st.st_mode):o}); run: chmod go-w {item}")
+
+
+def find_config(environ: Mapping[str, str] | None = None) -> Path:
+    """The configuration file to read when none is given: ``$OMAPIFO_CONFIG`` (if set, it
+    must exist), else the user's file (:func:`user_config_path`), else
+    ``/etc/omapifo/omapifo.toml``. Never the working directory. ConfigError names every
+    place that was tried."""
+    env = os.environ if environ is None else environ
+    named = env.get(CONFIG_ENV)
+    if named:
+        path = Path(named)
+        if not path.exists():
+            raise ConfigError(f"{path} (from ${CONFIG_ENV}): no such file")
+        return path
+    tried = [f"${CONFIG_ENV} (not set)"]
+    user = user_config_path(env)
+    for candidate in (user, SYSTEM_CONFIG):
+        try:
+            candidate.stat()
+        except OSError as exc:
+            if exc.errno not in (errno.ENOENT, errno.ENOTDIR):  # e.g. another user's home
+                tried.append(f"{candidate} ({exc.strerror})")
+                continue
+            tried.append(str(candidate))
+            continue
+        if candidate == user:
+            _check_user_config(candidate)
+        return candidate
+    raise ConfigError("no configuration file: tried " + ", ".join(tried) + "; the working "
+                      f"directory is never searched: give --config FILE or set {CONFIG_ENV}")
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *,
+                environ: Mapping[str, str] | None = None) -> Config:
     """Read and validate an omapifo TOML file.
 
-    Without a path: ``./omapifo.toml``, then ``/etc/omapifo/omapifo.toml``.
-    Raises :class:`~omapifo.errors.ConfigError` naming the file, pair and field.
+    Without a path, the command line's and the service's search (:func:`find_config`):
+    ``$OMAPIFO_CONFIG``, ``~/.config/omapifo/omapifo.toml`` (``$XDG_CONFIG_HOME``), then
+    ``/etc/omapifo/omapifo.toml``, read from ``environ`` (default ``os.environ``); scripts
+    should give the path. Raises :class:`~omapifo.errors.ConfigError` naming the file, pair
+    and field.
     """
-    if path is None:
-        found = next((p for p in DEFAULT_CONFIG_PATHS if p.exists()), None)
-        if found is None:
-            raise ConfigError("no configuration file: give -c FILE, or create ./omapifo.toml "
-                              "or /etc/omapifo/omapifo.toml")
-        path = found
-    p = Path(path)
+    p = Path(path) if path is not None else find_config(environ)
     try:
         with p.open("rb") as fh:
             data = tomllib.load(fh)

@@ -137,12 +137,14 @@ def test_a_key_file_config_readable_by_others_is_fine(tmp_path):
 def test_missing_file_and_default_search(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="no such file"):
         load_config(tmp_path / "nope.toml")
+    # the search (tests/clients/test_config_search.py has the rest): never the working
+    # directory, the system's file last
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("omapifo.config.DEFAULT_CONFIG_PATHS", (tmp_path / "omapifo.toml",))
+    monkeypatch.setattr("omapifo.config.SYSTEM_CONFIG", tmp_path / "omapifo.toml")
     with pytest.raises(ConfigError, match="no configuration file"):
-        load_config()
+        load_config(environ={"HOME": str(tmp_path / "home")})
     write(tmp_path, GOOD)
-    assert "classroom-1-6" in load_config().pairs
+    assert "classroom-1-6" in load_config(environ={"HOME": str(tmp_path / "home")}).pairs
 
 
 def test_unknown_pair_lists_the_known_ones(tmp_path):

@@ -247,8 +247,9 @@ def test_the_token_file_is_read_only_when_no_one_else_can(tmp_path, monkeypatch,
         def close(self):
             pass
 
-    monkeypatch.setattr(checkcli, "ApiBackend", FakeBackend)
+    monkeypatch.setattr("omapifo.clients.backend.ApiBackend", FakeBackend)  # open_backend's
     monkeypatch.delenv("OMAPIFO_TOKEN", raising=False)
+    monkeypatch.delenv("OMAPIFO_API_URL", raising=False)
     status, out = run_check(["check", "p", "--api", "http://127.0.0.1:9", "--token-file",
                              str(token)], capsys)
     assert seen == {"token": "Bearer reader-token"} and status == 3 and "stop here" in out

@@ -184,9 +184,13 @@ def test_completion_offers_subcommands_nested_ones_and_choices(script):
     assert complete(script, "lab", "client", "") == ["1", "2", "3", "4"]
 
 
+# `omapifo status`'s own options (not the global ones: -c/--config, --token-file before it)
+STATUS_OPTIONS = {"--help", "--api", "--json", "--token-file", "--watch"}
+
+
 @bash
 def test_completion_offers_each_subcommands_own_options(script):
-    assert set(complete(script, "status", "--")) == {"--help", "--api", "--json"}
+    assert set(complete(script, "status", "--")) == STATUS_OPTIONS
     assert "--audit-log" in complete(script, "partner-down", "p", "primary", "--")
     assert "--no-dhcpd" in complete(script, "config", "check", "a", "b", "--")
     # an option's value is stepped over, even when it looks like a subcommand (a
@@ -277,8 +281,7 @@ def test_zsh_completes_with_the_same_tables(zsh_script, tmp_path):
     assert zsh_complete(zsh_script, "omapifo lease ")[0] == ["show", "release", "list", "find"]
     assert zsh_complete(zsh_script, "omapifo lab s")[0] == ["status", "stop", "start"]
     assert zsh_complete(zsh_script, "omapifo partner-down p ")[0] == ["primary", "secondary"]
-    assert set(zsh_complete(zsh_script, "omapifo status --")[0]) == {"--help", "--api",
-                                                                      "--json"}
+    assert set(zsh_complete(zsh_script, "omapifo status --")[0]) == STATUS_OPTIONS
     assert zsh_complete(zsh_script, "omapifo -c lab lease ")[0] == ["show", "release", "list",
                                                                       "find"]
     (tmp_path / "omapifo.toml").write_text("")
@@ -325,8 +328,7 @@ def test_fish_completes_with_the_same_tables(fish_script, tmp_path):
     assert fish_complete(fish_script, "omapifo lease ") == ["find", "list", "release", "show"]
     assert fish_complete(fish_script, "omapifo lab s") == ["start", "status", "stop"]
     assert fish_complete(fish_script, "omapifo partner-down p ") == ["primary", "secondary"]
-    assert set(fish_complete(fish_script, "omapifo status --")) == {"--help", "--api",
-                                                                     "--json"}
+    assert set(fish_complete(fish_script, "omapifo status --")) == STATUS_OPTIONS
     assert fish_complete(fish_script, "omapifo -c lab lease ") == ["find", "list", "release",
                                                                     "show"]
     assert fish_complete(fish_script, "omapifo lab client ") == ["1", "2", "3", "4"]
