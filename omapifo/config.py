@@ -98,7 +98,8 @@ class PairConfig:
     secondary_dhcpd_leases: Path | None = None
     timeout: float = DEFAULT_TIMEOUT
     # where the pair's lock file lives: the service and the command line on one host
-    # must use the same directory (omapifo.pairlock)
+    # must use the same directory; the default /run/omapifo, or a directory of the
+    # user's own while it does not exist (omapifo.pairlock.resolve_dir)
     lock_dir: Path = DEFAULT_LOCK_DIR
 
     def __post_init__(self) -> None:
