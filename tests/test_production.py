@@ -138,35 +138,46 @@ def test_no_other_user_can_make_anything_in_the_lock_directory(host, service):
     assert not os.path.lexists(LOCK) or owner(LOCK) in ("root", SERVICE_USER)
 
 
-def test_the_service_first_then_root_each_make_a_real_change(host, files, service,
-                                                             primary_stopped):
+# Two real partner-downs in all, each followed by the primary's recovery: every stop,
+# partner-down and recovery of the lab costs up to a minute, and the primary's dhcpd 4.4.3
+# once died on its way back (startup -> recover, "Impossible case at failover.c:6318",
+# seen once in five runs of an earlier version with four). So each test below checks
+# several things in one stop of the primary.
+
+
+def test_the_service_first_then_root_with_a_planted_symlink_and_a_shared_lock_dir(
+        host, files, service, primary_stopped):
     r = service.partner_down(dry_run=True)
     assert r.status_code == 200 and r.json()["dry_run"], r.text
     # the service made the lock file, under its UMask=0077: still 0644 for root's sake
     assert owner(LOCK) == SERVICE_USER and stat.S_IMODE(LOCK.stat().st_mode) == 0o644
-    proc = partner_down_by_root(host, files)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert fresh_state(primary_stopped).secondary.local_state is PD
-    assert owner(LOCK) == SERVICE_USER  # the same file, shared
-
-
-def test_root_first_then_the_service_each_make_a_real_change(host, files, service,
-                                                             primary_stopped):
+    # what issue 22 measured in /run/lock: root's dry run after the service's change
     proc = partner_down_by_root(host, files, "--dry-run")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert owner(LOCK) == "root" and stat.S_IMODE(LOCK.stat().st_mode) == 0o644
-    r = service.partner_down(dry_run=False)
-    assert r.status_code == 200 and r.json()["done"], r.text
-    assert fresh_state(primary_stopped).secondary.local_state is PD
+    assert owner(LOCK) == SERVICE_USER  # the same file, shared
 
+    # the old default, /run/lock (1777), configured: refused, nothing made, nothing sent
+    shared = host.work / "lock"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    config = host.work / "old-lock-dir.toml"
+    config.write_text(files["config"].read_text().replace(
+        "# no lock_dir: the default, /run/omapifo\n", f'lock_dir = "{shared}"\n'))
+    os.chown(config, 0, files["config"].stat().st_gid)
+    config.chmod(0o640)
+    proc = partner_down_by_root(host, files, config=config)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"{shared} is writable by every user (mode 1777)" in proc.stderr, proc.stderr
+    assert "systemd-tmpfiles --create omapifo.conf" in proc.stderr
+    assert list(shared.iterdir()) == []
+    assert fresh_state(primary_stopped).secondary.local_state is CI  # nothing was sent
 
-def test_a_symlink_planted_in_the_lock_directory_redirects_nothing(host, files, service,
-                                                                   primary_stopped):
-    # only root and omapifo may write /run/omapifo: the link stands for one either made
-    # by mistake. Followed, root's open(O_CREAT) would make (or open) the target: in a
-    # directory that is not sticky and world-writable, fs.protected_symlinks does not
-    # stop it
+    # a symlink in place of the lock file: only root and omapifo may write /run/omapifo,
+    # so it stands for one either made by mistake. Followed, root's open(O_CREAT) would
+    # make (or open) its target: outside a sticky world-writable directory
+    # fs.protected_symlinks does not stop that
     victim = host.work / "victim"
+    LOCK.unlink()
     LOCK.symlink_to(victim)
     proc = partner_down_by_root(host, files)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -175,11 +186,19 @@ def test_a_symlink_planted_in_the_lock_directory_redirects_nothing(host, files, 
     assert fresh_state(primary_stopped).secondary.local_state is PD
 
 
-def test_a_strangers_file_held_by_the_stranger_blocks_no_change(host, files, service,
-                                                                primary_stopped):
+def test_root_first_then_the_service_with_a_strangers_file_held_by_the_stranger(
+        host, files, service, primary_stopped):
+    # root, with an admin's umask 077, goes first: its lock file is 0644 all the same
+    proc = partner_down_by_root(host, files, "--dry-run")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert owner(LOCK) == "root" and stat.S_IMODE(LOCK.stat().st_mode) == 0o644
+    r = service.partner_down(dry_run=True)  # the reverse of issue 22's measurement
+    assert r.status_code == 200 and r.json()["dry_run"], r.text
+
     # the worst a stranger could have: its own file under the lock's name (left from a
     # time it could write there), flocked by a process of its own. Root hands it the
     # descriptor: nobody may not even enter /run/omapifo.
+    LOCK.unlink()
     LOCK.write_text("")
     nobody = pwd.getpwnam(STRANGER)
     os.chown(LOCK, nobody.pw_uid, nobody.pw_gid)
@@ -202,22 +221,3 @@ def test_a_strangers_file_held_by_the_stranger_blocks_no_change(host, files, ser
     finally:
         holder.stdin.close()
         holder.wait(timeout=30)
-
-
-def test_a_lock_directory_every_user_may_write_is_refused_and_nothing_is_sent(
-        host, files, primary_stopped):
-    # the old default, /run/lock (1777): a stranger could make the lock file first
-    shared = host.work / "lock"
-    shared.mkdir()
-    shared.chmod(0o1777)
-    config = host.work / "old-lock-dir.toml"
-    config.write_text(files["config"].read_text().replace(
-        "# no lock_dir: the default, /run/omapifo\n", f'lock_dir = "{shared}"\n'))
-    os.chown(config, 0, files["config"].stat().st_gid)
-    config.chmod(0o640)
-    proc = partner_down_by_root(host, files, config=config)
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert f"{shared} is writable by every user (mode 1777)" in proc.stderr, proc.stderr
-    assert "systemd-tmpfiles --create omapifo.conf" in proc.stderr
-    assert list(shared.iterdir()) == []
-    assert fresh_state(primary_stopped).secondary.local_state is CI  # nothing was sent
