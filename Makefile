@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := isc-dhcp-server isc-dhcp-client isc-dhcp-relay dhcpd-pools iproute2 \
-	chromium chromium-driver zsh fish systemd nftables nginx openssl
+	chromium chromium-driver zsh fish systemd nftables nginx openssl python3-venv
 # Debian's nginx starts a server on port 80 when it is installed (its postinst runs
 # `invoke-rc.d nginx start`); the tests run nginx of their own (tests/test_nginx_proxy.py).
 # For the install, a policy-rc.d answering 101, "action forbidden" (invoke-rc.d(8); also
@@ -30,6 +30,7 @@ setup: apt venv promtool
 apt:
 	@missing=""; for t in dhcpd dhclient dhcrelay dhcpd-pools ip chromium chromedriver zsh fish systemd-analyze nft nginx openssl; do \
 	  command -v $$t >/dev/null 2>&1 || [ -x /usr/sbin/$$t ] || missing="$$missing $$t"; done; \
+	[ ! -x /usr/bin/python3 ] || /usr/bin/python3 -c 'import ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "missing:$$missing; run as root: apt-get install $(APT_PACKAGES)"; exit 2; fi; \
 	  echo "installing $(APT_PACKAGES)"; \
@@ -56,8 +57,13 @@ $(VENV)/bin/promtool: | $(VENV)/.installed
 
 venv: $(VENV)/.installed
 
+# Debian's /usr/bin/python3 when there is one: a venv made from a python under /root
+# (pyenv; /root is 0700) cannot be run by the users the production tests run omapifo as
+# (omapifo, nagios: tests/test_production.py).
+VENV_PYTHON := $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
+
 $(VENV)/.installed: setup.cfg pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
+	test -x $(PY) || $(VENV_PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[service,lab,test]'
 	touch $@

@@ -102,7 +102,8 @@ class PairConfig:
     secondary_dhcpd_leases: Path | None = None
     timeout: float = DEFAULT_TIMEOUT
     # where the pair's lock file lives: the service and the command line on one host
-    # must use the same directory (omapifo.pairlock)
+    # must use the same directory; the default /run/omapifo, or a directory of the
+    # user's own while it does not exist (omapifo.pairlock.resolve_dir)
     lock_dir: Path = DEFAULT_LOCK_DIR
     # lease lookups a scan keeps unanswered on one connection (omapifo.scan): more made
     # dhcpd 4.4.3 abort, so at most MAX_WINDOW (docs/install.md, "dhcpd's limits")

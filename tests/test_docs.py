@@ -3,8 +3,11 @@
 Fences and what is done with each (an unknown tag fails, it is never skipped):
 - ```sh and ```python run as written, in file order, with the environment the docs
   explain: OMAPIFO_CONFIG and OMAPIFO_LAB_PREFIX for the lab, URL, R and O for the REST
-  service. A block must exit 0, unless its first line is ``# exit N``; a block whose first
-  line starts with ``# not run`` is skipped (it says why).
+  service. A block must exit 0, unless its first lines hold ``# exit N``; a block whose first
+  line starts with ``# not run`` is skipped (it says why). ``# as USER`` among the first
+  lines runs the block as that user (setpriv); a doc with such blocks runs on a host made
+  like production (tests/production.py: the users, systemd's sysctls, /run/omapifo), in a
+  directory every user may reach, with URL a service run as omapifo on that host.
 - ```text right after a sh/python block is what that block prints: each of its lines must
   appear, in order, among the lines the block printed (stdout then stderr), once times,
   ages, durations, addresses, paths, MACs, hex tokens and runs of spaces are normalised.
@@ -19,6 +22,8 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +35,8 @@ from omapifo.clients import servecli
 
 from .api.conftest import OPERATOR, READER, service_config
 from .conftest import restore
+from .production import (RUN_DIR, install_per_model, production_host, running_service,
+                         service_toml, setpriv)
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 FENCE = re.compile(r"^```([A-Za-z0-9_-]*)\n(.*?)^```[ \t]*$", re.S | re.M)
@@ -52,8 +59,23 @@ class Block:
         return self.first.startswith("# not run")
 
     @property
+    def markers(self) -> dict[str, str]:
+        """The leading ``# exit N`` and ``# as USER`` lines, by word."""
+        out: dict[str, str] = {}
+        for line in self.body.lstrip().splitlines():
+            m = re.fullmatch(r"# (exit|as) (\S+)", line.strip())
+            if not m:
+                break
+            out[m[1]] = m[2]
+        return out
+
+    @property
     def expect(self) -> int:
-        return int(self.first.split()[2]) if self.first.startswith("# exit ") else 0
+        return int(self.markers.get("exit", 0))
+
+    @property
+    def user(self) -> str | None:
+        return self.markers.get("as")
 
 
 def blocks(path: Path) -> list[Block]:
@@ -172,10 +194,41 @@ def service(lab, tmp_path_factory):
     stop()
 
 
+def test_a_block_may_name_its_user_and_its_exit_status():
+    b = Block("sh", "# as nagios\n# exit 1\ncat omapi.key\n", 1, False)
+    assert (b.user, b.expect, b.skipped) == ("nagios", 1, False)
+    assert (Block("sh", "# exit 2\nfalse\n", 1, False).user, Block("sh", "ls\n# as x\n", 1,
+                                                                   False).user) == (None, None)
+    install = blocks(DOCS / "install.md")
+    assert {b.user for b in install} >= {None, "omapifo", "nagios"}
+
+
+@contextmanager
+def production(lab) -> Iterator[tuple[Path, str]]:
+    """(the doc's working directory, the URL of a service run as omapifo) on a host
+    made like production, for a doc whose blocks run as other users."""
+    with production_host() as host:
+        files = install_per_model(host.work / "service", lab.dir, reader_token=READER,
+                                  extra_toml=service_toml(READER, OPERATOR))
+        (RUN_DIR / f"omapifo-{lab.settings.peer_name}.lock").unlink(missing_ok=True)
+        with running_service(host, files) as svc:
+            cwd = host.work / "doc"
+            cwd.mkdir(mode=0o755)
+            yield cwd, svc.url
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("doc", RUN_FILES, ids=lambda p: p.name)
 def test_examples_run_and_print_what_they_say(doc, lab, service, tmp_path):
     restore(lab)
+    with ExitStack() as stack:
+        if any(b.user for b in blocks(doc)):
+            tmp_path, service = stack.enter_context(production(lab))
+        run_examples(doc, lab, service, tmp_path)
+    restore(lab)
+
+
+def run_examples(doc: Path, lab, service: str, tmp_path: Path) -> None:
     env = dict(os.environ, OMAPIFO_CONFIG=str(lab.config_path),
                OMAPIFO_LAB_PREFIX=lab.settings.prefix, URL=service, R=READER, O=OPERATOR,
                OMAPIFO_AUDIT_LOG=str(tmp_path / "audit.log"),
@@ -192,10 +245,11 @@ def test_examples_run_and_print_what_they_say(doc, lab, service, tmp_path):
             continue
         argv = ["bash", "-e", "-o", "pipefail", "-c", b.body] if b.lang == "sh" else \
             [sys.executable, "-c", b.body]
+        if b.user:
+            argv = setpriv(b.user) + argv
         proc = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True,
                               timeout=240)
         assert proc.returncode == b.expect, (f"{doc.name}:{b.line}: exit {proc.returncode}, "
                                              f"wanted {b.expect}\n{b.body}\n--- stdout\n"
                                              f"{proc.stdout}\n--- stderr\n{proc.stderr}")
         printed = proc.stdout + proc.stderr
-    restore(lab)

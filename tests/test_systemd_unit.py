@@ -21,8 +21,13 @@ from omapifo.api import logs
 from omapifo.api.app import database_path
 from omapifo.clients import servecli
 from omapifo.config import ServiceConfig, parse_config
+from omapifo.pairlock import DEFAULT_LOCK_DIR
+
+from .production import model_lines, permission_model
 
 UNIT = Path(__file__).parent.parent / "deploy" / "systemd" / "omapifo.service"
+TMPFILES = Path(__file__).parent.parent / "deploy" / "tmpfiles" / "omapifo.conf"
+DOCS = Path(__file__).parent.parent / "docs"
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 INSTALLED_AT = "/opt/omapifo/bin/omapifo"  # the unit's ExecStart binary
 
@@ -75,7 +80,8 @@ def test_the_unit_runs_as_its_own_user_hardened_and_notifies():
     s = unit_settings()
     expected = {
         "Type": "notify", "Restart": "on-failure", "User": "omapifo", "Group": "omapifo",
-        "StateDirectory": "omapifo", "ReadWritePaths": "/run/lock",
+        "StateDirectory": "omapifo", "RuntimeDirectory": "omapifo",
+        "RuntimeDirectoryMode": "2770", "RuntimeDirectoryPreserve": "yes",
         "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
         "PrivateTmp": "yes", "RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX",
         "ProtectKernelTunables": "yes", "ProtectControlGroups": "yes",
@@ -85,6 +91,39 @@ def test_the_unit_runs_as_its_own_user_hardened_and_notifies():
         assert s.get(key) == [value], (key, s.get(key))
     assert "database" not in s["ExecStart"][0]  # its default: $STATE_DIRECTORY
     assert s["ExecStart"][0].startswith(INSTALLED_AT)
+    assert "ReadWritePaths" not in s  # /run/lock no more (issue 22)
+
+
+def test_the_tmpfiles_snippet_the_unit_and_the_default_lock_dir_agree():
+    """/run/omapifo is made at boot by deploy/tmpfiles/omapifo.conf and at start by the
+    unit's RuntimeDirectory=: with one owner and mode, neither undoes the other (systemd
+    sets both on an existing directory). Not sticky, not writable by others
+    (fs.protected_regular). Made for real in tests/test_production.py."""
+    (line,) = [ln.split() for ln in TMPFILES.read_text().splitlines()
+               if ln.strip() and not ln.startswith("#")]
+    kind, path, mode, user, group, age = line
+    s = unit_settings()
+    assert (kind, path, age) == ("d", str(DEFAULT_LOCK_DIR), "-")
+    assert path == "/run/" + s["RuntimeDirectory"][0]
+    assert mode == s["RuntimeDirectoryMode"][0] == "2770"
+    assert (user, group) == (s["User"][0], s["Group"][0])
+    assert not int(mode, 8) & 0o1002  # neither sticky nor writable by others
+    model = {row.path: row for row in permission_model()}
+    assert (model[path + "/"].owner, model[path + "/"].group, model[path + "/"].mode) == \
+        (user, group, int(mode, 8))
+
+
+@pytest.mark.parametrize("doc", ["install.md", "systemd.md"])
+def test_the_permission_model_is_written_once_the_same_in_the_unit_and_the_docs(doc):
+    """The users and paths of the unit's header comment, line for line (spaces aside), in
+    the doc's table; tests/test_production.py builds the files from the unit's copy."""
+    lines = model_lines()
+    assert len(lines) >= 12 and any(ln.startswith("/etc/omapifo/omapi.key root:omapifo "
+                                                 "0640") for ln in lines), lines
+    text = [" ".join(ln.split()) for ln in (DOCS / doc).read_text().splitlines()]
+    start = next((i for i, ln in enumerate(text) if ln == lines[0]), None)
+    assert start is not None, f"docs/{doc} has no line {lines[0]!r}"
+    assert text[start:start + len(lines)] == lines, f"docs/{doc} differs from the unit"
 
 
 def test_database_default_is_the_state_directory_under_systemd_else_the_cwd(tmp_path):
