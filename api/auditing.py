@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from collections.abc import Collection
 from typing import Any
 
+from werkzeug.exceptions import HTTPException
 from flask import Response, g, has_request_context, request
 
 from omapifo.audit import AuditRecord, Outcome
@@ -142,7 +143,10 @@ def record_rejected(audit: ServiceAudit, response: Response,
     pair, peer, action = target
     # the reason the caller gave is kept as sent, even when it is why the request was
     # turned away (a lone surrogate is escaped by the store's clean_text, never dropped)
-    sent = request.get_json(silent=True) if request.is_json else None
+    try:
+        sent = request.get_json(silent=True) if request.is_json else None
+    except (HTTPException, RecursionError):  # the 413 or 400 being recorded: a body over
+        sent = None                          # MAX_CONTENT_LENGTH, or nested too deep
     given = sent.get("reason") if isinstance(sent, dict) else None
     reason = None if given is None else given if isinstance(given, str) else json.dumps(given)
     record = AuditRecord(now, actor, pair[:200], peer[:64], action, outcome=Outcome.REJECTED,
