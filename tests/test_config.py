@@ -266,9 +266,9 @@ def test_a_configured_window_is_what_a_real_scan_uses(lab, monkeypatch):
     windows: list[int] = []
     pipeline = scan._pipeline
 
-    def spy(rs, ips, extract, window, rate, progress):
+    def spy(rs, ips, extract, window, *rest):
         windows.append(window)
-        return pipeline(rs, ips, extract, window, rate, progress)
+        return pipeline(rs, ips, extract, window, *rest)
 
     monkeypatch.setattr(scan, "_pipeline", spy)
     counts = {}
