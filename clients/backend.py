@@ -120,7 +120,9 @@ class DirectBackend:
     def pools(self, pair: str, leases: str | None, progress: Progress | None) -> PoolReport:
         fp = self._pair(pair)
         if leases is None:
-            return fp.pools(progress=progress)
+            # the service's cap also binds the command line: an admin's scan at 3 a.m. takes
+            # the same dhcpd CPU as the poller's (omapifo.scan, one budget per peer)
+            return fp.pools(rate=self.config.service.pool_scan_rate, progress=progress)
         if fp.config.dhcpd_conf is None:
             raise ConfigError(f"pair {pair!r} has no dhcpd_conf in the configuration")
         return pools_from_files(fp.config.dhcpd_conf, leases, pair=pair,
@@ -163,7 +165,9 @@ class DirectBackend:
             self.config.pair_config(pair)  # an unknown pair says so first
             return leases_from_file(leases, subnet=subnet, state=state, hostname=hostname,
                                     pair=pair)
-        return self._pair(pair).leases(subnet, state, hostname, progress=progress)
+        return self._pair(pair).leases(subnet, state, hostname,
+                                       rate=self.config.service.pool_scan_rate,
+                                       progress=progress)
 
     def find_leases(self, query: str) -> LeaseSearch:
         return find_leases([self._pair(name) for name in self.pair_names()], query)

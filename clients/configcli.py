@@ -30,7 +30,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     doc.add_argument("pair")
     doc.add_argument("--no-scan", action="store_true", help="skip the pool scan")
     doc.add_argument("--api", metavar="URL", help="also show the service's last transitions "
-                     "(token in OMAPIFO_TOKEN)")
+                     "(token: --token-file, $OMAPIFO_TOKEN_FILE or $OMAPIFO_TOKEN)")
     doc.add_argument("--json", action="store_true", help="the report as JSON: findings, "
                      "notes, state (the REST service's shape), live, pools, next_step")
     doc.set_defaults(func=cmd_doctor)

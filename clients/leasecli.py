@@ -39,7 +39,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     fmt.add_argument("--json", action="store_true", help="machine-readable output")
     fmt.add_argument("--csv", action="store_true", help="comma-separated, with a header")
     p.add_argument("--api", metavar="URL", help="go through the REST service (token in "
-                   "OMAPIFO_TOKEN) instead of OMAPI")
+                   "--token-file, $OMAPIFO_TOKEN_FILE or $OMAPIFO_TOKEN) instead of OMAPI")
     p.set_defaults(func=cmd_list)
 
     p = lsub.add_parser("find", help="which pair, peer and state hold a MAC, IP or hostname, "
@@ -47,7 +47,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("query", metavar="MAC|IP|HOSTNAME")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--api", metavar="URL", help="go through the REST service (token in "
-                   "OMAPIFO_TOKEN) instead of OMAPI")
+                   "--token-file, $OMAPIFO_TOKEN_FILE or $OMAPIFO_TOKEN) instead of OMAPI")
     p.set_defaults(func=cmd_find)
 
 

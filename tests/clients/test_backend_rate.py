@@ -1,0 +1,23 @@
+"""The command line's scans draw at the service's ``pool_scan_rate``: an admin's
+`omapifo pools` or `leases` on a production pair costs dhcpd the same CPU as the
+poller's scan, so it is capped by the same number (omapifo.scan, one budget per peer)."""
+
+from omapifo import failover
+from omapifo.clients.backend import DirectBackend
+from omapifo.config import parse_config
+
+P = "campus"
+
+
+def test_direct_pools_and_leases_scan_at_the_configured_rate(monkeypatch, tmp_path):
+    config = parse_config({"pairs": {P: {"primary": "127.0.0.1:9", "secondary": "127.0.0.1:10",
+                                         "key_name": "k", "key": "eHh4eHh4eHh4eHh4eHh4eA=="}},
+                           "service": {"pool_scan_rate": 123}})
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(failover, "scan_pools", lambda pair, **kw: seen.update(pools=kw["rate"]))
+    monkeypatch.setattr(failover, "list_leases",
+                        lambda pair, **kw: seen.update(leases=kw["rate"]))
+    backend = DirectBackend(config, "test", tmp_path / "audit.log")
+    backend.pools(P, None, None)
+    backend.leases(P, None, subnet=None, state=None, hostname=None, progress=None)
+    assert seen == {"pools": 123.0, "leases": 123.0}
