@@ -170,7 +170,8 @@ class DirectBackend:
                                        progress=progress)
 
     def find_leases(self, query: str) -> LeaseSearch:
-        return find_leases([self._pair(name) for name in self.pair_names()], query)
+        return find_leases([self._pair(name) for name in self.pair_names()], query,
+                           rate=self.config.service.pool_scan_rate)
 
     def history(self, pair: str, limit: int) -> dict[str, Any]:
         self.config.pair_config(pair)  # an unknown pair says so first

@@ -11,7 +11,7 @@ from omapifo.confcheck import Finding, check_pair, worst
 from omapifo.doctor import DoctorReport, diagnose
 
 from . import output as out
-from .backend import api_url, open_backend
+from .backend import TOKEN_SOURCES, api_url, open_backend
 from .exitcodes import EXIT_FAILED, EXIT_OK, config_check
 
 
@@ -30,7 +30,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     doc.add_argument("pair")
     doc.add_argument("--no-scan", action="store_true", help="skip the pool scan")
     doc.add_argument("--api", metavar="URL", help="also show the service's last transitions "
-                     "(token: --token-file, $OMAPIFO_TOKEN_FILE or $OMAPIFO_TOKEN)")
+                     f"(token: {TOKEN_SOURCES})")
     doc.add_argument("--json", action="store_true", help="the report as JSON: findings, "
                      "notes, state (the REST service's shape), live, pools, next_step")
     doc.set_defaults(func=cmd_doctor)

@@ -14,8 +14,10 @@ from omapifo.api import schemas as s
 from omapifo.untrusted import csv_cell
 
 from . import output as out
-from .backend import open_backend
+from .backend import TOKEN_SOURCES, open_backend
 from .exitcodes import EXIT_FAILED, EXIT_OK
+
+VIA_SERVICE = f"go through the REST service (token: {TOKEN_SOURCES}) instead of OMAPI"
 
 CSV_FIELDS = ["ip", "state", "hardware_address", "client_hostname", "starts", "ends",
               "served_by", "primary_state", "secondary_state"]
@@ -38,16 +40,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="machine-readable output")
     fmt.add_argument("--csv", action="store_true", help="comma-separated, with a header")
-    p.add_argument("--api", metavar="URL", help="go through the REST service (token in "
-                   "--token-file, $OMAPIFO_TOKEN_FILE or $OMAPIFO_TOKEN) instead of OMAPI")
+    p.add_argument("--api", metavar="URL", help=VIA_SERVICE)
     p.set_defaults(func=cmd_list)
 
     p = lsub.add_parser("find", help="which pair, peer and state hold a MAC, IP or hostname, "
                         "across every configured pair")
     p.add_argument("query", metavar="MAC|IP|HOSTNAME")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--api", metavar="URL", help="go through the REST service (token in "
-                   "--token-file, $OMAPIFO_TOKEN_FILE or $OMAPIFO_TOKEN) instead of OMAPI")
+    p.add_argument("--api", metavar="URL", help=VIA_SERVICE)
     p.set_defaults(func=cmd_find)
 
 

@@ -1,8 +1,9 @@
 """The command line's scans draw at the service's ``pool_scan_rate``: an admin's
-`omapifo pools` or `leases` on a production pair costs dhcpd the same CPU as the
+`omapifo pools`, `leases` or `leases find` on a production pair costs dhcpd the same CPU as the
 poller's scan, so it is capped by the same number (omapifo.scan, one budget per peer)."""
 
 from omapifo import failover
+from omapifo.clients import backend as backend_module
 from omapifo.clients.backend import DirectBackend
 from omapifo.config import parse_config
 
@@ -17,7 +18,10 @@ def test_direct_pools_and_leases_scan_at_the_configured_rate(monkeypatch, tmp_pa
     monkeypatch.setattr(failover, "scan_pools", lambda pair, **kw: seen.update(pools=kw["rate"]))
     monkeypatch.setattr(failover, "list_leases",
                         lambda pair, **kw: seen.update(leases=kw["rate"]))
+    monkeypatch.setattr(backend_module, "find_leases",
+                        lambda pairs, query, **kw: seen.update(find=kw["rate"]))
     backend = DirectBackend(config, "test", tmp_path / "audit.log")
     backend.pools(P, None, None)
     backend.leases(P, None, subnet=None, state=None, hostname=None, progress=None)
-    assert seen == {"pools": 123.0, "leases": 123.0}
+    backend.find_leases("pc-*")
+    assert seen == {"pools": 123.0, "leases": 123.0, "find": 123.0}
