@@ -74,14 +74,21 @@ lint: venv
 	$(VENV)/bin/ruff check omapifo api clients lab tests bench
 	$(VENV)/bin/mypy --strict omapifo
 
+# Two pytest-xdist workers: the suite mostly waits on dhcpd's timers, and each worker has
+# labs of its own (tests/conftest.py keeps each file on one worker and puts the files that
+# share the host's users and sysctls, or the large lab, on the same one). WORKERS=0 runs
+# it in this process (pytest -n 0), as a debugger wants.
+WORKERS ?= 2
+XDIST = -n $(WORKERS) --dist loadgroup
+
 test: setup
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(XDIST) $(PYTEST_ARGS)
 
 test-unit: venv
-	$(VENV)/bin/pytest -m "not integration" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "not integration" $(XDIST) $(PYTEST_ARGS)
 
 test-integration: setup
-	$(VENV)/bin/pytest -m integration $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m integration $(XDIST) $(PYTEST_ARGS)
 
 demo: setup
 	$(VENV)/bin/omapifo demo

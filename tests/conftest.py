@@ -11,6 +11,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from omapifo import lab as labmod
 from omapifo.lab import Lab, LabError
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+TESTS = Path(__file__).resolve().parent
 TEST_PREFIX = re.compile(r"^t\d+[a-z0-9]*$")
 
 
@@ -40,6 +42,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.outcome = "failed"
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.longrepr = f"skipped in CI (CI=true), which counts as a failure: {reason}"
+
+
+# Under pytest-xdist (`make test` runs two workers, --dist loadgroup) each file runs whole
+# on one worker, so a module's lab is built once; files that share something of the host
+# run on the same worker, one after the other: the production host (system users,
+# systemd's sysctls, /run/omapifo: tests/production.py) and the large lab (two of the
+# eight address slots; one per run is enough).
+_SHARED_GROUPS = {
+    "production-host": ("test_docs.py", "test_production.py", "test_systemd_unit.py",
+                        "test_pairlock.py"),
+    "large-lab": ("test_pools.py", "test_budget.py", "api/test_scan_budget.py"),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path.relative_to(TESTS).as_posix()
+        group = next((g for g, files in _SHARED_GROUPS.items() if path in files), path)
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def lab_unavailable() -> str | None:
@@ -83,7 +104,10 @@ def build_lab(tmp_path_factory: pytest.TempPathFactory, name: str,
     require_lab()
     _down_stale_test_labs()
     prefix = f"t{os.getpid() % 100000}{name}"[:12]
-    # mclt 15: recover-wait lasts one MCLT, and several tests restart a server
+    # mclt 15: recover-wait lasts one MCLT, and several tests restart a server. Not
+    # shorter: a first lease in failover lasts the MCLT (dhcpd.conf(5), mclt), and with
+    # mclt 5 tests that bind a client and then act on its lease found it expired (tried
+    # once: a release refused as "expired, not active", a pool count disagreeing).
     settings.setdefault("mclt", 15)
     lab = labmod.Lab.create(labmod.LabSettings(prefix=prefix, **settings),  # type: ignore[arg-type]
                             tmp_path_factory.mktemp(f"lab-{name or 'main'}"))
