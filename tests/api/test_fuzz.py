@@ -27,10 +27,11 @@ cases that entered a pair's read method, the poller or the store. Required per o
 (:meth:`Fuzz.short`): at least MIN_GUARDED calls that reached the dry-run path (for
 partner-down the guard's refusal: in the healthy lab no peer is communications-interrupted,
 so its dry-run path cannot be reached here), and per read at least MIN_HANDLED handled
-cases. Measured on the 2-core machine the suite runs on, in one run: dry runs 47 (add host)
-to 91 (maintenance) of 100 positive cases, partner-down refused 96; handled reads 24 to 26
-for ``GET /pairs/{pair}`` (the cached fast path answers most of them before Flask, and is
-not counted) and 63 or more for every other. The minimums are below half of those. After
+cases. Measured on the 2-core machine the suite runs on, in two runs: dry runs 54
+(release) to 97 (maintenance) of 100 positive cases, partner-down refused 87 and 91;
+handled reads 22 and 31 for ``GET /pairs/{pair}`` (the cached fast path answers most of
+them before Flask, and is not counted; 19 in an earlier run) and 80 or more for every
+other. The minimums are about half of the lowest. After
 the run: both lab servers still normal, and no audit record of anything sent.
 
 Left out, and why: schemathesis' "positive data is accepted" check (the document cannot
@@ -40,7 +41,7 @@ testing (the API creates nothing a later call could use); schemathesis' pytest p
 does not load under pytest 9 here: 'Function' object has no attribute '_nodeid'), so the
 test drives its Hypothesis strategies directly. No Hypothesis health check is suppressed:
 none fires. Bounded: each example has a deadline and the fuzz a pytest timeout; it takes
-about 60 s here.
+about 50 to 60 s here.
 
 Safety (the lab is shared by the whole session): every change acts only when the body's
 ``confirm`` is the pair's name. A case whose body confirms a configured pair (the steered
@@ -94,7 +95,7 @@ KINDS = ("dry-run", "refused", "no-op", "failed", "bad input")  # nothing sent (
 # dry-run path); per read, this many must get below the handler (Library). Below half of
 # what was measured (the module docstring), so not flaky, far above what a skipped path
 # leaves (0).
-MIN_GUARDED = 20
+MIN_GUARDED = 25
 MIN_HANDLED = 10
 # In the healthy lab both peers are normal, so partner-down's guard always refuses (the
 # peer is not communications-interrupted): its dry-run path needs a broken lab
@@ -349,6 +350,14 @@ def credentials(case: Any) -> dict[str, str]:
     return auth(OPERATOR)
 
 
+def often(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``strategy`` three times in four, else None (the generated value stays). Not
+    ``strategy | st.none()``: how often Hypothesis takes each side of that varied from
+    run to run (one run steered half as many host bodies as the next)."""
+    return st.sampled_from([True, True, True, False]).flatmap(
+        lambda take: strategy if take else st.none())
+
+
 class Fuzz:
     """One service on the lab, fuzzed operation by operation; keeps the tallies."""
 
@@ -361,12 +370,13 @@ class Fuzz:
         self.pair_names = set(app.extensions["omapifo"].pairs)
         self.addresses = lab_addresses(app)
         reserve = reservable(app)
-        # positive cases: three in four confirm; and an address, a host name or a host's
-        # fields are often the lab's (its pools, its hosts, a reservable address), more
-        # often the one the operation needs to reach its dry run (a host on the primary
-        # alone for a sync, on both for a delete, the active lease for a release)
-        self.hosts = st.fixed_dictionaries({
-            "name": st.sampled_from(["fz-new", Targets.BOTH]),
+        # positive cases: three in four confirm; an address, a host name or a host's
+        # fields are three times in four the lab's (its pools, its hosts, a reservable
+        # address), and then often the one the operation needs to reach its dry run (a
+        # host on the primary alone for a sync, on both for a delete, the active lease for
+        # a release)
+        self.hosts = st.fixed_dictionaries({  # a name taken by another host: refused
+            "name": st.sampled_from(["fz-new", "fz-new", "fz-new", Targets.BOTH]),
             "ip": st.sampled_from(reserve[2:]), "mac": st.just("02:00:00:f2:00:03")})
         self.names = st.sampled_from([Targets.BOTH, Targets.ONE])
         self.cases = 0
@@ -384,8 +394,8 @@ class Fuzz:
                 names = st.just(Targets.ONE) | names
             elif method == "delete":
                 names = st.just(Targets.BOTH) | names
-            steering = (st.sampled_from([True, True, True, False]), ips | st.none(),
-                        names | st.none(), self.hosts | st.none())
+            steering = (st.sampled_from([True, True, True, False]), often(ips),
+                        often(names), often(self.hosts))
         else:
             steering = (st.just(False), st.none(), st.none(), st.none())
 
