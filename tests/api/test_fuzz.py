@@ -31,8 +31,8 @@ cases. Measured on the 2-core machine the suite runs on, in two runs: dry runs 5
 (release) to 97 (maintenance) of 100 positive cases, partner-down refused 87 and 91;
 handled reads 22 and 31 for ``GET /pairs/{pair}`` (the cached fast path answers most of
 them before Flask, and is not counted; 19 in an earlier run) and 80 or more for every
-other. The minimums are about half of the lowest. After
-the run: both lab servers still normal, and no audit record of anything sent.
+other. The minimums are about half of the lowest. After the run: both lab servers still
+normal, and no audit record of anything sent.
 
 Left out, and why: schemathesis' "positive data is accepted" check (the document cannot
 say that ``confirm`` must be the pair's name, nor that a lease search takes exactly one of
