@@ -58,6 +58,10 @@ class _ProblemApi(Api):
     """flask-smorest's Api, with its error payload replaced by RFC 9457 problem+json."""
 
     ERROR_SCHEMA = ProblemSchema  # documents every error response with the real shape
+    # No catch-all ``default`` response: with one, any status conforms to the document (a
+    # client, or the fuzz's status check, learns nothing). Each operation lists the
+    # statuses it can answer instead (views.py, _document_hook_errors).
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         return problems.from_http_exception(error)
@@ -100,6 +104,50 @@ def _document_problems(api: Api) -> None:
             for code, response in op.get("responses", {}).items():
                 if code == "default" or str(code)[0] in "45":
                     fix(response)
+
+
+# The errors every operation can get from the hooks in create_app and from Flask, before
+# or around its handler; the views document what their own code and the library answer
+# (views.PROBLEMS). A view's own description of a status is kept.
+_HOOK_ERRORS: dict[int, str] = {
+    400: "a Host the service does not answer to, or the request's own bad input",
+    401: "no valid token: send Authorization: Bearer <token>",
+    422: "a query parameter the operation does not take, given twice, or not UTF-8; or "
+         "a query or body that does not match its schema",
+}
+_CHANGE_ERRORS: dict[int, str] = {
+    403: "a reader's token: this needs an operator token",
+    413: f"a body larger than {MAX_BODY} bytes",
+}
+_PAIR_ERROR = (404, "no pair of that name is configured")
+
+
+def _document_hook_errors(api: Api) -> None:
+    """Add to every operation of the document the statuses the hooks answer (401 without
+    a token, 400 for a Host not allowed, 422 for the strict query, 403 and 413 for a
+    change, 404 for an unknown pair), so that the document lists every status an
+    operation returns (tests/api/test_fuzz.py fails on any other)."""
+    problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, ops in api.spec._paths.items():  # apispec keeps the paths here; no public setter
+        for method, op in ops.items():
+            if not isinstance(op, dict) or "responses" not in op:
+                continue  # path-level "parameters"
+            errors = dict(_HOOK_ERRORS)
+            if method in ("post", "put", "patch", "delete"):
+                errors.update(_CHANGE_ERRORS)
+            responses = op["responses"]
+            for status, description in errors.items():
+                if str(status) not in responses and status not in responses:
+                    responses[str(status)] = {"description": description,
+                                              "content": dict(problem)}
+            if "{pair}" in path:
+                status, description = _PAIR_ERROR
+                own = responses.get(str(status)) or responses.get(status)
+                if own is None:
+                    responses[str(status)] = {"description": description,
+                                              "content": dict(problem)}
+                else:  # the view's own 404 (no such lease or host): an unknown pair too
+                    own["description"] = f"{description}; or {own['description']}"
 
 
 def _document_path_parameters(api: Api, pair_names: list[str]) -> None:
@@ -162,6 +210,7 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     api.register_blueprint(blp)
     page.init_app(app)  # a plain Flask blueprint: the status page is not in the OpenAPI document
+    _document_hook_errors(api)
     _document_problems(api)
     _document_path_parameters(api, list(config.pairs))
     app.register_error_handler(OmapifoError, problems.from_omapifo_error)

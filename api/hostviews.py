@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from . import schemas as s
-from .views import _confirm, _json, _pair, blp
+from .views import _confirm, _json, _pair, _problems, blp
 
 
 @blp.route("/pairs/<string:pair>/hosts")
@@ -27,6 +27,7 @@ class Hosts(MethodView):
     @blp.alt_response(404, schema=s.ProblemSchema, description="neither peer has the host")
     @blp.alt_response(409, schema=s.ProblemSchema, description="the list: the pair has no "
                       "dhcpd_leases and secondary_dhcpd_leases configured")
+    @_problems(502, 504)
     def get(self, query: dict[str, Any], pair: str) -> Any:
         """Every host reservation in both peers' dhcpd.leases (the pair's ``dhcpd_leases``
         and ``secondary_dhcpd_leases``; dhcpd cannot list hosts over OMAPI), compared name
@@ -45,6 +46,7 @@ class Hosts(MethodView):
     @blp.response(201, s.HostViewSchema)
     @blp.alt_response(409, schema=s.ProblemSchema, description="refused by the guard (address "
                       "in a dynamic range, outside every subnet, or taken), or a peer failed")
+    @_problems(404, 502, 503, 504)
     def post(self, query: dict[str, Any], body: dict[str, Any], pair: str) -> Any:
         """Reserve an address for a client on both peers (created on the primary, then
         the secondary, read back from both; undone on the primary if the secondary fails)."""
@@ -59,6 +61,7 @@ class Hosts(MethodView):
 class HostByName(MethodView):
     @blp.response(200, s.HostViewSchema)
     @blp.alt_response(404, schema=s.ProblemSchema, description="neither peer has the host")
+    @_problems(409, 502, 504)
     def get(self, pair: str, name: str) -> Any:
         """A host reservation as both peers see it, with agreement and differences."""
         return _pair(pair).host(name)
@@ -68,6 +71,7 @@ class HostByName(MethodView):
     @blp.response(200, s.HostViewSchema)
     @blp.alt_response(409, schema=s.ProblemSchema, description="a peer cannot be read, or "
                       "one peer still holds it (partial)")
+    @_problems(404, 502, 503, 504)
     def delete(self, query: dict[str, Any], body: dict[str, Any], pair: str, name: str) -> Any:
         """Remove a host reservation from both peers (body ``{"confirm": PAIR}``)."""
         fp = _pair(pair)
@@ -81,6 +85,7 @@ class HostSync(MethodView):
     @blp.arguments(s.ReleaseSchema)
     @blp.response(200, s.HostViewSchema)
     @blp.alt_response(409, schema=s.ProblemSchema, description="refused by the guard")
+    @_problems(404, 502, 503, 504)
     def post(self, query: dict[str, Any], body: dict[str, Any], pair: str, name: str) -> Any:
         """Create a host that one peer holds on the other peer, with the same values."""
         fp = _pair(pair)

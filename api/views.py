@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Response, current_app, g, request
 from marshmallow import ValidationError
@@ -14,8 +15,32 @@ from omapifo.maintenance import Observation
 
 from . import schemas as s
 
+F = TypeVar("F", bound=Callable[..., Any])
 blp = Blueprint("v1", __name__, url_prefix="/api/v1",
                 description="ISC dhcpd failover pairs: state, history, partner-down, leases")
+
+
+# The statuses the library's errors answer (problems._STATUS), as the views document them
+# with @_problems; a view with more to say about a status documents it itself. The app
+# adds what its hooks answer to every operation (app._document_hook_errors).
+PROBLEMS: dict[int, str] = {
+    403: "a reader's token: this needs an operator token",
+    404: "dhcpd has no such object (lease, host, failover state)",
+    409: "refused: by a guard, by dhcpd, or the pair is not configured for it",
+    502: "a peer cannot be reached, or answers but cannot be read, over OMAPI",
+    503: "the audit trail cannot be written (nothing was sent); retry later",
+    504: "a peer did not answer within the pair's timeout, or the peers did not settle",
+}
+
+
+def _problems(*codes: int) -> Callable[[F], F]:
+    """Document the problem responses ``codes`` with their reasons in PROBLEMS."""
+    def apply(func: F) -> F:
+        for code in codes:
+            func = blp.alt_response(code, schema=s.ProblemSchema,
+                                    description=PROBLEMS[code])(func)
+        return func
+    return apply
 
 
 def _service() -> Any:
@@ -143,6 +168,7 @@ class PartnerDown(MethodView):
     @blp.arguments(s.ConfirmSchema)
     @blp.response(200, s.ActionResultSchema)
     @blp.alt_response(409, schema=s.ProblemSchema, description="refused by the guard")
+    @_problems(404, 502, 503, 504)
     def post(self, query: dict[str, Any], body: dict[str, Any], pair: str, role: str) -> Any:
         """Move a peer into partner-down, guarded (see the library's partner_down)."""
         return _guarded("partner-down", query, body, pair, role)
@@ -154,6 +180,7 @@ class Shutdown(MethodView):
     @blp.arguments(s.ConfirmSchema)
     @blp.response(200, s.ActionResultSchema)
     @blp.alt_response(409, schema=s.ProblemSchema, description="refused by the guard")
+    @_problems(404, 502, 503, 504)
     def post(self, query: dict[str, Any], body: dict[str, Any], pair: str, role: str) -> Any:
         """Stop a peer's dhcpd for planned maintenance (OMAPI control object)."""
         return _guarded("shutdown", query, body, pair, role)
@@ -162,6 +189,7 @@ class Shutdown(MethodView):
 @blp.route("/pairs/<string:pair>/leases/<string:ip>")
 class LeaseByIp(MethodView):
     @blp.response(200, s.LeaseViewSchema)
+    @_problems(404, 409, 502, 504)
     def get(self, pair: str, ip: str) -> Any:
         """A lease as both peers see it, with agreement and differences."""
         return _pair(pair).lease(ip)
@@ -181,6 +209,7 @@ class LeaseSearch(MethodView):
                       "the addresses to list come from it")
     @blp.alt_response(503, schema=s.ProblemSchema, description="the scans requests may run "
                       "of this pair are all under way; retry after Retry-After seconds")
+    @_problems(404, 502, 504)
     def get(self, query: dict[str, Any], pair: str) -> Any:
         """A page of the pair's leases, one row per address, scanned live on both peers
         (``subnet``, ``state``, ``hostname`` filter; ``next_cursor`` leads to the next page).
@@ -227,6 +256,7 @@ class LeaseRelease(MethodView):
     @blp.arguments(s.ReleaseSchema)
     @blp.response(200, s.LeaseViewSchema)
     @blp.alt_response(409, schema=s.ProblemSchema, description="the lease is not active")
+    @_problems(404, 502, 503, 504)
     def post(self, query: dict[str, Any], body: dict[str, Any], pair: str, ip: str) -> Any:
         """Release an active lease on the peer that serves it."""
         fp = _pair(pair)
@@ -242,6 +272,7 @@ class Pools(MethodView):
                       "or the configured file cannot be read")
     @blp.alt_response(503, schema=s.ProblemSchema, description="a scan of this pair is "
                       "already under way; retry after Retry-After seconds")
+    @_problems(502, 504)
     def get(self, query: dict[str, Any], pair: str) -> Any:
         """Pool counts and runway from the last scan (with its time); ``?fresh=1`` scans now
         (a scan younger than ``pool_fresh_min_age`` seconds is reused)."""
@@ -267,6 +298,7 @@ class PoolHistory(MethodView):
 class Audit(MethodView):
     @blp.arguments(s.PageQuerySchema, location="query")
     @blp.response(200, s.AuditSchema)
+    @_problems(403)
     def get(self, query: dict[str, Any]) -> Any:
         """Who did what: every partner-down, shutdown and release, refused or done."""
         if not g.caller.operator:
@@ -283,6 +315,7 @@ class Maintenance(MethodView):
     @blp.response(200, s.MaintenanceReportSchema)
     @blp.alt_response(409, schema=s.ProblemSchema, description="refused: both peers must be "
                       "normal (nothing was sent)")
+    @_problems(503)
     def post(self, query: dict[str, Any], body: dict[str, Any], pair: str, role: str) -> Any:
         """Planned maintenance of a peer in one step: shut it down, wait until its host
         refuses the connection and its partner is communications-interrupted, move the
