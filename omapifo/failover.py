@@ -34,7 +34,7 @@ from .health import DEFAULT_COMMS_INTERRUPTED_LIMIT, assess
 from .hosts import Host, HostComparison, HostView, compare_host_files, host_lookup, host_view
 from .maintenance import MaintenanceReport, MaintenanceStep, Observation
 from .leases import LeaseState, LeaseView, lease_view, parse_ip, wait_not_active
-from .omapi import OmapiPeer, ip_bytes, u32
+from .omapi import OmapiPeer, failover_state_lookup, ip_bytes, shutdown_change, u32
 from .pairstate import ActionResult, PairState, PeerView
 from .leaselist import LeaseList, list_leases
 from .pools import PoolReport, scan_pools
@@ -130,7 +130,8 @@ class FailoverPair:
 
     def status(self, role: Role | str) -> FailoverStatus:
         """One peer's failover-state object; raises a PeerError if it cannot be read."""
-        obj = self.peer(role).open("failover-state", [("name", self.config.failover_peer.encode())],
+        obj = self.peer(role).open("failover-state",
+                                   failover_state_lookup(self.config.failover_peer),
                                    operation="read failover state")
         return FailoverStatus.from_omapi(self.config.failover_peer, obj.attrs)
 
@@ -239,7 +240,7 @@ class FailoverPair:
                           f"partner-down ({decision.why})"
                 att.close(Outcome.DRY_RUN, message)
                 return result(False, message, None)
-            lookup = [("name", self.config.failover_peer.encode())]
+            lookup = failover_state_lookup(self.config.failover_peer)
             try:
                 self._send(att, role, "failover-state", lookup,
                            [("local-state", u32(FailoverState.PARTNER_DOWN))])
@@ -298,7 +299,7 @@ class FailoverPair:
                 return ActionResult(self.name, role, action, False, True, message, before, None,
                                     force, reason, evidence=decision.partner)
             # dhcpd does not answer a control-object shutdown: no answer is success
-            self._send(att, role, "control", [], [("state", u32(2))], expect_answer=False)
+            self._send(att, role, "control", [], shutdown_change(), expect_answer=False)
             deadline = time.monotonic() + wait
             after = self.state()
             while time.monotonic() < deadline and after.peer(role.other).partner_state \
@@ -336,11 +337,11 @@ class FailoverPair:
                              "shutdown (measured), so a shorter wait stops half-way, the "
                              "server down and its partner not in partner-down")
         with self._attempt(action, str(role), actor=actor, reason=reason) as att:
-            name = [("name", self.config.failover_peer.encode())]
+            name = failover_state_lookup(self.config.failover_peer)
             report = maintenance.start(
                 self.name, role, self.state,
                 # dhcpd does not answer a control-object shutdown: no answer is success
-                lambda: self._send(att, role, "control", [], [("state", u32(2))],
+                lambda: self._send(att, role, "control", [], shutdown_change(),
                                    expect_answer=False),
                 lambda: self._send(att, role.other, "failover-state", name,
                                    [("local-state", u32(FailoverState.PARTNER_DOWN))]),

@@ -30,15 +30,11 @@ from .dhcpdconf import DhcpdConfError, Loc, parse_tree
 from .errors import NotFound, PeerError
 from .evidence import Evidence
 from .leases import parse_client_id, parse_ip, parse_mac
-from .omapi import OmapiPeer, u32
+from .omapi import OmapiPeer, hex_bytes, hex_or_none, mac_lookup
 from .pairaccess import PairAccess
 from .states import Role
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")  # fullmatch: "$" passes "web01\n"
-
-
-def _hex(raw: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in raw)
 
 
 def parse_host_name(text: str) -> str:
@@ -67,23 +63,22 @@ class Host:
         if mac is None and client_id is None:
             raise ValueError("a host needs mac= or client_id= (how dhcpd recognises the client)")
         return cls(parse_host_name(name), parse_ip(ip),
-                   _hex(parse_mac(mac)) if mac is not None else None,
-                   _hex(parse_client_id(client_id)) if client_id is not None else None)
+                   hex_bytes(parse_mac(mac)) if mac is not None else None,
+                   hex_bytes(parse_client_id(client_id)) if client_id is not None else None)
 
     @classmethod
     def from_omapi(cls, attrs: Mapping[str, bytes]) -> Host:
         raw_ip = attrs.get("ip-address")
         return cls(attrs.get("name", b"").rstrip(b"\0").decode(errors="replace"),
                    ipaddress.IPv4Address(raw_ip) if raw_ip and len(raw_ip) == 4 else None,
-                   _hex(attrs["hardware-address"]) if attrs.get("hardware-address") else None,
-                   _hex(attrs["dhcp-client-identifier"])
-                   if attrs.get("dhcp-client-identifier") else None)
+                   hex_or_none(attrs.get("hardware-address")),
+                   hex_or_none(attrs.get("dhcp-client-identifier")))
 
     def omapi_attrs(self) -> list[tuple[str, bytes]]:
         """The attributes of a create, as pypureomapi's add_host sends them (plus name)."""
         out = [("name", self.name.encode())]
         if self.mac:
-            out += [("hardware-address", parse_mac(self.mac)), ("hardware-type", u32(1))]
+            out += mac_lookup(parse_mac(self.mac))
         if self.client_id:
             out.append(("dhcp-client-identifier", parse_client_id(self.client_id)))
         if self.ip is not None:
@@ -105,7 +100,7 @@ def host_lookup(name: str | None = None, *, mac: str | None = None,
     if name is not None:
         return [("name", parse_host_name(name).encode())]
     if mac is not None:
-        return [("hardware-address", parse_mac(mac)), ("hardware-type", u32(1))]
+        return mac_lookup(parse_mac(mac))
     return [("ip-address", parse_ip(ip or "").packed)]
 
 
@@ -200,10 +195,10 @@ class HostRecord:
 
 def _uid(text: str, quoted: bool) -> str:
     if not quoted:
-        return _hex(parse_client_id(text))
+        return hex_bytes(parse_client_id(text))
     # a printable uid is written as a quoted string, octal escapes for the rest
     raw = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
-    return _hex(raw.encode("latin-1", errors="replace"))
+    return hex_bytes(raw.encode("latin-1", errors="replace"))
 
 
 def read_host_records(path: str | os.PathLike[str]) -> dict[str, HostRecord]:
@@ -228,7 +223,7 @@ def read_host_records(path: str | os.PathLike[str]) -> dict[str, HostRecord]:
                     if child.head == "deleted":
                         deleted = True
                     elif child.head == "hardware" and len(w) == 3:
-                        mac = _hex(parse_mac(w[2].text))
+                        mac = hex_bytes(parse_mac(w[2].text))
                     elif child.head == "uid" and len(w) == 2:
                         uid = _uid(w[1].text, w[1].quoted)
                     elif child.head == "fixed-address" and len(w) == 2:

@@ -40,7 +40,7 @@ from .dhcpdconf import DhcpdConf
 from .errors import ConfigError, NotFound, PeerError, Refused
 from .leasefile import read_leases
 from .leases import LeaseState, LeaseView, lease_view, parse_ip, parse_mac
-from .omapi import u32
+from .omapi import hex_or_none, mac_lookup
 from .pairaccess import PairAccess
 from .pools import pair_pools, scan_both
 from .scan import LeaseFields, Progress, lease_fields
@@ -171,10 +171,6 @@ def _lease_state(number: int | None) -> LeaseState | None:
         return None  # a number dhcpd 4.x does not define: shown as unknown
 
 
-def _hex(raw: bytes | None) -> str | None:
-    return ":".join(f"{b:02x}" for b in raw) if raw else None
-
-
 def _when(unix: int) -> datetime | None:
     return datetime.fromtimestamp(unix, tz=timezone.utc) if unix else None
 
@@ -195,7 +191,7 @@ def _merge(ip: ipaddress.IPv4Address, p: LeaseFields | None,
     other = s if main is p else p
     assert main is not None
     hostname = main[2] or (other[2] if other else None)  # the serving peer alone has it
-    return LeaseEntry(ip, state, _hex(main[1]),
+    return LeaseEntry(ip, state, hex_or_none(main[1]),
                       hostname.rstrip(b"\0").decode(errors="replace") if hostname else None,
                       _when(main[3]), _when(main[4]), served_by, ps, ss)
 
@@ -298,7 +294,7 @@ def _entry(view: LeaseView) -> LeaseEntry:
 
 def _refuses_mac(pair: PairAccess, mac: str) -> bool:
     """A peer answers the lookup of ``mac`` with a refusal (not: cannot be asked)."""
-    lookup = [("hardware-address", parse_mac(mac)), ("hardware-type", u32(1))]
+    lookup = mac_lookup(parse_mac(mac))
     for role in Role:
         try:
             pair.peer(role).open("lease", lookup, operation="look up lease")

@@ -19,7 +19,7 @@ from typing import Mapping
 
 from .errors import ConvergenceError, NotFound, PeerError
 from .evidence import Evidence
-from .omapi import u32
+from .omapi import hex_or_none, mac_lookup
 from .pairaccess import PairAccess
 from .states import Role, decode_u32, utc_from_unix
 
@@ -72,10 +72,6 @@ def parse_client_id(text: str) -> bytes:
     return bytes(int(h, 16) for h in text.strip().split(":"))
 
 
-def _hex(raw: bytes | None) -> str | None:
-    return ":".join(f"{b:02x}" for b in raw) if raw else None
-
-
 def _text(raw: bytes | None) -> str | None:
     return raw.rstrip(b"\0").decode(errors="replace") if raw else None
 
@@ -109,8 +105,8 @@ class Lease:
         return cls(
             ip=ipaddress.IPv4Address(attrs["ip-address"]),
             state=lease_state,
-            hardware_address=_hex(attrs.get("hardware-address")),
-            client_id=_hex(attrs.get("dhcp-client-identifier")),
+            hardware_address=hex_or_none(attrs.get("hardware-address")),
+            client_id=hex_or_none(attrs.get("dhcp-client-identifier")),
             client_hostname=_text(attrs.get("client-hostname")),
             starts=when("starts"), ends=when("ends"), tstp=when("tstp"), tsfp=when("tsfp"),
             atsfp=when("atsfp"), cltt=when("cltt"),
@@ -175,7 +171,7 @@ def _lookup(by_ip: str | None, mac: str | None, client_id: str | None) -> list[t
     if by_ip is not None:
         return [("ip-address", parse_ip(by_ip).packed)]
     if mac is not None:
-        return [("hardware-address", parse_mac(mac)), ("hardware-type", u32(1))]
+        return mac_lookup(parse_mac(mac))
     return [("dhcp-client-identifier", parse_client_id(client_id))]  # type: ignore[arg-type]
 
 

@@ -642,3 +642,37 @@ def ip_bytes(ip: str) -> bytes:
 def u32(value: int) -> bytes:
     """An integer attribute as OMAPI sends it: 4 bytes, big-endian."""
     return _u32(value)
+
+
+# The few values and lookups the library sends, spelled once here, in the protocol layer.
+
+# dhcpd(8), THE CONTROL OBJECT: setting its state to 2 shuts dhcpd down cleanly
+CONTROL_SHUTDOWN = 2
+# the hardware-type of an Ethernet MAC (RFC 1700 ARP hardware type 1; what dhcpd.leases
+# writes as "hardware ethernet")
+HTYPE_ETHERNET = 1
+
+
+def hex_bytes(raw: bytes) -> str:
+    """Bytes as dhcpd writes a MAC or a client identifier: ``aa:bb:cc``."""
+    return ":".join(f"{b:02x}" for b in raw)
+
+
+def hex_or_none(raw: bytes | None) -> str | None:
+    """An attribute dhcpd may leave out or send empty, as :func:`hex_bytes`; else None."""
+    return hex_bytes(raw) if raw else None
+
+
+def mac_lookup(mac: bytes) -> list[tuple[str, bytes]]:
+    """The lookup of a lease or a host by its Ethernet MAC (6 bytes)."""
+    return [("hardware-address", mac), ("hardware-type", _u32(HTYPE_ETHERNET))]
+
+
+def failover_state_lookup(peer_name: str) -> list[tuple[str, bytes]]:
+    """The lookup of the failover-state object of the ``failover peer`` named so."""
+    return [("name", peer_name.encode())]
+
+
+def shutdown_change() -> list[tuple[str, bytes]]:
+    """The update of the control object that shuts dhcpd down (it never answers it)."""
+    return [("state", _u32(CONTROL_SHUTDOWN))]
