@@ -249,7 +249,6 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
         if request.method not in ("GET", "HEAD", "OPTIONS") and not caller.operator:
             return problems.problem(403, "Forbidden", f"token {caller.name!r} is a reader; "
                                     "this needs an operator token")
-        g.caller = caller
         return None
 
     @app.before_request

@@ -100,7 +100,3 @@ def dump_json(data: Any) -> None:
     """JSON for ``--json``: ASCII only (``ensure_ascii``, DEL too), so a value cannot
     reach a terminal raw even when the JSON is shown on one."""
     print(json_text(data, indent=2, sort_keys=False))
-
-
-def state_name(state: dict[str, Any] | None) -> str:
-    return state["name"] if state else "unreachable"

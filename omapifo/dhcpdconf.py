@@ -243,9 +243,6 @@ class DhcpdConf:
         return [r for p in self.pools for r in p.ranges] + [
             r for s in self.subnets for r in s.ranges]
 
-    def pool_of(self, ip: ipaddress.IPv4Address) -> Pool | None:
-        return next((p for p in self.pools if any(ip in r for r in p.ranges)), None)
-
 
 _FAILOVER_KEYS = {
     ("primary",): "primary", ("secondary",): "secondary", ("address",): "address",
