@@ -116,12 +116,21 @@ class JsonLinesAudit:
         """Every attempt in the file, oldest first, each with its last known outcome."""
         merged: dict[str, dict[str, object]] = {}
         try:
-            lines = self.path.read_text().splitlines()
+            text = self.path.read_text()
         except FileNotFoundError:
             return []
-        for line in lines:
-            entry = json.loads(line)
-            merged.setdefault(entry.pop("id"), {}).update(entry)
+        lines = text.split("\n")
+        # The last piece has no newline yet: a line another process is appending right now
+        # (a reader caught one half-written while the command line wrote it, in
+        # tests/test_guards.py's race), or one a crash cut short. It is not a record yet.
+        for n, line in enumerate(lines[:-1], start=1):
+            try:
+                entry = json.loads(line)
+                merged.setdefault(entry.pop("id"), {}).update(entry)
+            except (ValueError, AttributeError, KeyError, TypeError):
+                raise AuditUnavailable(f"cannot read the audit log: {self.path}:{n} is not "
+                                       "an audit record (a JSON object with an id)",
+                                       operation="read audit") from None
         out = []
         for e in merged.values():
             if "at" not in e:

@@ -133,7 +133,8 @@ class ActionBusy(OperationRefused):
 
 
 class AuditUnavailable(OmapifoError):
-    """The audit record of an attempt could not be written, so nothing was sent."""
+    """The audit record of an attempt could not be written, so nothing was sent (or an
+    audit log could not be read back)."""
 
 
 class ConvergenceError(OmapifoError):
