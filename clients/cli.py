@@ -7,6 +7,7 @@ monitoring-plugins conventions instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
@@ -43,7 +44,10 @@ except ModuleNotFoundError as exc:
         raise  # not the extra: a broken installation, say so with the traceback
     _MISSING: str | None = exc.name
 else:
-    _MISSING = None
+    # The extra as a whole, found without importing it: the REST client no longer loads
+    # Flask (omapifo.api imports its app when asked for), so without this a missing Flask
+    # would only show when `serve` runs, after the command had seemed to be installed.
+    _MISSING = next((m for m in SERVICE_MODULES if importlib.util.find_spec(m) is None), None)
 
 
 def missing_extra_message(module: str) -> str:
