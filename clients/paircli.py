@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import signal
 import sys
 import time
 from datetime import datetime
@@ -229,11 +230,17 @@ def watch_status(args: argparse.Namespace) -> int:
             sys.stdout.flush()
             time.sleep(max(0.0, args.watch - (time.monotonic() - started)))
     except KeyboardInterrupt:
+        # Ctrl-C is how a watch ends, so from here on another one changes nothing:
+        # timeout(1) without --foreground signals the command and then its process group,
+        # and on a loaded machine the second SIGINT landed while we closed (exit 130 once,
+        # docs/cli.md's example in CI)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         if tty:
             print()  # the shell's prompt on a line of its own, after the "^C"
         return EXIT_OK
     finally:
-        backend.close()
+        with contextlib.suppress(KeyboardInterrupt):  # one that came before SIG_IGN took
+            backend.close()
 
 
 def cmd_action(args: argparse.Namespace) -> int:
