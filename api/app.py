@@ -26,7 +26,7 @@ from .auth import Caller, identify
 from .poller import Busy, Metrics, Poller
 from .schemas import ROLES, ProblemSchema
 from .store import Store
-from .views import blp
+from .views import PROBLEMS, blp
 from . import hostviews  # noqa: F401  - registers the host endpoints on blp
 
 
@@ -116,7 +116,7 @@ _HOOK_ERRORS: dict[int, str] = {
          "a query or body that does not match its schema",
 }
 _CHANGE_ERRORS: dict[int, str] = {
-    403: "a reader's token: this needs an operator token",
+    403: PROBLEMS[403],
     413: f"a body larger than {MAX_BODY} bytes",
 }
 _PAIR_ERROR = (404, "no pair of that name is configured")

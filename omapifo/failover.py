@@ -34,7 +34,8 @@ from .health import DEFAULT_COMMS_INTERRUPTED_LIMIT, assess
 from .hosts import Host, HostComparison, HostView, compare_host_files, host_lookup, host_view
 from .maintenance import MaintenanceReport, MaintenanceStep, Observation
 from .leases import LeaseState, LeaseView, lease_view, parse_ip, wait_not_active
-from .omapi import OmapiPeer, failover_state_lookup, ip_bytes, shutdown_change, u32
+from .omapi import (OmapiPeer, failover_state_lookup, ip_bytes, local_state_change,
+                    shutdown_change, u32)
 from .pairstate import ActionResult, PairState, PeerView
 from .leaselist import LeaseList, list_leases
 from .pools import PoolReport, scan_pools
@@ -243,7 +244,7 @@ class FailoverPair:
             lookup = failover_state_lookup(self.config.failover_peer)
             try:
                 self._send(att, role, "failover-state", lookup,
-                           [("local-state", u32(FailoverState.PARTNER_DOWN))])
+                           local_state_change(FailoverState.PARTNER_DOWN))
             except PeerError as exc:
                 if isinstance(exc, NOT_TAKEN):
                     raise  # dhcpd did not take it: the attempt records it as failed
@@ -344,7 +345,7 @@ class FailoverPair:
                 lambda: self._send(att, role, "control", [], shutdown_change(),
                                    expect_answer=False),
                 lambda: self._send(att, role.other, "failover-state", name,
-                                   [("local-state", u32(FailoverState.PARTNER_DOWN))]),
+                                   local_state_change(FailoverState.PARTNER_DOWN)),
                 dry_run=dry_run, reason=reason, wait=wait, on_step=on_step)
             outcome = (Outcome.DRY_RUN if report.dry_run else Outcome.DONE if report.completed
                        else Outcome.PARTIAL if report.changed

@@ -664,13 +664,20 @@ def hex_or_none(raw: bytes | None) -> str | None:
 
 
 def mac_lookup(mac: bytes) -> list[tuple[str, bytes]]:
-    """The lookup of a lease or a host by its Ethernet MAC (6 bytes)."""
+    """The lookup of a lease or a host by its Ethernet MAC (6 bytes); also a new host's
+    MAC attributes, as pypureomapi's add_host sends them."""
     return [("hardware-address", mac), ("hardware-type", _u32(HTYPE_ETHERNET))]
 
 
 def failover_state_lookup(peer_name: str) -> list[tuple[str, bytes]]:
     """The lookup of the failover-state object of the ``failover peer`` named so."""
     return [("name", peer_name.encode())]
+
+
+def local_state_change(state: int) -> list[tuple[str, bytes]]:
+    """The update of a failover-state object that moves its server to ``state`` (a
+    FailoverState; dhcpd(8), THE FAILOVER-STATE OBJECT: dhcpd applies it unchecked)."""
+    return [("local-state", _u32(state))]
 
 
 def shutdown_change() -> list[tuple[str, bytes]]:

@@ -79,7 +79,7 @@ from omapifo.lab import Lab
 from omapifo import FailoverPair, FailoverState, NotFound, load_config
 from omapifo.api import create_app
 from omapifo.audit import JsonLinesAudit, Outcome
-from omapifo.hosts import Host
+from omapifo.hosts import Host, host_lookup
 from omapifo.omapi import OmapiPeer
 from omapifo.states import Role
 
@@ -284,7 +284,7 @@ class Targets:
             with OmapiPeer(ep.host, ep.port, cfg.key) as peer:
                 for name in (self.BOTH, self.ONE):
                     try:
-                        peer.delete("host", [("name", name.encode())])
+                        peer.delete("host", host_lookup(name))
                     except NotFound:
                         pass
 
