@@ -85,15 +85,20 @@ class FailoverPair:
 
     ``peers`` replaces the OMAPI connections (tests hand in fakes); ``audit`` is where
     every change is recorded first: without one, reading works and every change is
-    refused. Thread-safe: each peer's connection has its own lock, and changes of the
-    pair take its lock file. Close it (or use ``with``) to drop the connections.
+    refused. ``actor`` is who the record names when a change names nobody; ``scan_rate``
+    caps the pool and lease scans (requests a second per peer) when a call gives none.
+    Thread-safe: each peer's connection has its own lock, and changes of the pair take
+    its lock file. Close it (or use ``with``) to drop the connections.
     """
 
     def __init__(self, config: PairConfig, *, peers: Mapping[Role, OmapiPeer] | None = None,
                  audit: AuditSink | None = None,
                  comms_interrupted_limit: float = DEFAULT_COMMS_INTERRUPTED_LIMIT,
-                 lock_wait: float = pairlock.DEFAULT_WAIT) -> None:
+                 lock_wait: float = pairlock.DEFAULT_WAIT, actor: str = "library",
+                 scan_rate: float | None = None) -> None:
         self.config = config
+        self.actor = actor  # who the audit records as acting when a call names nobody
+        self.scan_rate = scan_rate  # the pools/leases scans' cap when a call gives none
         self.name = config.name
         self.comms_interrupted_limit = comms_interrupted_limit
         self.audit_sink = audit
@@ -167,7 +172,7 @@ class FailoverPair:
     # -- changes: audited first, one at a time, decided by omapifo.guards --------------
 
     @contextmanager
-    def _attempt(self, action: str, peer: str, *, actor: str, force: bool = False,
+    def _attempt(self, action: str, peer: str, *, actor: str | None, force: bool = False,
                  reason: str | None = None) -> Iterator[_Attempt]:
         """Record the attempt, then hold the pair's lock while the body decides and acts.
 
@@ -179,7 +184,8 @@ class FailoverPair:
             raise AuditUnavailable(f"{action} needs an audit sink: FailoverPair(config, "
                                    "audit=JsonLinesAudit(path)) or the service's store; "
                                    "nothing was sent", peer=peer, operation=action)
-        record = AuditRecord(datetime.now(timezone.utc), clean_text(actor) or "?", self.name,
+        record = AuditRecord(datetime.now(timezone.utc), clean_text(actor or self.actor) or "?",
+                             self.name,
                              peer, action, force, clean_text(reason))
         attempt = _Attempt(self.audit_sink, self.audit_sink.begin(record), action, peer)
         try:
@@ -207,7 +213,7 @@ class FailoverPair:
         faults.point("after-send")
 
     def partner_down(self, role: Role | str, *, force: bool = False, reason: str | None = None,
-                     dry_run: bool = False, actor: str = "library") -> ActionResult:
+                     dry_run: bool = False, actor: str | None = None) -> ActionResult:
         """Move ``role`` into partner-down when the evidence says it is safe.
 
         See :func:`omapifo.guards.partner_down` for the rules: the partner's host refusing
@@ -273,7 +279,8 @@ class FailoverPair:
     # -- planned maintenance ----------------------------------------------------------
 
     def shutdown(self, role: Role | str, *, force: bool = False, reason: str | None = None,
-                 dry_run: bool = False, wait: float = 15.0, actor: str = "library") -> ActionResult:
+                 dry_run: bool = False, wait: float = 15.0,
+                 actor: str | None = None) -> ActionResult:
         """Stop ``role``'s dhcpd cleanly for maintenance (OMAPI control object, state 2).
 
         dhcpd(8), THE CONTROL OBJECT, says dhcpd then moves to shutdown and tells its
@@ -316,7 +323,7 @@ class FailoverPair:
                                 force, reason, evidence=decision.partner)
 
     def maintenance(self, role: Role | str, *, reason: str | None = None, dry_run: bool = False,
-                    wait: float = maintenance.DEFAULT_STOP_WAIT, actor: str = "library",
+                    wait: float = maintenance.DEFAULT_STOP_WAIT, actor: str | None = None,
                     on_step: Callable[[MaintenanceStep], None] | None = None
                     ) -> MaintenanceReport:
         """Planned maintenance of ``role`` in one step: shut it down, wait until its host
@@ -378,7 +385,7 @@ class FailoverPair:
         """A lease as both peers see it; see :func:`omapifo.leases.lease_view`."""
         return lease_view(self, ip, mac=mac, client_id=client_id)
 
-    def release(self, ip: str, *, actor: str = "library", wait: float = 5.0,
+    def release(self, ip: str, *, actor: str | None = None, wait: float = 5.0,
                 dry_run: bool = False) -> LeaseView:
         """Release an active lease on the peer that serves it, then wait until neither peer
         reports it active (bounded by ``wait``). Refuses a lease that is not active, and
@@ -435,7 +442,7 @@ class FailoverPair:
         return compare_host_files(*files)
 
     def add_host(self, name: str, *, ip: str, mac: str | None = None,
-                 client_id: str | None = None, dry_run: bool = False, actor: str = "library",
+                 client_id: str | None = None, dry_run: bool = False, actor: str | None = None,
                  leases: hostactions.Files | None = None) -> HostView:
         """Reserve ``ip`` for a client on both peers (dhcpd does not replicate hosts).
 
@@ -455,14 +462,14 @@ class FailoverPair:
                                    files=leases or self.config.leases_files)
 
     def delete_host(self, name: str | None = None, *, mac: str | None = None,
-                    dry_run: bool = False, actor: str = "library") -> HostView:
+                    dry_run: bool = False, actor: str | None = None) -> HostView:
         """Remove a host (by name or MAC) from every peer that holds it; refused while a
         peer cannot be read. Returns the view after (both None)."""
         host_lookup(name, mac=mac)  # bad input: ValueError before any record or traffic
         with self._attempt("delete host", str(name or mac), actor=actor) as att:
             return hostactions.delete(self, att, name, mac, dry_run=dry_run)
 
-    def sync_host(self, name: str, *, dry_run: bool = False, actor: str = "library",
+    def sync_host(self, name: str, *, dry_run: bool = False, actor: str | None = None,
                   leases: hostactions.Files | None = None) -> HostView:
         """Create a host that one peer holds on the other, with the same values (the same
         guards as :meth:`add_host`); a host on both is left alone (no-op when identical,
@@ -489,7 +496,8 @@ class FailoverPair:
               progress: Callable[[int, int], None] | None = None) -> PoolReport:
         """Every pool of the pair's dhcpd_conf, counted live on both peers (``window``
         None: the configuration's ``scan_window``)."""
-        return scan_pools(self, window=window, rate=rate, progress=progress)
+        return scan_pools(self, window=window, rate=self.scan_rate if rate is None else rate,
+                          progress=progress)
 
     # -- lease lists (omapifo.leaselist does the work) ----------------------------------
 
@@ -500,13 +508,17 @@ class FailoverPair:
                progress: Callable[[int, int], None] | None = None) -> LeaseList:
         """The leases of the pair's pools, one row per address, live from both peers."""
         return list_leases(self, subnet=subnet, state=state, hostname=hostname, after=after,
-                           limit=limit, window=window, rate=rate, progress=progress)
+                           limit=limit, window=window,
+                           rate=self.scan_rate if rate is None else rate, progress=progress)
 
 
-def open_pair(config: Config, name: str, *, audit: AuditSink | None = None) -> FailoverPair:
+def open_pair(config: Config, name: str, *, audit: AuditSink | None = None,
+              actor: str = "library") -> FailoverPair:
     """The :class:`FailoverPair` of the pair ``name`` in ``config``, rated with the
-    service's ``comms_interrupted_warning``; changes need ``audit`` (omapifo.audit).
+    service's ``comms_interrupted_warning``, its scans capped at ``pool_scan_rate``;
+    changes need ``audit`` (omapifo.audit) and are recorded as ``actor``'s.
     Connections are made on first use; close the pair (or use ``with``) to drop them.
     ConfigError names the configured pairs when ``name`` is not one of them."""
-    return FailoverPair(config.pair_config(name), audit=audit,
-                        comms_interrupted_limit=config.service.comms_interrupted_warning)
+    return FailoverPair(config.pair_config(name), audit=audit, actor=actor,
+                        comms_interrupted_limit=config.service.comms_interrupted_warning,
+                        scan_rate=config.service.pool_scan_rate)
