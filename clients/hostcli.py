@@ -5,13 +5,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from omapifo import HostComparison, HostView, Role, compare_host_files
+from omapifo import HostComparison, HostView, Operation, Role, compare_host_files
 from omapifo.api import schemas as s
 from omapifo.errors import ConfigError, NotFound, OmapifoError
 
 from . import output as out
 from .exitcodes import EXIT_FAILED, EXIT_OK
-from .paircli import _backend, _common, _confirm, _writes
+from .paircli import _common, _confirm, _pair, _writes
 
 _VIEW = s.HostViewSchema()
 
@@ -108,14 +108,11 @@ def _show(args: argparse.Namespace, view: HostView) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    _confirm(args, f"reservation of {args.ip} for {args.name} on both peers of {args.pair}")
-    backend = _backend(args)
-    try:
-        view = backend.add_host(args.pair, args.name, ip=args.ip, mac=args.mac,
-                                client_id=args.client_id, dry_run=args.dry_run,
-                                leases=_files(args))
-    finally:
-        backend.close()
+    with _pair(args, Operation.ADD_HOST, leases=_files(args)) as pair:
+        _confirm(args, f"reservation of {args.ip} for {args.name} on both peers of "
+                 f"{args.pair}")
+        view = pair.add_host(args.name, ip=args.ip, mac=args.mac, client_id=args.client_id,
+                             dry_run=args.dry_run)
     if args.dry_run and not args.json:
         print(f"dry run: {args.name} ({args.ip}) passed every check; nothing was changed")
         return EXIT_OK
@@ -125,13 +122,11 @@ def cmd_add(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     if sum(x is not None for x in (args.name, args.mac, args.ip)) != 1:
         raise ConfigError("give exactly one of NAME, --mac or --ip")
-    backend = _backend(args)
     try:
-        view = backend.host(args.pair, args.name, args.mac, args.ip)
+        with _pair(args, Operation.HOST) as pair:
+            view = pair.host(args.name, mac=args.mac, ip=args.ip)
     except NotFound as exc:
         return _not_there(exc)
-    finally:
-        backend.close()
     return _show(args, view)
 
 
@@ -144,14 +139,12 @@ def _not_there(exc: NotFound) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    _confirm(args, f"removal of host {args.name} from both peers of {args.pair}")
-    backend = _backend(args)
     try:
-        view = backend.delete_host(args.pair, args.name, dry_run=args.dry_run)
+        with _pair(args, Operation.DELETE_HOST) as pair:
+            _confirm(args, f"removal of host {args.name} from both peers of {args.pair}")
+            view = pair.delete_host(args.name, dry_run=args.dry_run)
     except NotFound as exc:
         return _not_there(exc)
-    finally:
-        backend.close()
     if args.json:
         out.dump_json(_VIEW.dump(view))
     elif args.dry_run:
@@ -168,11 +161,8 @@ def _comparison(args: argparse.Namespace) -> HostComparison:
     files = _files(args)
     if files is not None:
         return compare_host_files(*files)
-    backend = _backend(args)
-    try:
-        return backend.hosts(args.pair)
-    finally:
-        backend.close()
+    with _pair(args, Operation.HOSTS) as pair:
+        return pair.hosts()
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -205,20 +195,16 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if not names:
         print("every host is on both peers; nothing to do")
         return EXIT_OK
-    _confirm(args, f"copy of host(s) {', '.join(names)} to the peer that lacks them in "
-             f"{args.pair}")
-    backend = _backend(args)
     views, failed = [], []
-    try:
+    with _pair(args, Operation.SYNC_HOST, leases=_files(args)) as pair:
+        _confirm(args, f"copy of host(s) {', '.join(names)} to the peer that lacks them in "
+                 f"{args.pair}")
         for name in names:  # each on its own: one refused host does not stop the others
             try:
-                views.append(backend.sync_host(args.pair, name, dry_run=args.dry_run,
-                                               leases=_files(args)))
+                views.append(pair.sync_host(name, dry_run=args.dry_run))
             except OmapifoError as exc:
                 failed.append(name)
                 out.say(f"omapifo: host {name}: {exc}", sys.stderr)
-    finally:
-        backend.close()
     if args.json:
         out.dump_json(_VIEW.dump(views, many=True))
     else:

@@ -36,7 +36,9 @@ from .errors import (
     ProtocolError,
     Refused,
     ReleaseRefused,
+    Unsupported,
 )
+from .contract import Operation, Pair, require
 from .evidence import Evidence
 from .failover import FailoverPair, open_pair
 from .pairstate import ActionResult, PairState, PeerView
@@ -97,8 +99,10 @@ __all__ = [
     "OmapiKey",
     "OmapiPeer",
     "OmapifoError",
+    "Operation",
     "OperationRefused",
     "Outcome",
+    "Pair",
     "PairConfig",
     "PairState",
     "PartialChange",
@@ -116,6 +120,7 @@ __all__ = [
     "ServiceConfig",
     "StepOutcome",
     "TokenConfig",
+    "Unsupported",
     "compare_host_files",
     "find_leases",
     "leases_from_file",
@@ -123,4 +128,5 @@ __all__ = [
     "open_pair",
     "parse_dhcpd_conf",
     "pools_from_files",
+    "require",
 ]
