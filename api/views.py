@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
-from omapifo import FailoverPair
+from omapifo.contract import Pair as PairContract
 from omapifo.maintenance import Observation
 
 from . import schemas as s
@@ -47,7 +47,8 @@ def _service() -> Any:
     return current_app.extensions["omapifo"]
 
 
-def _pair(name: str) -> FailoverPair:
+def _pair(name: str) -> PairContract:
+    """The pair ``name``: the views call the pair contract (omapifo.contract) only."""
     pairs = _service().pairs
     if name not in pairs:
         abort(404, message=f"no pair named {name!r}; configured: {', '.join(sorted(pairs))}")

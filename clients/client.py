@@ -152,6 +152,14 @@ class Client:
             return resp.json()
         return resp.text
 
+    def _look_up(self, path: str, key: str | None, by: dict[str, str | None],
+                 operation: str) -> Any:
+        """``GET path/KEY``, else ``GET path?NAME=VALUE`` with the first of ``by`` given."""
+        if key is not None:
+            return self._call("GET", f"{path}/{key}", operation)
+        query = next(({k: v} for k, v in by.items() if v is not None), None)
+        return self._call("GET", path, operation, params=query)
+
     # -- reading ----------------------------------------------------------------------
 
     def pairs(self) -> list[PairState]:
@@ -178,12 +186,8 @@ class Client:
 
     def lease(self, pair: str, ip: str | None = None, *, mac: str | None = None,
               client_id: str | None = None) -> LeaseView:
-        if ip is not None:
-            body = self._call("GET", f"/api/v1/pairs/{pair}/leases/{ip}", "look up lease")
-        else:
-            params = {"mac": mac} if mac is not None else {"client_id": client_id}
-            body = self._call("GET", f"/api/v1/pairs/{pair}/leases", "look up lease",
-                              params=params)
+        body = self._look_up(f"/api/v1/pairs/{pair}/leases", ip,
+                             {"mac": mac, "client_id": client_id}, "look up lease")
         return decode(s.LeaseViewSchema(), body, "look up lease", LeaseView)
 
     def pools(self, pair: str, *, fresh: bool = False) -> PoolReport:
@@ -235,12 +239,8 @@ class Client:
 
     def host(self, pair: str, name: str | None = None, *, mac: str | None = None,
              ip: str | None = None) -> HostView:
-        if name is not None:
-            body = self._call("GET", f"/api/v1/pairs/{pair}/hosts/{name}", "look up host")
-        else:
-            params = {"mac": mac} if mac is not None else {"ip": ip}
-            body = self._call("GET", f"/api/v1/pairs/{pair}/hosts", "look up host",
-                              params=params)
+        body = self._look_up(f"/api/v1/pairs/{pair}/hosts", name, {"mac": mac, "ip": ip},
+                             "look up host")
         return decode(s.HostViewSchema(), body, "look up host", HostView)
 
     def add_host(self, pair: str, name: str, *, ip: str, mac: str | None = None,

@@ -11,7 +11,7 @@ from omapifo.errors import ConfigError, NotFound, OmapifoError
 
 from . import output as out
 from .exitcodes import EXIT_FAILED, EXIT_OK
-from .paircli import _common, _confirm, _pair, _writes
+from .paircli import _changes, _common, _confirm, _pair
 
 _VIEW = s.HostViewSchema()
 
@@ -36,10 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--client-id", help="the client's DHCP client identifier (hex bytes)")
     _files_args(p, "their hosts are checked too, as dhcpd cannot find a host by address; "
                 "default: the pair's dhcpd_leases and secondary_dhcpd_leases")
-    p.add_argument("--dry-run", action="store_true", help="check everything, change nothing")
-    p.add_argument("--yes", action="store_true", help="do not ask to type the pair's name")
-    _common(p)
-    _writes(p)
+    _changes(p)
     p.set_defaults(func=cmd_add)
 
     p = hsub.add_parser("show", help="a host by NAME, --mac or --ip, as both peers see it")
@@ -53,10 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = hsub.add_parser("delete", help="remove a host from both peers (asks to confirm)")
     p.add_argument("pair")
     p.add_argument("name")
-    p.add_argument("--dry-run", action="store_true")
-    p.add_argument("--yes", action="store_true")
-    _common(p)
-    _writes(p)
+    _changes(p)
     p.set_defaults(func=cmd_delete)
 
     p = hsub.add_parser("list", help="the hosts of both peers' dhcpd.leases, compared")
@@ -71,10 +65,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", nargs="?")
     _files_args(p, "to check the address, and to find the hosts to repair when no NAME "
                 "is given; default: the pair's dhcpd_leases and secondary_dhcpd_leases")
-    p.add_argument("--dry-run", action="store_true")
-    p.add_argument("--yes", action="store_true")
-    _common(p)
-    _writes(p)
+    _changes(p)
     p.set_defaults(func=cmd_sync)
 
 

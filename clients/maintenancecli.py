@@ -18,7 +18,7 @@ from omapifo.maintenance import DEFAULT_STOP_WAIT
 
 from . import output as out
 from .exitcodes import EXIT_FAILED, EXIT_OK
-from .paircli import _common, _confirm, _pair, _writes
+from .paircli import _changes, _common, _confirm, _pair
 
 _OBSERVATION = s.ObservationSchema()
 
@@ -36,10 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     start.add_argument("--wait", type=float, default=DEFAULT_STOP_WAIT, metavar="SECONDS",
                        help="how long to wait for PEER to stop (default %(default)g; "
                        "measured 8-12 s in the lab)")
-    start.add_argument("--dry-run", action="store_true", help="check everything, change nothing")
-    start.add_argument("--yes", action="store_true", help="do not ask to type the pair's name")
-    _common(start)
-    _writes(start)
+    _changes(start)
     start.set_defaults(func=cmd_start)
 
     end = msub.add_parser("end", help="once PEER's dhcpd runs again: where the pair is on its "

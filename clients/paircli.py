@@ -32,8 +32,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def _writes(p: argparse.ArgumentParser) -> None:
-    """Only the subcommands that change something take --audit-log."""
+def _changes(p: argparse.ArgumentParser) -> None:
+    """The options of a subcommand that changes something: it can be a dry run, asks to
+    confirm unless --yes, and only it takes --audit-log."""
+    p.add_argument("--dry-run", action="store_true", help="check everything, change nothing")
+    p.add_argument("--yes", action="store_true", help="do not ask to type the pair's name")
+    _common(p)
     p.add_argument("--audit-log", help="where direct changes are audited (default "
                    "~/.local/state/omapifo/audit.log, or OMAPIFO_AUDIT_LOG)")
 
@@ -56,10 +60,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--force", action="store_true", help="skip the check that the partner "
                        "is unreachable from here (never the split-brain check); needs --reason")
         p.add_argument("--reason", help="why, for the audit trail")
-        p.add_argument("--dry-run", action="store_true", help="check everything, change nothing")
-        p.add_argument("--yes", action="store_true", help="do not ask to type the pair's name")
-        _common(p)
-        _writes(p)
+        _changes(p)
         p.set_defaults(func=cmd_action, action=name)
 
     p = sub.add_parser("history", help="state transitions the service recorded")
@@ -88,10 +89,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     rel = lsub.add_parser("release", help="release an active lease (asks to confirm)")
     rel.add_argument("pair")
     rel.add_argument("ip")
-    rel.add_argument("--dry-run", action="store_true")
-    rel.add_argument("--yes", action="store_true")
-    _common(rel)
-    _writes(rel)
+    _changes(rel)
     rel.set_defaults(func=cmd_lease_release)
 
 
