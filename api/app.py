@@ -24,7 +24,8 @@ from . import page, problems
 from .auditing import ServiceAudit, record_rejected
 from .auth import Caller, identify
 from .poller import Busy, Metrics, Poller
-from .schemas import ROLES, ProblemSchema
+from .schemas.pairs import ROLES
+from .schemas.problems import ProblemSchema
 from .store import Store
 from .views import PROBLEMS, blp
 from . import hostviews  # noqa: F401  - registers the host endpoints on blp

@@ -67,7 +67,7 @@ class HostByName(MethodView):
         return _pair(pair).host(name)
 
     @blp.arguments(s.DryRunQuerySchema, location="query")
-    @blp.arguments(s.ReleaseSchema)
+    @blp.arguments(s.HostDeleteSchema)
     @blp.response(200, s.HostViewSchema)
     @blp.alt_response(409, schema=s.ProblemSchema, description="a peer cannot be read, or "
                       "one peer still holds it (partial)")
@@ -82,7 +82,7 @@ class HostByName(MethodView):
 @blp.route("/pairs/<string:pair>/hosts/<string:name>/sync")
 class HostSync(MethodView):
     @blp.arguments(s.DryRunQuerySchema, location="query")
-    @blp.arguments(s.ReleaseSchema)
+    @blp.arguments(s.HostSyncSchema)
     @blp.response(200, s.HostViewSchema)
     @blp.alt_response(409, schema=s.ProblemSchema, description="refused by the guard")
     @_problems(404, 502, 503, 504)

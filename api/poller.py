@@ -46,7 +46,7 @@ from omapifo.leases import parse_ip
 from omapifo.severity import PEER_CRITICAL_AFTER
 
 from . import logs
-from .schemas import PairStateSchema
+from .schemas.pairs import PairStateSchema
 from .store import Store, Transition
 
 log = logging.getLogger("omapifo.api.poller")

@@ -16,7 +16,7 @@ import pytest
 
 from omapifo import __version__
 from omapifo import Config, FailoverState as S, FailoverStatus, Level, PairState, PeerView, Role
-from omapifo.api.schemas import PairStateSchema
+from omapifo.api.schemas.pairs import PairStateSchema
 from omapifo.config import parse_config
 from omapifo.errors import ConfigError
 from omapifo.clients import checkcli
