@@ -23,7 +23,9 @@ from omapifo.errors import OmapifoError
 from . import page, problems
 from .auditing import ServiceAudit, record_rejected
 from .auth import Caller, identify
-from .poller import Busy, Metrics, Poller
+from .flights import Busy
+from .metrics import Metrics
+from .poller import Poller
 from .schemas.pairs import ROLES
 from .schemas.problems import ProblemSchema
 from .store import Store

@@ -136,7 +136,7 @@ class Pair(MethodView):
         polls, so the query is parsed with a prebuilt schema, and only when there is one:
         webargs' per-request machinery was half the cost of this request (measured,
         docs/performance.md). Unknown, repeated and non-UTF-8 parameters were refused
-        before this (app._strict_query). A fresh read is shared (api/poller.py).
+        before this (app._strict_query). A fresh read is shared (api/flights.py).
         """
         fresh = False
         if request.args:

@@ -26,7 +26,7 @@ from omapifo import (AuditRecord, Endpoint, FailoverState as S, FailoverStatus, 
                      Outcome, PairState, PeerView, Role, load_config)
 from omapifo.api import create_app
 from omapifo.api.auditing import ServiceAudit
-from omapifo.api.poller import Metrics
+from omapifo.api.metrics import Metrics
 from omapifo.api.store import Store
 from omapifo.clients import servecli
 from omapifo.clients.checkcli import default_critical, evaluate

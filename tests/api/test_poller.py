@@ -8,7 +8,9 @@ import threading
 import time
 
 from omapifo import FailoverStatus, PairState, PeerView, Role
-from omapifo.api.poller import Busy, Metrics, Poller
+from omapifo.api.flights import Busy
+from omapifo.api.metrics import Metrics
+from omapifo.api.poller import Poller
 from omapifo.api.store import Store
 from omapifo.health import assess
 
