@@ -18,7 +18,7 @@ log = logging.getLogger("omapifo.api.poller")
 _STATES = [s for s in FailoverState if s is not FailoverState.UNKNOWN_STATE]
 # omapifo_pool_addresses' states: every binding state dhcpd has, and "unknown" (an address of
 # the range without a lease), so that they sum to omapifo_pool_size_addresses. The pool's
-# total used to be a state="total" series of the same family: every sum counted it twice.
+# total is a family of its own: as a state="total" series here every sum would count it twice.
 POOL_STATES = ("active", "free", "backup", "expired", "released", "abandoned", "reset",
                "reserved", "bootp", "unknown")
 
