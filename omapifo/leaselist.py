@@ -43,6 +43,7 @@ from .leases import LeaseState, LeaseView, lease_view, parse_ip, parse_mac
 from .omapi import hex_or_none, mac_lookup
 from .pairaccess import PairAccess
 from .pools import pair_pools, scan_both
+from .scanreport import ScanReport
 from .scan import LeaseFields, Progress, lease_fields
 from .states import Role
 
@@ -80,20 +81,15 @@ class LeaseEntry:
 
 
 @dataclass(frozen=True)
-class LeaseList:
-    pair: str
-    leases: tuple[LeaseEntry, ...]
-    scanned_at: datetime
-    source: str  # "omapi" or "leases-file"
-    duration: float
-    errors: dict[str, str] = field(default_factory=dict)  # a peer whose scan failed
+class LeaseList(ScanReport[LeaseEntry]):
+    """The leases, one row per address; with a limit, one page of them."""
+
     # with a limit: the last address of this page when more may follow, else None
     next_after: ipaddress.IPv4Address | None = None
 
     @property
-    def complete(self) -> bool:
-        """Both peers' views are in (no peer's scan failed)."""
-        return not self.errors
+    def leases(self) -> tuple[LeaseEntry, ...]:
+        return self.rows
 
 
 @dataclass(frozen=True)
@@ -198,10 +194,10 @@ def _merge(ip: ipaddress.IPv4Address, p: LeaseFields | None,
 
 def _scan_both(pair: PairAccess, ips: list[ipaddress.IPv4Address], window: int | None,
                rate: float | None, progress: Progress | None,
-               errors: dict[str, str]) -> list[LeaseEntry]:
+               errors: dict[Role, str]) -> list[LeaseEntry]:
     views, failed = scan_both(pair, lease_fields, ips, window=window, rate=rate,
                               progress=progress)
-    errors.update({str(r): str(e) for r, e in failed.items()})
+    errors.update({r: str(e) for r, e in failed.items()})
     none: list[LeaseFields | None] = [None] * len(ips)
     prim, sec = views.get(Role.PRIMARY, none), views.get(Role.SECONDARY, none)
     return [e for ip, a, b in zip(ips, prim, sec, strict=True) if (e := _merge(ip, a, b))]
@@ -238,7 +234,7 @@ def list_leases(pair: PairAccess, *, subnet: str | ipaddress.IPv4Network | None 
                       for r in pool.ranges
                       for n in range(max(int(r.first), lo), min(int(r.last), hi) + 1)})
     ips = [ipaddress.IPv4Address(n) for n in numbers]
-    errors: dict[str, str] = {}
+    errors: dict[Role, str] = {}
     rows: list[LeaseEntry] = []
     next_after = None
     if limit is None:

@@ -28,6 +28,7 @@ from typing import TypeVar
 from .dhcpdconf import DhcpdConf, Pool, parse_file
 from .errors import ConfigError, PeerError
 from .leasefile import last_states
+from .scanreport import ScanReport
 from .leases import LeaseState
 from .pairaccess import PairAccess
 from .scan import Progress, lease_states
@@ -64,18 +65,12 @@ class PoolCounts:
 
 
 @dataclass(frozen=True)
-class PoolReport:
-    pair: str
-    pools: tuple[PoolCounts, ...]
-    scanned_at: datetime
-    source: str  # "omapi" or "leases-file"
-    duration: float
-    errors: dict[str, str] = field(default_factory=dict)  # a peer whose scan failed
+class PoolReport(ScanReport[PoolCounts]):
+    """Every pool's counts (they always cover every address, even with a peer missing)."""
 
     @property
-    def complete(self) -> bool:
-        """Every peer's view is in: no peer's scan failed (counts always cover every address)."""
-        return not self.errors
+    def pools(self) -> tuple[PoolCounts, ...]:
+        return self.rows
 
 
 def _count(pool: Pool, states: Sequence[int | None],
@@ -185,5 +180,5 @@ def scan_pools(pair: PairAccess, *, window: int | None = None, rate: float | Non
                             other[offset:offset + n] if other else None))
         offset += n
     return PoolReport(pair.name, tuple(pools), datetime.now(timezone.utc), "omapi",
-                      time.monotonic() - t, {str(r): str(e) for r, e in errors.items()})
+                      time.monotonic() - t, {r: str(e) for r, e in errors.items()})
 

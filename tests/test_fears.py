@@ -38,7 +38,7 @@ from omapifo.leasefile import read_leases
 
 from .api.conftest import OPERATOR, auth, service_config, wait_for
 from .api.test_actions import audit_rows, free_port, serve
-from .clients.test_cli import run  # noqa: F401 - the fixture that runs the command
+from .clients.runner import cli_mode, run, service_url  # noqa: F401 - the command line's fixtures
 from .conftest import (fresh_host, fresh_leases, fresh_state, fresh_state_when, restore,
                        stopped_and_noticed)
 

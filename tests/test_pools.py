@@ -111,9 +111,9 @@ def test_dhcpd_restarted_mid_scan_is_an_error_never_partial_counts(large_lab):
             assert stopped
             # the primary's scan failed as a whole; the counts are the secondary's, of
             # every address, and the report says it lacks the primary's view
-            assert "primary" in report.errors and not report.complete
-            assert f"of {addresses} addresses" in report.errors["primary"]  # where it broke
-            assert "secondary" not in report.errors
+            assert Role.PRIMARY in report.errors and not report.complete
+            assert f"of {addresses} addresses" in report.errors[Role.PRIMARY]  # where it broke
+            assert Role.SECONDARY not in report.errors
             assert sum(p.total for p in report.pools) == addresses
         finally:
             restore(lab)

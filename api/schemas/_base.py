@@ -104,8 +104,15 @@ def _state(value: Any) -> dict[str, Any] | None:
     return None if value is None else {"name": str(value), "number": int(value)}
 
 
-def _errors_by_peer() -> f.Function:
-    """A view's errors, one a peer that could not be read: keyed by the role's name in JSON,
-    by Role when loaded."""
-    return f.Function(lambda view: {str(k): e for k, e in view.errors.items()},
-                      deserialize=lambda v: {Role.parse(k): str(e) for k, e in v.items()})
+class PeerErrors(f.Dict):
+    """What failed on each peer that could not be read or scanned (every view and report
+    of both peers): keyed by the role's name in JSON, by Role when loaded."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(keys=f.String(), values=f.String(), **kw)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kw: Any) -> Any:
+        return None if value is None else {str(k): str(e) for k, e in value.items()}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kw: Any) -> Any:
+        return {Role.parse(k): e for k, e in super()._deserialize(value, attr, data, **kw).items()}

@@ -12,7 +12,7 @@ from marshmallow import validate as v
 
 from omapifo import Host, HostComparison, HostView, Role
 
-from ._base import Strict, Text, _Confirmed, _errors_by_peer, _Model
+from ._base import Strict, Text, _Confirmed, PeerErrors, _Model
 
 
 class HostSchema(_Model):
@@ -34,7 +34,7 @@ class HostViewSchema(_Model):
     differences = f.List(f.String(), dump_only=True)
     primary = f.Nested(HostSchema, allow_none=True)
     secondary = f.Nested(HostSchema, allow_none=True)
-    errors = _errors_by_peer()
+    errors = PeerErrors()
 
     @ma.post_load
     def _make(self, d: dict[str, Any], **kw: Any) -> HostView:

@@ -15,7 +15,7 @@ from marshmallow import validate as v
 from omapifo import (Lease, LeaseEntry, LeaseList, LeaseMatch, LeaseSearch, LeaseState,
                      LeaseView, Role)
 
-from ._base import Strict, Text, _Confirmed, _errors_by_peer, _Model, _state
+from ._base import Strict, Text, _Confirmed, PeerErrors, _Model, _state
 
 
 class LeaseSchema(_Model):
@@ -47,7 +47,7 @@ class LeaseViewSchema(_Model):
     serving = f.Function(lambda lv: str(lv.serving) if lv.serving else None, dump_only=True)
     primary = f.Nested(LeaseSchema, allow_none=True)
     secondary = f.Nested(LeaseSchema, allow_none=True)
-    errors = _errors_by_peer()
+    errors = PeerErrors()
 
     @ma.post_load
     def _make(self, d: dict[str, Any], **kw: Any) -> LeaseView:
@@ -138,7 +138,7 @@ class LeaseListSchema(_Model):
     source = f.String(required=True)
     duration = f.Float(required=True)
     complete = f.Boolean(dump_only=True)
-    errors = f.Dict(keys=f.String(), values=f.String())
+    errors = PeerErrors()
     leases = f.List(f.Nested(LeaseEntrySchema), required=True)
     next_cursor = f.Function(lambda ll: encode_cursor(ll.next_after), deserialize=decode_cursor,
                              attribute="next_after", allow_none=True, metadata={

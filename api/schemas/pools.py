@@ -10,7 +10,7 @@ from marshmallow import validate as v
 
 from omapifo import PoolCounts, PoolReport
 
-from ._base import Strict, _Base, _in_utc_range, _Model
+from ._base import PeerErrors, Strict, _Base, _in_utc_range, _Model
 
 
 class PoolCountsSchema(_Model):
@@ -49,7 +49,7 @@ class PoolReportSchema(_Model):
     source = f.String(required=True)
     complete = f.Boolean(dump_only=True)
     duration = f.Float(required=True)
-    errors = f.Dict(keys=f.String(), values=f.String())
+    errors = PeerErrors()
     pools = f.List(f.Nested(PoolCountsSchema), required=True)
 
     @ma.post_load

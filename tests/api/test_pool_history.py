@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from omapifo import PoolCounts, PoolReport
+from omapifo import PoolCounts, PoolReport, Role
 from omapifo.api import create_app
 from omapifo.api.store import Store
 from omapifo.config import parse_config
@@ -47,7 +47,7 @@ def test_scans_are_kept_for_the_retention_and_no_longer(tmp_path: Path) -> None:
 
 def test_an_incomplete_scan_is_not_a_point(tmp_path: Path) -> None:
     store = Store(":memory:")
-    store.add_pool_scan(report(T0, errors={"secondary": "timed out"}), retention=60)
+    store.add_pool_scan(report(T0, errors={Role.SECONDARY: "timed out"}), retention=60)
     assert store.pool_history("p") == []
 
 

@@ -31,7 +31,7 @@ from omapifo import (FailoverState as S, Level, LeaseState, OmapiPeer, Operation
 from omapifo.clients import servecli
 from omapifo.omapi import u32
 
-from ..clients.test_cli import run  # noqa: F401 - the fixture that runs the command
+from ..clients.runner import cli_mode, run, service_url  # noqa: F401 - the command line's fixtures
 from ..conftest import fresh_lease, fresh_state, fresh_state_when, sent
 from ..test_prometheus_rules import RULES, promtool
 from .conftest import OPERATOR, POLL, READER, auth, service_config, wait_for

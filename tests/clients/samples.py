@@ -57,7 +57,7 @@ def pool_report() -> PoolReport:
                       active=3, free=14, backup=13, expired=1, released=1, abandoned=0, reset=0,
                       reserved=0, bootp=0, unknown=0, disagreements=1,
                       runway={"primary": 14, "secondary": 13})
-    return PoolReport(P, (pool,), NOW, "omapi", 0.25, {"secondary": "timed out"})
+    return PoolReport(P, (pool,), NOW, "omapi", 0.25, {Role.SECONDARY: "timed out"})
 
 
 SAMPLES = [
