@@ -42,7 +42,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from omapifo import (FailoverPair, FailoverState, LeaseList, LeaseSearch, PairState,
                      PoolReport, Role, __version__, find_leases)
 from omapifo.errors import ConfigError
-from omapifo.leases import parse_ip
+from omapifo.omapi import parse_ip
 from omapifo.severity import PEER_CRITICAL_AFTER
 
 from . import logs
