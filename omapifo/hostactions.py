@@ -20,7 +20,7 @@ from .lookups import host_view
 from .omapi import host_lookup
 from .pairaccess import PairAccess
 from .states import Role
-from .wire import host_create, read_host
+from .wire import read_host
 
 Files = tuple[str | os.PathLike[str], str | os.PathLike[str]]
 
@@ -54,7 +54,7 @@ def _seen(pair: PairAccess, host: Host, files: Files | None
 
 def _create(att: Attempt, role: Role, host: Host) -> None:
     """Create ``host`` on ``role``; a lost answer is settled by reading the host back."""
-    att.create(role, host_create(host),
+    att.create(role, host.omapi_object(),
                took=lambda: read_host(att.pair.peer(role), host_lookup(host.name)) == host)
 
 

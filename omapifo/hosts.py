@@ -27,7 +27,8 @@ from pathlib import Path
 
 from .dhcpdconf import DhcpdConfError, Loc, parse_tree
 from .evidence import Evidence
-from .omapi import hex_bytes, parse_client_id, parse_host_name, parse_ip, parse_mac
+from .omapi import (Lookup, hex_bytes, new_host, parse_client_id, parse_host_name, parse_ip,
+                    parse_mac)
 from .states import Role
 
 @dataclass(frozen=True)
@@ -49,6 +50,15 @@ class Host:
         return cls(parse_host_name(name), parse_ip(ip),
                    hex_bytes(parse_mac(mac)) if mac is not None else None,
                    hex_bytes(parse_client_id(client_id)) if client_id is not None else None)
+
+    def omapi_object(self) -> Lookup:
+        """The host object that creates this reservation on a peer (OmapiPeer.create)."""
+        return new_host(self.name, self.ip, self.mac, self.client_id)
+
+    def omapi_attrs(self) -> list[tuple[str, bytes]]:
+        """The attributes of a create, as pypureomapi's add_host sends them (plus name):
+        ``peer.create("host", host.omapi_attrs())`` makes it behind omapifo's back."""
+        return list(self.omapi_object().attrs)
 
     def __str__(self) -> str:
         who = ", ".join(x for x in (self.mac and f"MAC {self.mac}",

@@ -802,6 +802,19 @@ def host_lookup(name: str | None = None, *, mac: str | None = None, ip: str | No
                    {"name": name, "mac": mac, "ip": ip, "client_id": client_id})
 
 
+def new_host(name: str, ip: ipaddress.IPv4Address | None, mac: str | None,
+             client_id: str | None) -> Lookup:
+    """The host object a create sends, as pypureomapi's add_host sends it (plus its name)."""
+    attrs: list[tuple[str, bytes]] = [("name", name.encode())]
+    if mac:
+        attrs += mac_attrs(parse_mac(mac))
+    if client_id:
+        attrs.append(("dhcp-client-identifier", parse_client_id(client_id)))
+    if ip is not None:
+        attrs.append(("ip-address", ip.packed))
+    return Lookup("host", tuple(attrs))
+
+
 def failover_state_lookup(peer_name: str) -> Lookup:
     """The lookup of the failover-state object of the ``failover peer`` named so."""
     return Lookup("failover-state", (("name", peer_name.encode()),))

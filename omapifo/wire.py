@@ -1,4 +1,4 @@
-"""dhcpd's OMAPI objects as omapifo's models, and back: the failover state, a lease, a host.
+"""dhcpd's OMAPI objects as omapifo's models: the failover state, a lease, a host.
 
 Why a module of its own: :mod:`omapifo.omapi` sits below the models (it knows bytes, not
 FailoverStatus or Lease), and the models must not know OMAPI's attribute names. Decoding
@@ -16,8 +16,7 @@ from typing import Mapping
 from .errors import NotFound
 from .hosts import Host
 from .leases import Lease, LeaseState
-from .omapi import (Lookup, OmapiPeer, failover_state_lookup, hex_or_none, mac_attrs,
-                    parse_client_id, parse_mac)
+from .omapi import Lookup, OmapiPeer, failover_state_lookup, hex_or_none
 from .states import FailoverState, FailoverStatus, utc_from_unix
 
 
@@ -85,19 +84,6 @@ def host(attrs: Mapping[str, bytes]) -> Host:
                 ipaddress.IPv4Address(raw_ip) if raw_ip and len(raw_ip) == 4 else None,
                 hex_or_none(attrs.get("hardware-address")),
                 hex_or_none(attrs.get("dhcp-client-identifier")))
-
-
-def host_create(h: Host) -> Lookup:
-    """The host object that a create of ``h`` sends, as pypureomapi's add_host sends it
-    (plus its name)."""
-    attrs: list[tuple[str, bytes]] = [("name", h.name.encode())]
-    if h.mac:
-        attrs += mac_attrs(parse_mac(h.mac))
-    if h.client_id:
-        attrs.append(("dhcp-client-identifier", parse_client_id(h.client_id)))
-    if h.ip is not None:
-        attrs.append(("ip-address", h.ip.packed))
-    return Lookup("host", tuple(attrs))
 
 
 # -- reading one peer ------------------------------------------------------------------------

@@ -14,7 +14,6 @@ import pytest
 
 from omapifo import (FailoverPair, Host, HostRefused, NotFound, OmapiPeer,
                      PartialChange, PeerTimeout, Refused, Role, compare_host_files)
-from omapifo import wire
 from omapifo import guards
 from omapifo.dhcpdconf import parse_text
 from omapifo.hosts import read_host_records
@@ -196,8 +195,8 @@ def test_guards_refuse_on_the_real_pair_and_nothing_is_sent(healthy_lab, recordi
     cfg = lab.pair_config()
     # a host on the secondary only, made behind omapifo's back, as omshell users do
     with OmapiPeer(cfg.secondary.host, cfg.secondary.port, cfg.key) as sec:
-        sec.create("host", wire.host_create(Host.make("hx-taken", ip=_addr(lab, 12),
-                                                      mac="02:00:00:00:aa:12")).attrs)
+        sec.create("host", Host.make("hx-taken", ip=_addr(lab, 12),
+                                     mac="02:00:00:00:aa:12").omapi_attrs())
     cases = [
         ({"ip": _addr(lab, 40), "mac": "02:00:00:00:aa:13"}, "inside the dynamic range", None),
         ({"ip": "198.18.3.9", "mac": "02:00:00:00:aa:13"}, "outside every subnet", None),
@@ -238,7 +237,7 @@ class _FailingPeer(OmapiPeer):
             raise PeerTimeout("no answer within 3 s (test)", peer=self.label)
         if self.intrude is not None:
             with self.clone() as other:
-                other.create("host", wire.host_create(self.intrude).attrs)
+                other.create("host", self.intrude.omapi_attrs())
         return super().create(type_, attrs, **kw)
 
     def delete(self, type_, lookup, **kw):
@@ -333,7 +332,7 @@ def test_sync_copies_a_one_sided_host_and_delete_removes_both(healthy_lab, pair,
     cfg = lab.pair_config()
     host = Host.make("hx-sync", ip=_addr(lab, 18), client_id="01:02:00:00:00:aa:18")
     with OmapiPeer(cfg.primary.host, cfg.primary.port, cfg.key) as pri:
-        pri.create("host", wire.host_create(host).attrs)
+        pri.create("host", host.omapi_attrs())
     one = [v for v in compare_host_files(*_files(lab)).one_sided if v.name == "hx-sync"]
     assert one and one[0].secondary is None
     with pytest.raises(HostRefused, match="host sync"):
@@ -397,8 +396,7 @@ def test_without_omapifo_a_primary_only_host_is_lost_on_failover(healthy_lab, cl
     reserved = _addr(lab, 21)
     cfg = lab.pair_config()
     with OmapiPeer(cfg.primary.host, cfg.primary.port, cfg.key) as pri:
-        pri.create("host", wire.host_create(Host.make("hx-one", ip=reserved,
-                                                      mac=lab.default_mac(1))).attrs)
+        pri.create("host", Host.make("hx-one", ip=reserved, mac=lab.default_mac(1)).omapi_attrs())
     try:
         # no DHCP exchange with both up: the client then got the reserved address in some
         # runs and a pool address (.47) in others, whichever server's offer came first,

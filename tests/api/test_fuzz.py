@@ -77,12 +77,10 @@ from schemathesis.specs.openapi.checks import (content_type_conformance,
 
 from omapifo.lab import Lab
 from omapifo import FailoverPair, FailoverState, NotFound, load_config
-from omapifo import wire
 from omapifo.api import create_app
 from omapifo.audit import JsonLinesAudit, Outcome
 from omapifo.hosts import Host
-from omapifo.omapi import host_lookup
-from omapifo.omapi import OmapiPeer
+from omapifo.omapi import OmapiPeer, host_lookup
 from omapifo.states import Role
 
 from .conftest import OPERATOR, auth, offline_config
@@ -275,8 +273,7 @@ class Targets:
             self.remove()
             fp.add_host(self.BOTH, ip=reserve[0], mac="02:00:00:f2:00:01")
             host = Host.make(self.ONE, ip=reserve[1], mac="02:00:00:f2:00:02")
-            fp.peer(Role.PRIMARY).create("host", wire.host_create(host).attrs,
-                                         operation="fuzz target")
+            fp.peer(Role.PRIMARY).create("host", host.omapi_attrs(), operation="fuzz target")
 
     def bind(self) -> None:
         self.lease = self.lab.client(4, mac="02:00:00:f2:00:04")
