@@ -16,15 +16,18 @@ from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.sansio.utils import host_is_trusted
 
-from omapifo import Config, FailoverPair
+from omapifo import Config, FailoverPair, open_pair
 from omapifo.config import ServiceConfig
 from omapifo.errors import OmapifoError
 
 from . import page, problems
 from .auditing import ServiceAudit, record_rejected
 from .auth import Caller, identify
-from .poller import Busy, Metrics, Poller
-from .schemas import ROLES, ProblemSchema
+from .flights import Busy
+from .metrics import Metrics
+from .poller import Poller
+from .schemas.pairs import ROLES
+from .schemas.problems import ProblemSchema
 from .store import Store
 from .views import PROBLEMS, blp
 from . import hostviews  # noqa: F401  - registers the host endpoints on blp
@@ -195,9 +198,9 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
     store = Store(database)
     metrics = Metrics(critical_after=svc_cfg.comms_interrupted_warning)
     audit = ServiceAudit(store, metrics)
-    pairs = {name: FailoverPair(pc, audit=audit,
-                                comms_interrupted_limit=svc_cfg.comms_interrupted_warning)
-             for name, pc in config.pairs.items()}
+    # open_pair: the one place that knows which implementation serves a pair; it rates
+    # health with comms_interrupted_warning and caps scans at pool_scan_rate, as here
+    pairs = {name: open_pair(config, name, audit=audit) for name in config.pairs}
     poller = Poller(pairs, store, metrics, svc_cfg.poll_interval, svc_cfg.pool_interval,
                     svc_cfg.pool_scan_rate, fresh_min_age=svc_cfg.fresh_min_age,
                     fresh_wait=svc_cfg.fresh_wait,

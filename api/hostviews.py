@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from . import schemas as s
-from .views import _confirm, _json, _pair, _problems, blp
+from .views import _change, _confirmed, _json, _pair, _problems, blp
 
 
 @blp.route("/pairs/<string:pair>/hosts")
@@ -41,20 +41,14 @@ class Hosts(MethodView):
         return _json(json.dumps(s.HostViewSchema().dump(
             fp.host(mac=query["mac"], ip=query["ip"]))).encode())
 
-    @blp.arguments(s.DryRunQuerySchema, location="query")
-    @blp.arguments(s.HostCreateSchema)
-    @blp.response(201, s.HostViewSchema)
-    @blp.alt_response(409, schema=s.ProblemSchema, description="refused by the guard (address "
-                      "in a dynamic range, outside every subnet, or taken), or a peer failed")
-    @_problems(404, 502, 503, 504)
+    @_change(s.HostCreateSchema, s.HostViewSchema, "refused by the guard (address in a "
+             "dynamic range, outside every subnet, or taken), or a peer failed", status=201)
     def post(self, query: dict[str, Any], body: dict[str, Any], pair: str) -> Any:
         """Reserve an address for a client on both peers (created on the primary, then
         the secondary, read back from both; undone on the primary if the secondary fails)."""
-        fp = _pair(pair)
-        _confirm(pair, body)
-        return fp.add_host(body["name"], ip=body["ip"], mac=body["mac"],
-                           client_id=body["client_id"], dry_run=query["dry_run"],
-                           actor=g.caller.name)
+        return _confirmed(pair, body).add_host(
+            body["name"], ip=body["ip"], mac=body["mac"], client_id=body["client_id"],
+            dry_run=query["dry_run"], actor=g.caller.name)
 
 
 @blp.route("/pairs/<string:pair>/hosts/<string:name>")
@@ -66,28 +60,18 @@ class HostByName(MethodView):
         """A host reservation as both peers see it, with agreement and differences."""
         return _pair(pair).host(name)
 
-    @blp.arguments(s.DryRunQuerySchema, location="query")
-    @blp.arguments(s.ReleaseSchema)
-    @blp.response(200, s.HostViewSchema)
-    @blp.alt_response(409, schema=s.ProblemSchema, description="a peer cannot be read, or "
-                      "one peer still holds it (partial)")
-    @_problems(404, 502, 503, 504)
+    @_change(s.HostDeleteSchema, s.HostViewSchema, "a peer cannot be read, or one peer "
+             "still holds it (partial)")
     def delete(self, query: dict[str, Any], body: dict[str, Any], pair: str, name: str) -> Any:
         """Remove a host reservation from both peers (body ``{"confirm": PAIR}``)."""
-        fp = _pair(pair)
-        _confirm(pair, body)
-        return fp.delete_host(name, dry_run=query["dry_run"], actor=g.caller.name)
+        return _confirmed(pair, body).delete_host(name, dry_run=query["dry_run"],
+                                                  actor=g.caller.name)
 
 
 @blp.route("/pairs/<string:pair>/hosts/<string:name>/sync")
 class HostSync(MethodView):
-    @blp.arguments(s.DryRunQuerySchema, location="query")
-    @blp.arguments(s.ReleaseSchema)
-    @blp.response(200, s.HostViewSchema)
-    @blp.alt_response(409, schema=s.ProblemSchema, description="refused by the guard")
-    @_problems(404, 502, 503, 504)
+    @_change(s.HostSyncSchema, s.HostViewSchema, "refused by the guard")
     def post(self, query: dict[str, Any], body: dict[str, Any], pair: str, name: str) -> Any:
         """Create a host that one peer holds on the other peer, with the same values."""
-        fp = _pair(pair)
-        _confirm(pair, body)
-        return fp.sync_host(name, dry_run=query["dry_run"], actor=g.caller.name)
+        return _confirmed(pair, body).sync_host(name, dry_run=query["dry_run"],
+                                                actor=g.caller.name)

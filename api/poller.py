@@ -6,258 +6,41 @@ never the others'. Polls run in an executor with one thread per pair and pool sc
 one of their own, so long scans never hold a poll back. The scheduler is started by
 ``create_app`` only when asked, never at import time.
 
-Reads asked for by requests (``?fresh=1``, ``GET /peers/{role}``, ``GET /pools?fresh=1``)
-go through a single flight per pair: callers that arrive while a read of that pair is
-under way share it (the scheduled job too), a result younger than a minimum age is
-reused, and a request waits for someone else's read only briefly before it gets
-:class:`Busy` (503 + Retry-After): a frozen peer holds one thread for its timeout, not
-one per caller.
-
-Scans asked for by requests (lease lists, searches by hostname) are bounded twice
-(:class:`ScanSeats`): at most :data:`SCANS_PER_PAIR` of one pair at once, and at most
-:data:`SCAN_REQUESTS` requests held by scans in the whole service (those making one and
-those sharing one); a request beyond either bound gets :class:`Busy` at once. Identical
-ones in flight are shared. Every scan's lookups draw from its peer's one rate budget
-(:mod:`omapifo.budget`), the scheduled pool scans' too.
+Reads and scans that requests ask for are shared and bounded by
+:mod:`omapifo.api.flights`; the metrics are :mod:`omapifo.api.metrics`.
 """
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import logging
-import math
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Generic, TypeVar
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from omapifo import (FailoverPair, FailoverState, LeaseList, LeaseSearch, PairState,
-                     PoolReport, Role, __version__, find_leases)
+from omapifo import (FailoverPair, LeaseList, LeaseSearch, PairState,
+                     PoolReport, Role, find_leases)
 from omapifo.errors import ConfigError
 from omapifo.omapi import parse_ip
-from omapifo.severity import PEER_CRITICAL_AFTER
 
 from . import logs
-from .schemas import PairStateSchema
+from .flights import T, ScanSeats, SingleFlight
+from .metrics import Metrics
+from .schemas.pairs import PairStateSchema
 from .store import Store, Transition
 
 log = logging.getLogger("omapifo.api.poller")
 _STATE_SCHEMA = PairStateSchema()  # one instance: every poll of every pair serialises with it
-_STATES = [s for s in FailoverState if s is not FailoverState.UNKNOWN_STATE]
 # Scans at once: each runs three threads (its job, one per peer) and each peer's lookups
 # draw from its one budget at pool_scan_rate; four bound what scans of many pairs cost
 # the service.
 SCAN_THREADS = 4
-# Scans that requests may run of one pair at once (lease lists, hostname searches); a
-# third gets 503. Each peer's lookups are capped by its budget whatever runs, so more
-# scans at once only make each slower, and each holds a request thread throughout.
-SCANS_PER_PAIR = 2
-# Requests that may wait for scans at once in the whole service, making one or sharing
-# one. `omapifo serve` runs 8 waitress threads: at least four always stay free for
-# everything else, so an operator's change never queues behind readers' scans. Measured
-# before (issue 21): 16 concurrent searches held every thread for the length of a scan
-# of a /16 and a partner-down waited behind them.
-SCAN_REQUESTS = 4
-T = TypeVar("T")
-# omapifo_pool_addresses' states: every binding state dhcpd has, and "unknown" (an address of
-# the range without a lease), so that they sum to omapifo_pool_size_addresses. The pool's
-# total used to be a state="total" series of the same family: every sum counted it twice.
-POOL_STATES = ("active", "free", "backup", "expired", "released", "abandoned", "reset",
-               "reserved", "bootp", "unknown")
-
-
-class Busy(Exception):
-    """A read of this pair is already under way and did not finish within the wait (or
-    the scans a request may start are all under way: ``detail`` says which)."""
-
-    def __init__(self, what: str, pair: str, retry_after: int,
-                 detail: str | None = None) -> None:
-        self.what = what
-        self.pair = pair
-        self.retry_after = retry_after
-        super().__init__(detail or (
-            f"a {what} of pair {pair!r} is already under way; retry in "
-            f"{retry_after} s (or read the cached result without ?fresh=1)"))
-
-
-def _drop(gauge: Gauge, *labels: str) -> None:
-    with contextlib.suppress(KeyError):  # prometheus_client before 0.20 raised for absent ones
-        gauge.remove(*labels)
-
-
-class Metrics:
-    """The service's Prometheus metrics, in a registry of its own (one per app).
-
-    ``critical_after`` is the service's ``comms_interrupted_warning``: exported so that the
-    alerting rules compare against the number the service rates by (issue 22)."""
-
-    def __init__(self, critical_after: float = PEER_CRITICAL_AFTER) -> None:
-        self.registry = CollectorRegistry()
-        labels = ["pair", "peer"]
-        r = self.registry
-        self.local_state = Gauge("omapifo_peer_local_state", "dhcpd's own failover state "
-                                 "number (2 normal, 3 communications-interrupted, 4 "
-                                 "partner-down, ...)", labels, registry=r)
-        self.partner_state = Gauge("omapifo_peer_partner_state", "the state this peer "
-                                   "believes its partner is in (number)", labels, registry=r)
-        self.state_info = Gauge("omapifo_peer_state", "1 for the peer's current local state",
-                                labels + ["state"], registry=r)
-        self.reachable = Gauge("omapifo_peer_reachable", "1 if the peer answered OMAPI",
-                               labels, registry=r)
-        self.state_seconds = Gauge("omapifo_peer_state_seconds", "seconds since the peer's "
-                                   "last state change", labels, registry=r)
-        self.health = Gauge("omapifo_pair_health", "0 ok, 1 warning, 2 critical", ["pair"],
-                            registry=r)
-        self.poll_duration = Histogram("omapifo_poll_duration_seconds", "time to read both "
-                                       "peers", ["pair"], registry=r,
-                                       buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-                                                2.5, 5, 10))
-        self.pool_addresses = Gauge("omapifo_pool_addresses", "addresses of a pool by binding "
-                                    "state (from the last scan; unknown: no lease); they sum "
-                                    "to omapifo_pool_size_addresses", ["pair", "pool", "state"],
-                                    registry=r)
-        self.pool_size = Gauge("omapifo_pool_size_addresses", "addresses in a pool's ranges",
-                               ["pair", "pool"], registry=r)
-        # which omapifo answers: the usual constant-1 info gauge, joined on by dashboards
-        self.build_info = Gauge("omapifo_build_info", "always 1; the omapifo version serving "
-                                "these metrics", ["version"], registry=r)
-        self.build_info.labels(__version__).set(1)
-        self.pool_runway = Gauge("omapifo_pool_runway_addresses", "addresses a peer can still "
-                                 "hand out alone if its partner disappears now",
-                                 ["pair", "pool", "peer"], registry=r)
-        self.pool_scan_time = Gauge("omapifo_pool_scan_timestamp_seconds", "UNIX time of the "
-                                    "last complete pool scan", ["pair"], registry=r)
-        self.last_success = Gauge("omapifo_poll_last_success_timestamp_seconds", "UNIX time of "
-                                  "the last poll that reached both peers", ["pair"], registry=r)
-        self.polls = Counter("omapifo_polls", "polls of a pair (both peers read)", ["pair"],
-                             registry=r)
-        self.poll_errors = Counter("omapifo_poll_errors", "polls in which this peer could not "
-                                   "be read", labels, registry=r)
-        self.actions = Counter("omapifo_actions", "partner-down, shutdown and release "
-                               "decisions by outcome", ["pair", "action", "outcome"],
-                               registry=r)
-        # -- what the alerting rules need to fail loud, not silent (issue 22) --
-        # Always there, whatever the pairs do: deploy/prometheus/omapifo.rules.yml's
-        # OmapifoDown fires for a target that does not export it, and its
-        # DhcpCommunicationsInterrupted compares omapifo_peer_state_seconds against it.
-        self.critical_after = Gauge("omapifo_peer_critical_after_seconds", "seconds of "
-                                    "communications-interrupted after which this service "
-                                    "calls a pair critical (comms_interrupted_warning; "
-                                    "omapifo check's default -c)", registry=r)
-        self.critical_after.set(critical_after)
-        self.maintenance = Gauge("omapifo_maintenance_in_progress", "1 for the peer under a "
-                                 "planned maintenance this service started, until both peers "
-                                 "are normal again; 0 otherwise", labels, registry=r)
-        self.maintenance_started = Gauge("omapifo_maintenance_started_timestamp_seconds",
-                                         "UNIX time the planned maintenance in progress "
-                                         "began (only while one is)", labels, registry=r)
-        # pair -> (peer, when it began, when the service learnt that its start completed)
-        self._maintenance: dict[str, tuple[str, datetime, datetime]] = {}
-        self._maintenance_lock = threading.Lock()  # requests start one, polls end it
-
-        # a stranger cannot add label values: the kind is one of two words
-        self.unauthenticated = Counter(
-            "omapifo_requests_unauthenticated", "requests turned away before "
-            "authentication (no valid token, 401): kind=change for a POST or DELETE to an "
-            "action, else other; counted and logged at a bounded rate, never stored",
-            ["kind"], registry=r)
-        self.store_writable = Gauge(
-            "omapifo_store_writable", "1 while the service's database takes writes; 0 once "
-            "one failed or it was opened read-only (disk full, read-only file system): "
-            "every change is refused with 503 until a write succeeds", registry=r)
-
-    def watch_store(self, store: Store) -> None:
-        """omapifo_store_writable follows ``store.writable`` (read at each scrape)."""
-        self.store_writable.set_function(lambda: 1.0 if store.writable else 0.0)
-
-    def count_action(self, pair: str, action: str, outcome: str) -> None:
-        """One decision of the audit trail (``outcome``: done, refused, dry-run, ...)."""
-        self.actions.labels(pair, action, outcome).inc()
-
-    def start_maintenance(self, pair: str, peer: str, began: datetime) -> None:
-        """A planned maintenance of ``peer`` completed its start (shut down, its partner in
-        partner-down): in progress until a poll reads both peers normal again
-        (:meth:`observe`). Kept in memory only: a restarted service forgets it and the
-        alerts page as without one (loud, never silent; docs/monitoring.md)."""
-        with self._maintenance_lock:
-            self._maintenance[pair] = (peer, began, datetime.now(timezone.utc))
-            self._show_maintenance(pair)
-
-    def _show_maintenance(self, pair: str) -> None:
-        peer, began, _ = self._maintenance.get(pair, ("", None, None))
-        for role in Role:
-            self.maintenance.labels(pair, str(role)).set(1 if str(role) == peer else 0)
-            if str(role) == peer and began is not None:
-                self.maintenance_started.labels(pair, peer).set(began.timestamp())
-            else:
-                _drop(self.maintenance_started, pair, str(role))
-
-    def _end_maintenance(self, st: PairState) -> None:
-        """Both peers normal in a read that ended after the start completed: it is over. A
-        poll that read both normal just before the shutdown can end after the start only
-        if it took longer than the start (the partner notices the stop 8-12 s after it,
-        measured; omapifo.maintenance), so it cannot end the maintenance at once."""
-        normal = all(st.peer(role).local_state is FailoverState.NORMAL for role in Role)
-        with self._maintenance_lock:
-            current = self._maintenance.get(st.pair)
-            if normal and current is not None and st.read_at > current[2]:
-                del self._maintenance[st.pair]
-                log.info("%s: both peers normal again: the planned maintenance of the %s is "
-                         "over", st.pair, current[0])
-            self._show_maintenance(st.pair)
-
-    def observe_pools(self, report: PoolReport) -> None:
-        for pool in report.pools:
-            self.pool_size.labels(report.pair, pool.name).set(pool.total)
-            for state in POOL_STATES:
-                self.pool_addresses.labels(report.pair, pool.name, state).set(
-                    getattr(pool, state))
-            for peer, runway in pool.runway.items():
-                self.pool_runway.labels(report.pair, pool.name, peer).set(runway)
-        if report.complete:  # the metric is the time of the last *complete* scan
-            self.pool_scan_time.labels(report.pair).set(report.scanned_at.timestamp())
-
-    def observe(self, st: PairState, duration: float) -> None:
-        self.poll_duration.labels(st.pair).observe(duration)
-        self.polls.labels(st.pair).inc()
-        self.health.labels(st.pair).set(st.health.level.code)
-        both = True
-        for role in Role:
-            view = st.peer(role)
-            peer = str(role)
-            self.reachable.labels(st.pair, peer).set(1 if view.reachable else 0)
-            both = both and view.reachable
-            if not view.reachable:
-                # No stale truth: a dead peer's last state would read as its present one
-                # (omapifo_peer_local_state stayed 2 while the primary was down). Its series
-                # go away until it answers again; omapifo_peer_reachable says why.
-                self.poll_errors.labels(st.pair, peer).inc()
-                for gauge in (self.local_state, self.partner_state, self.state_seconds):
-                    _drop(gauge, st.pair, peer)
-                for s in _STATES:
-                    _drop(self.state_info, st.pair, peer, str(s))
-                continue
-            for s in _STATES:
-                self.state_info.labels(st.pair, peer, str(s)).set(
-                    1 if view.local_state is s else 0)
-            self.local_state.labels(st.pair, peer).set(int(view.local_state or 0))
-            self.partner_state.labels(st.pair, peer).set(int(view.partner_state or 0))
-            if view.since:
-                self.state_seconds.labels(st.pair, peer).set(
-                    (st.read_at - view.since).total_seconds())
-            else:
-                _drop(self.state_seconds, st.pair, peer)
-        if both:
-            self.last_success.labels(st.pair).set(st.read_at.timestamp())
-        self._end_maintenance(st)
 
 
 @dataclass(frozen=True)
@@ -279,147 +62,6 @@ def _signature(st: PairState) -> dict[tuple[str, str], str | None]:
         out[(str(role), "partner_state")] = None if view.partner_state is None \
             else str(view.partner_state)
     return out
-
-
-@dataclass
-class _Flight(Generic[T]):
-    started: float  # time.monotonic()
-    request_waits: bool  # a request already waits for this call in full
-    done: threading.Event = field(default_factory=threading.Event)
-    result: T | None = None
-    error: BaseException | None = None
-
-
-class SingleFlight(Generic[T]):
-    """At most one call per key under way; callers arriving meanwhile share its result.
-
-    Requests (``wait`` given) may hold a thread for a whole call only once per call: the
-    one that makes it, or the first to join a call the scheduled job made (it would have
-    waited as long for a read of its own; the fault tests ask ``?fresh=1`` while the job
-    reads). Every later request waits at most ``wait`` seconds, then gets :class:`Busy`.
-    ``expected(key)`` is how long a call may take (for Retry-After).
-
-    Only a result some request waited for is reused by ``min_age``: one the job made alone
-    is the poller's cache, which ``?fresh=1`` asks to bypass (a poll from just before a
-    peer was cut would otherwise answer for it, as it did in the fault tests).
-    """
-
-    def __init__(self, what: str, expected: Callable[[str], float]) -> None:
-        self.what = what
-        self.expected = expected
-        self._lock = threading.Lock()
-        self._flights: dict[str, _Flight[T]] = {}
-        self._last: dict[str, tuple[float, T]] = {}  # monotonic start of the last call, result
-        self.calls = 0  # calls actually made (the tests count them)
-
-    def run(self, key: str, fn: Callable[[], T], *, min_age: float = 0.0,
-            wait: float | None = None) -> T:
-        """``fn()``'s result, shared: a read that began less than ``min_age`` before this
-        call answers it (ended or still under way); an older one under way is waited for
-        (see the class), then a new one is made. ``wait=None`` is the job's way: join
-        whatever is under way, always wait in full, and leave the full wait to a request.
-
-        A read counts from when it began, not from when it ended: a fresh request must not
-        get a read that began before a peer was cut (measured in the fault tests: the
-        job's poll in flight at the cut answered a ``?fresh=1`` made just after it)."""
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                last = self._last.get(key)
-                if last is not None and now - last[0] < min_age:
-                    return last[1]
-                flight = self._flights.get(key)
-                leader = flight is None
-                if flight is None:
-                    flight = self._flights[key] = _Flight(now, request_waits=wait is not None)
-                    self.calls += 1
-                joinable = wait is None or now - flight.started < min_age
-                budget = wait
-                if not leader and wait is not None and not flight.request_waits:
-                    flight.request_waits = True
-                    budget = None  # the first request to join a job's read waits in full
-            if leader:
-                break
-            if not flight.done.wait(budget):
-                left = flight.started + self.expected(key) - time.monotonic()
-                raise Busy(self.what, key, max(1, math.ceil(left)))
-            if joinable:
-                if flight.error is not None:
-                    raise flight.error
-                return flight.result  # type: ignore[return-value]
-            # it began too long before this call to answer it: make (or join) a new one
-        try:
-            flight.result = fn()
-        except BaseException as exc:
-            flight.error = exc
-            raise
-        finally:
-            with self._lock:
-                del self._flights[key]
-                if flight.error is None and flight.request_waits:
-                    self._last[key] = (flight.started, flight.result)  # type: ignore[arg-type]
-            flight.done.set()
-        return flight.result
-
-
-class ScanSeats:
-    """The bounds on scans that requests ask for (module docstring): a *seat* for every
-    request that waits for a scan, and a *slot* of each pair a scan walks. Neither is
-    ever waited for: a request that finds them taken gets :class:`Busy` at once, with a
-    Retry-After from when the scans under way should end (``expected(pair)``: seconds a
-    scan of the pair takes)."""
-
-    def __init__(self, expected: Callable[[str], float], per_pair: int = SCANS_PER_PAIR,
-                 total: int = SCAN_REQUESTS) -> None:
-        self.expected = expected
-        self.per_pair = per_pair
-        self.total = total
-        self._lock = threading.Lock()
-        self._seats = 0
-        self._running: dict[str, list[float]] = {}  # pair -> monotonic starts of its scans
-
-    def _retry_after(self, pairs: Sequence[str]) -> int:
-        now = time.monotonic()
-        ends = [start + self.expected(p) - now for p in pairs
-                for start in self._running.get(p, ())]
-        return max(1, math.ceil(min(ends))) if ends else 1
-
-    @contextlib.contextmanager
-    def seat(self) -> Iterator[None]:
-        """Hold one of the service's seats for the length of the block, or Busy."""
-        with self._lock:
-            if self._seats >= self.total:
-                retry = self._retry_after(list(self._running))
-                raise Busy("scan", "*", retry, f"{self.total} requests already wait for "
-                           f"scans (lease lists, searches); retry in {retry} s")
-            self._seats += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._seats -= 1
-
-    @contextlib.contextmanager
-    def scanning(self, pairs: Sequence[str]) -> Iterator[None]:
-        """Hold a slot of every pair in ``pairs`` for the length of the block, or Busy."""
-        start = time.monotonic()
-        with self._lock:
-            full = [p for p in pairs if len(self._running.get(p, ())) >= self.per_pair]
-            if full:
-                retry = self._retry_after(full)
-                raise Busy("scan", full[0], retry, f"{self.per_pair} scans of pair "
-                           f"{full[0]!r} are already under way (lease lists, searches); "
-                           f"retry in {retry} s")
-            for p in pairs:
-                self._running.setdefault(p, []).append(start)
-        try:
-            yield
-        finally:
-            with self._lock:
-                for p in pairs:
-                    self._running[p].remove(start)
-                    if not self._running[p]:
-                        del self._running[p]
 
 
 class Poller:

@@ -17,7 +17,7 @@ from omapifo.errors import (AuditUnavailable, AuthenticationFailed, ConfigError,
                             ConvergenceError, NotFound, OmapifoError,
                             OperationRefused, PeerError, PeerTimeout, PeerUnreachable, Refused)
 
-from .poller import Busy
+from .flights import Busy
 
 log = logging.getLogger("omapifo.api")
 

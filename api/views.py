@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
-from omapifo import FailoverPair
+from omapifo.contract import Pair as PairContract
 from omapifo.maintenance import Observation
 
 from . import schemas as s
@@ -43,11 +43,29 @@ def _problems(*codes: int) -> Callable[[F], F]:
     return apply
 
 
+def _change(body: type[Any], answer: type[Any], refused: str, *, status: int = 200,
+            problems: tuple[int, ...] = (404, 502, 503, 504)) -> Callable[[F], F]:
+    """What every view that changes a pair documents and parses: ``?dry_run``, a body that
+    confirms with the pair's name, the answer, a 409 saying what a refusal is, and the
+    statuses the library's errors answer. Stacked as the decorators would be, top first."""
+    decorators = [blp.arguments(s.DryRunQuerySchema, location="query"), blp.arguments(body),
+                  blp.response(status, answer),
+                  blp.alt_response(409, schema=s.ProblemSchema, description=refused),
+                  _problems(*problems)]
+
+    def apply(func: F) -> F:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+    return apply
+
+
 def _service() -> Any:
     return current_app.extensions["omapifo"]
 
 
-def _pair(name: str) -> FailoverPair:
+def _pair(name: str) -> PairContract:
+    """The pair ``name``: the views call the pair contract (omapifo.contract) only."""
     pairs = _service().pairs
     if name not in pairs:
         abort(404, message=f"no pair named {name!r}; configured: {', '.join(sorted(pairs))}")
@@ -67,13 +85,19 @@ def _confirm(name: str, body: dict[str, Any]) -> None:
         abort(400, message=f"confirm must be the pair's name ({name!r}) to go ahead")
 
 
+def _confirmed(name: str, body: dict[str, Any]) -> PairContract:
+    """The pair ``name``, once ``body`` confirms the change with its name; the library
+    guards and audits the change (the pair's sink is the service's store)."""
+    fp = _pair(name)
+    _confirm(name, body)
+    return fp
+
+
 def _guarded(action: str, query: dict[str, Any], body: dict[str, Any], pair: str,
              role: str) -> Any:
-    """partner-down or shutdown: confirmed by the pair's name; the library audits it (the
-    pair's sink is the service's store) with the caller as actor."""
-    fp = _pair(pair)
+    """partner-down or shutdown, with the caller as actor."""
     _role(role)
-    _confirm(pair, body)
+    fp = _confirmed(pair, body)
     method = fp.partner_down if action == "partner-down" else fp.shutdown
     return method(role, force=body["force"], reason=body["reason"], dry_run=query["dry_run"],
                   actor=g.caller.name)
@@ -112,7 +136,7 @@ class Pair(MethodView):
         polls, so the query is parsed with a prebuilt schema, and only when there is one:
         webargs' per-request machinery was half the cost of this request (measured,
         docs/performance.md). Unknown, repeated and non-UTF-8 parameters were refused
-        before this (app._strict_query). A fresh read is shared (api/poller.py).
+        before this (app._strict_query). A fresh read is shared (api/flights.py).
         """
         fresh = False
         if request.args:
@@ -164,11 +188,7 @@ class Peer(MethodView):
 
 @blp.route("/pairs/<string:pair>/peers/<string:role>/partner-down")
 class PartnerDown(MethodView):
-    @blp.arguments(s.DryRunQuerySchema, location="query")
-    @blp.arguments(s.ConfirmSchema)
-    @blp.response(200, s.ActionResultSchema)
-    @blp.alt_response(409, schema=s.ProblemSchema, description="refused by the guard")
-    @_problems(404, 502, 503, 504)
+    @_change(s.ConfirmSchema, s.ActionResultSchema, "refused by the guard")
     def post(self, query: dict[str, Any], body: dict[str, Any], pair: str, role: str) -> Any:
         """Move a peer into partner-down, guarded (see the library's partner_down)."""
         return _guarded("partner-down", query, body, pair, role)
@@ -176,11 +196,7 @@ class PartnerDown(MethodView):
 
 @blp.route("/pairs/<string:pair>/peers/<string:role>/shutdown")
 class Shutdown(MethodView):
-    @blp.arguments(s.DryRunQuerySchema, location="query")
-    @blp.arguments(s.ConfirmSchema)
-    @blp.response(200, s.ActionResultSchema)
-    @blp.alt_response(409, schema=s.ProblemSchema, description="refused by the guard")
-    @_problems(404, 502, 503, 504)
+    @_change(s.ConfirmSchema, s.ActionResultSchema, "refused by the guard")
     def post(self, query: dict[str, Any], body: dict[str, Any], pair: str, role: str) -> Any:
         """Stop a peer's dhcpd for planned maintenance (OMAPI control object)."""
         return _guarded("shutdown", query, body, pair, role)
@@ -252,16 +268,11 @@ class LeaseFind(MethodView):
 
 @blp.route("/pairs/<string:pair>/leases/<string:ip>/release")
 class LeaseRelease(MethodView):
-    @blp.arguments(s.DryRunQuerySchema, location="query")
-    @blp.arguments(s.ReleaseSchema)
-    @blp.response(200, s.LeaseViewSchema)
-    @blp.alt_response(409, schema=s.ProblemSchema, description="the lease is not active")
-    @_problems(404, 502, 503, 504)
+    @_change(s.ReleaseSchema, s.LeaseViewSchema, "the lease is not active")
     def post(self, query: dict[str, Any], body: dict[str, Any], pair: str, ip: str) -> Any:
         """Release an active lease on the peer that serves it."""
-        fp = _pair(pair)
-        _confirm(pair, body)
-        return fp.release(ip, actor=g.caller.name, dry_run=query["dry_run"])
+        return _confirmed(pair, body).release(ip, actor=g.caller.name,
+                                              dry_run=query["dry_run"])
 
 
 @blp.route("/pairs/<string:pair>/pools")
@@ -310,23 +321,18 @@ class Audit(MethodView):
 
 @blp.route("/pairs/<string:pair>/peers/<string:role>/maintenance")
 class Maintenance(MethodView):
-    @blp.arguments(s.DryRunQuerySchema, location="query")
-    @blp.arguments(s.MaintenanceSchema)
-    @blp.response(200, s.MaintenanceReportSchema)
-    @blp.alt_response(409, schema=s.ProblemSchema, description="refused: both peers must be "
-                      "normal (nothing was sent)")
-    @_problems(503)
+    @_change(s.MaintenanceSchema, s.MaintenanceReportSchema, "refused: both peers must be "
+             "normal (nothing was sent)", problems=(503,))
     def post(self, query: dict[str, Any], body: dict[str, Any], pair: str, role: str) -> Any:
         """Planned maintenance of a peer in one step: shut it down, wait until its host
         refuses the connection and its partner is communications-interrupted, move the
         partner to partner-down. Answers when it is over (about 15 s in the lab) with every
         step; ``completed`` false with ``changed`` true means it stopped half-way (the
         message says where and why). One audit record (action ``maintenance``)."""
-        fp = _pair(pair)
         _role(role)
-        _confirm(pair, body)
-        return fp.maintenance(role, reason=body["reason"], dry_run=query["dry_run"],
-                              wait=body["wait"], actor=g.caller.name)
+        return _confirmed(pair, body).maintenance(role, reason=body["reason"],
+                                                  dry_run=query["dry_run"], wait=body["wait"],
+                                                  actor=g.caller.name)
 
     @blp.response(200, s.ObservationSchema)
     @blp.alt_response(503, schema=s.ProblemSchema, description="a read of this pair is "

@@ -141,8 +141,9 @@ def _run(args: argparse.Namespace, warn: Range, crit: Range | None) -> tuple[int
     if crit is None:
         crit = default_critical(backend.config if isinstance(backend, DirectBackend) else None)
     try:
-        st = backend.state(args.pair)
-        report = backend.pools(args.pair, None, None) if (
+        pair = backend.pair(args.pair)
+        st = pair.state()
+        report = pair.pools() if (
             args.runway_warning is not None or args.runway_critical is not None) else None
     finally:
         backend.close()

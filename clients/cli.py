@@ -44,7 +44,7 @@ except ModuleNotFoundError as exc:
         raise  # not the extra: a broken installation, say so with the traceback
     _MISSING: str | None = exc.name
 else:
-    # The extra as a whole, found without importing it: the REST client no longer loads
+    # The extra as a whole, found without importing it: the REST client does not load
     # Flask (omapifo.api imports its app when asked for), so without this a missing Flask
     # would only show when `serve` runs, after the command had seemed to be installed.
     _MISSING = next((m for m in SERVICE_MODULES if importlib.util.find_spec(m) is None), None)

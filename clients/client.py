@@ -15,7 +15,7 @@ the service's problem+json as omapifo's own exceptions, so a script handles
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import marshmallow as ma
 import requests
@@ -29,16 +29,43 @@ from omapifo.maintenance import MaintenanceReport, Observation
 
 from omapifo.api import schemas as s
 
+T = TypeVar("T")
 
-def decode(schema: ma.Schema, data: Any, operation: str, *, many: bool = False) -> Any:
-    """The library's object(s) that ``schema`` loads from ``data``; a body that is not
-    what the v1 schemas describe is a ProtocolError (a service of another version, or not
-    an omapifo service at all), never a KeyError."""
+
+def decode(schema: ma.Schema, data: Any, operation: str, kind: type[T]) -> T:
+    """The library's object of type ``kind`` that ``schema`` loads from ``data``; a body
+    that is not what the v1 schemas describe is a ProtocolError (a service of another
+    version, or not an omapifo service at all), never a KeyError."""
+    loaded = _load(schema, data, operation, many=False)
+    if not isinstance(loaded, kind):
+        raise ProtocolError(f"the service's answer loads as {type(loaded).__name__}, not "
+                            f"{kind.__name__}", operation=operation)
+    return loaded
+
+
+def decode_many(schema: ma.Schema, data: Any, operation: str, kind: type[T]) -> list[T]:
+    """:func:`decode` of a list."""
+    loaded = _load(schema, data, operation, many=True)
+    if not isinstance(loaded, list) or not all(isinstance(x, kind) for x in loaded):
+        raise ProtocolError(f"the service's answer is not a list of {kind.__name__}",
+                            operation=operation)
+    return loaded
+
+
+def _load(schema: ma.Schema, data: Any, operation: str, *, many: bool) -> Any:
     try:
         return schema.load(data, many=many)
     except (ma.ValidationError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ProtocolError(f"the service's answer is not an omapifo v1 body: "
                             f"{type(exc).__name__}: {exc}", operation=operation) from None
+
+
+def _object(body: Any, operation: str) -> dict[str, Any]:
+    """A JSON object the service answers as it is (history, audit, healthz, openapi)."""
+    if not isinstance(body, dict):
+        raise ProtocolError(f"the service's answer is not a JSON object but "
+                            f"{type(body).__name__}", operation=operation)
+    return body
 
 
 class ApiError(OmapifoError):
@@ -125,56 +152,61 @@ class Client:
             return resp.json()
         return resp.text
 
+    def _look_up(self, path: str, key: str | None, by: dict[str, str | None],
+                 operation: str) -> Any:
+        """``GET path/KEY``, else ``GET path?NAME=VALUE`` with the first of ``by`` given."""
+        if key is not None:
+            return self._call("GET", f"{path}/{key}", operation)
+        query = next(({k: v} for k, v in by.items() if v is not None), None)
+        return self._call("GET", path, operation, params=query)
+
     # -- reading ----------------------------------------------------------------------
 
     def pairs(self) -> list[PairState]:
         body = self._call("GET", "/api/v1/pairs", "list pairs")
-        return decode(s.PairStateSchema(), _get(body, "pairs"), "list pairs", many=True)
+        return decode_many(s.PairStateSchema(), _get(body, "pairs"), "list pairs", PairState)
 
     def pair(self, pair: str, *, fresh: bool = False) -> PairState:
         body = self._call("GET", f"/api/v1/pairs/{pair}", "read pair",
                           params={"fresh": "1"} if fresh else None)
-        return decode(s.PairStateSchema(), body, "read pair")
+        return decode(s.PairStateSchema(), body, "read pair", PairState)
 
     def peer(self, pair: str, peer: str) -> PeerView:
         """One peer read now; PeerUnreachable (502) or PeerTimeout (504) if it cannot be."""
         body = self._call("GET", f"/api/v1/pairs/{pair}/peers/{peer}", "read peer")
-        return decode(s.PeerSchema(), body, "read peer")
+        return decode(s.PeerSchema(), body, "read peer", PeerView)
 
     def history(self, pair: str, *, since: str | None = None, limit: int = 50,
                 offset: int = 0) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit, "offset": offset}
         if since:
             params["since"] = since
-        return self._call("GET", f"/api/v1/pairs/{pair}/history", "history", params=params)
+        return _object(self._call("GET", f"/api/v1/pairs/{pair}/history", "history",
+                                  params=params), "history")
 
     def lease(self, pair: str, ip: str | None = None, *, mac: str | None = None,
               client_id: str | None = None) -> LeaseView:
-        if ip is not None:
-            body = self._call("GET", f"/api/v1/pairs/{pair}/leases/{ip}", "look up lease")
-        else:
-            params = {"mac": mac} if mac is not None else {"client_id": client_id}
-            body = self._call("GET", f"/api/v1/pairs/{pair}/leases", "look up lease",
-                              params=params)
-        return decode(s.LeaseViewSchema(), body, "look up lease")
+        body = self._look_up(f"/api/v1/pairs/{pair}/leases", ip,
+                             {"mac": mac, "client_id": client_id}, "look up lease")
+        return decode(s.LeaseViewSchema(), body, "look up lease", LeaseView)
 
     def pools(self, pair: str, *, fresh: bool = False) -> PoolReport:
         body = self._call("GET", f"/api/v1/pairs/{pair}/pools", "pools",
                           params={"fresh": "1"} if fresh else None)
-        return decode(s.PoolReportSchema(), body, "pools")
+        return decode(s.PoolReportSchema(), body, "pools", PoolReport)
 
     def audit(self, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
-        return self._call("GET", "/api/v1/audit", "audit",
-                          params={"limit": limit, "offset": offset})
+        return _object(self._call("GET", "/api/v1/audit", "audit",
+                                  params={"limit": limit, "offset": offset}), "audit")
 
     def healthz(self) -> dict[str, Any]:
-        return self._call("GET", "/healthz", "healthz")
+        return _object(self._call("GET", "/healthz", "healthz"), "healthz")
 
     def metrics(self) -> str:
-        return self._call("GET", "/metrics", "metrics")
+        return str(self._call("GET", "/metrics", "metrics"))
 
     def openapi(self) -> dict[str, Any]:
-        return self._call("GET", "/api/v1/openapi.json", "openapi")
+        return _object(self._call("GET", "/api/v1/openapi.json", "openapi"), "openapi")
 
     # -- changing (each needs an operator token and confirms with the pair's name) -----
 
@@ -183,7 +215,7 @@ class Client:
         body = self._call("POST", f"/api/v1/pairs/{pair}/peers/{peer}/{action}", action,
                           params={"dry_run": "1"} if dry_run else None,
                           json={"confirm": pair, "force": force, "reason": reason})
-        return decode(s.ActionResultSchema(), body, action)
+        return decode(s.ActionResultSchema(), body, action, ActionResult)
 
     def partner_down(self, pair: str, peer: str, *, force: bool = False,
                      reason: str | None = None, dry_run: bool = False) -> ActionResult:
@@ -196,24 +228,20 @@ class Client:
     def release(self, pair: str, ip: str, *, dry_run: bool = False) -> LeaseView:
         body = self._call("POST", f"/api/v1/pairs/{pair}/leases/{ip}/release", "release",
                           params={"dry_run": "1"} if dry_run else None, json={"confirm": pair})
-        return decode(s.LeaseViewSchema(), body, "release")
+        return decode(s.LeaseViewSchema(), body, "release", LeaseView)
 
     # -- host reservations (reads need any token; changes an operator's, confirmed) ----
 
     def hosts(self, pair: str) -> HostComparison:
         """Every host of both peers' dhcpd.leases, as the service reads them."""
         body = self._call("GET", f"/api/v1/pairs/{pair}/hosts", "list hosts")
-        return decode(s.HostListSchema(), body, "list hosts")
+        return decode(s.HostListSchema(), body, "list hosts", HostComparison)
 
     def host(self, pair: str, name: str | None = None, *, mac: str | None = None,
              ip: str | None = None) -> HostView:
-        if name is not None:
-            body = self._call("GET", f"/api/v1/pairs/{pair}/hosts/{name}", "look up host")
-        else:
-            params = {"mac": mac} if mac is not None else {"ip": ip}
-            body = self._call("GET", f"/api/v1/pairs/{pair}/hosts", "look up host",
-                              params=params)
-        return decode(s.HostViewSchema(), body, "look up host")
+        body = self._look_up(f"/api/v1/pairs/{pair}/hosts", name, {"mac": mac, "ip": ip},
+                             "look up host")
+        return decode(s.HostViewSchema(), body, "look up host", HostView)
 
     def add_host(self, pair: str, name: str, *, ip: str, mac: str | None = None,
                  client_id: str | None = None, dry_run: bool = False) -> HostView:
@@ -221,17 +249,17 @@ class Client:
                           params={"dry_run": "1"} if dry_run else None,
                           json={"confirm": pair, "name": name, "ip": ip, "mac": mac,
                                 "client_id": client_id})
-        return decode(s.HostViewSchema(), body, "add host")
+        return decode(s.HostViewSchema(), body, "add host", HostView)
 
     def delete_host(self, pair: str, name: str, *, dry_run: bool = False) -> HostView:
         body = self._call("DELETE", f"/api/v1/pairs/{pair}/hosts/{name}", "delete host",
                           params={"dry_run": "1"} if dry_run else None, json={"confirm": pair})
-        return decode(s.HostViewSchema(), body, "delete host")
+        return decode(s.HostViewSchema(), body, "delete host", HostView)
 
     def sync_host(self, pair: str, name: str, *, dry_run: bool = False) -> HostView:
         body = self._call("POST", f"/api/v1/pairs/{pair}/hosts/{name}/sync", "sync host",
                           params={"dry_run": "1"} if dry_run else None, json={"confirm": pair})
-        return decode(s.HostViewSchema(), body, "sync host")
+        return decode(s.HostViewSchema(), body, "sync host", HostView)
 
     # -- planned maintenance -----------------------------------------------------------
 
@@ -242,13 +270,13 @@ class Client:
                           "maintenance", params={"dry_run": "1"} if dry_run else None,
                           json={"confirm": pair, "reason": reason, "wait": wait},
                           timeout=wait + 60)
-        return decode(s.MaintenanceReportSchema(), body, "maintenance")
+        return decode(s.MaintenanceReportSchema(), body, "maintenance", MaintenanceReport)
 
     def maintenance_phase(self, pair: str, peer: str) -> Observation:
         """Both peers' states read now, on the way back after maintenance."""
         body = self._call("GET", f"/api/v1/pairs/{pair}/peers/{peer}/maintenance",
                           "maintenance end")
-        return decode(s.ObservationSchema(), body, "maintenance end")
+        return decode(s.ObservationSchema(), body, "maintenance end", Observation)
 
     # -- lease lists and search (appended: omapifo.leaselist) ---------------------------
 
@@ -261,7 +289,7 @@ class Client:
                                     ("hostname", hostname), ("limit", limit),
                                     ("cursor", cursor)) if v is not None}
         body = self._call("GET", f"/api/v1/pairs/{pair}/leases", "list leases", params=params)
-        return decode(s.LeaseListSchema(), body, "list leases")
+        return decode(s.LeaseListSchema(), body, "list leases", LeaseList)
 
     def leases(self, pair: str, *, subnet: str | None = None, state: str | None = None,
                hostname: str | None = None, limit: int = 5000) -> LeaseList:
@@ -279,4 +307,4 @@ class Client:
 
     def find_leases(self, query: str) -> LeaseSearch:
         body = self._call("GET", "/api/v1/leases", "find lease", params={"q": query})
-        return decode(s.LeaseSearchSchema(), body, "find lease")
+        return decode(s.LeaseSearchSchema(), body, "find lease", LeaseSearch)

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from omapifo import Level, load_config, open_pair
-from omapifo.api.schemas import PairStateSchema
+from omapifo.api.schemas.pairs import PairStateSchema
 from omapifo.confcheck import Finding, check_pair, worst
 from omapifo.doctor import DoctorReport, diagnose
 

@@ -5,13 +5,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from omapifo import HostComparison, HostView, Role, compare_host_files
+from omapifo import HostComparison, HostView, Operation, Role, compare_host_files
 from omapifo.api import schemas as s
 from omapifo.errors import ConfigError, NotFound, OmapifoError
 
 from . import output as out
 from .exitcodes import EXIT_FAILED, EXIT_OK
-from .paircli import _backend, _common, _confirm, _writes
+from .paircli import _changes, _common, _confirm, _pair
 
 _VIEW = s.HostViewSchema()
 
@@ -36,10 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--client-id", help="the client's DHCP client identifier (hex bytes)")
     _files_args(p, "their hosts are checked too, as dhcpd cannot find a host by address; "
                 "default: the pair's dhcpd_leases and secondary_dhcpd_leases")
-    p.add_argument("--dry-run", action="store_true", help="check everything, change nothing")
-    p.add_argument("--yes", action="store_true", help="do not ask to type the pair's name")
-    _common(p)
-    _writes(p)
+    _changes(p)
     p.set_defaults(func=cmd_add)
 
     p = hsub.add_parser("show", help="a host by NAME, --mac or --ip, as both peers see it")
@@ -53,10 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = hsub.add_parser("delete", help="remove a host from both peers (asks to confirm)")
     p.add_argument("pair")
     p.add_argument("name")
-    p.add_argument("--dry-run", action="store_true")
-    p.add_argument("--yes", action="store_true")
-    _common(p)
-    _writes(p)
+    _changes(p)
     p.set_defaults(func=cmd_delete)
 
     p = hsub.add_parser("list", help="the hosts of both peers' dhcpd.leases, compared")
@@ -71,10 +65,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", nargs="?")
     _files_args(p, "to check the address, and to find the hosts to repair when no NAME "
                 "is given; default: the pair's dhcpd_leases and secondary_dhcpd_leases")
-    p.add_argument("--dry-run", action="store_true")
-    p.add_argument("--yes", action="store_true")
-    _common(p)
-    _writes(p)
+    _changes(p)
     p.set_defaults(func=cmd_sync)
 
 
@@ -108,14 +99,11 @@ def _show(args: argparse.Namespace, view: HostView) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    _confirm(args, f"reservation of {args.ip} for {args.name} on both peers of {args.pair}")
-    backend = _backend(args)
-    try:
-        view = backend.add_host(args.pair, args.name, ip=args.ip, mac=args.mac,
-                                client_id=args.client_id, dry_run=args.dry_run,
-                                leases=_files(args))
-    finally:
-        backend.close()
+    with _pair(args, Operation.ADD_HOST, leases=_files(args)) as pair:
+        _confirm(args, f"reservation of {args.ip} for {args.name} on both peers of "
+                 f"{args.pair}")
+        view = pair.add_host(args.name, ip=args.ip, mac=args.mac, client_id=args.client_id,
+                             dry_run=args.dry_run)
     if args.dry_run and not args.json:
         print(f"dry run: {args.name} ({args.ip}) passed every check; nothing was changed")
         return EXIT_OK
@@ -125,13 +113,11 @@ def cmd_add(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     if sum(x is not None for x in (args.name, args.mac, args.ip)) != 1:
         raise ConfigError("give exactly one of NAME, --mac or --ip")
-    backend = _backend(args)
     try:
-        view = backend.host(args.pair, args.name, args.mac, args.ip)
+        with _pair(args, Operation.HOST) as pair:
+            view = pair.host(args.name, mac=args.mac, ip=args.ip)
     except NotFound as exc:
         return _not_there(exc)
-    finally:
-        backend.close()
     return _show(args, view)
 
 
@@ -144,14 +130,12 @@ def _not_there(exc: NotFound) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    _confirm(args, f"removal of host {args.name} from both peers of {args.pair}")
-    backend = _backend(args)
     try:
-        view = backend.delete_host(args.pair, args.name, dry_run=args.dry_run)
+        with _pair(args, Operation.DELETE_HOST) as pair:
+            _confirm(args, f"removal of host {args.name} from both peers of {args.pair}")
+            view = pair.delete_host(args.name, dry_run=args.dry_run)
     except NotFound as exc:
         return _not_there(exc)
-    finally:
-        backend.close()
     if args.json:
         out.dump_json(_VIEW.dump(view))
     elif args.dry_run:
@@ -168,11 +152,8 @@ def _comparison(args: argparse.Namespace) -> HostComparison:
     files = _files(args)
     if files is not None:
         return compare_host_files(*files)
-    backend = _backend(args)
-    try:
-        return backend.hosts(args.pair)
-    finally:
-        backend.close()
+    with _pair(args, Operation.HOSTS) as pair:
+        return pair.hosts()
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -205,20 +186,16 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if not names:
         print("every host is on both peers; nothing to do")
         return EXIT_OK
-    _confirm(args, f"copy of host(s) {', '.join(names)} to the peer that lacks them in "
-             f"{args.pair}")
-    backend = _backend(args)
     views, failed = [], []
-    try:
+    with _pair(args, Operation.SYNC_HOST, leases=_files(args)) as pair:
+        _confirm(args, f"copy of host(s) {', '.join(names)} to the peer that lacks them in "
+                 f"{args.pair}")
         for name in names:  # each on its own: one refused host does not stop the others
             try:
-                views.append(backend.sync_host(args.pair, name, dry_run=args.dry_run,
-                                               leases=_files(args)))
+                views.append(pair.sync_host(name, dry_run=args.dry_run))
             except OmapifoError as exc:
                 failed.append(name)
                 out.say(f"omapifo: host {name}: {exc}", sys.stderr)
-    finally:
-        backend.close()
     if args.json:
         out.dump_json(_VIEW.dump(views, many=True))
     else:

@@ -9,13 +9,14 @@ import csv
 import sys
 from datetime import datetime
 
-from omapifo import LeaseEntry, LeaseState
+from omapifo import LeaseEntry, LeaseState, Operation
 from omapifo.api import schemas as s
 from omapifo.untrusted import csv_cell
 
 from . import output as out
 from .backend import TOKEN_SOURCES, open_backend
 from .exitcodes import EXIT_FAILED, EXIT_OK
+from .paircli import _pair
 
 VIA_SERVICE = f"go through the REST service (token: {TOKEN_SOURCES}) instead of OMAPI"
 
@@ -75,12 +76,17 @@ def _progress(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    backend = open_backend(args.config, args.api, None, token_file=args.token_file)
-    try:
-        found = backend.leases(args.pair, args.leases, subnet=args.subnet, state=args.state,
-                               hostname=args.hostname, progress=_progress(args))
-    finally:
-        backend.close()
+    if args.leases is not None:
+        backend = open_backend(args.config, args.api, None, token_file=args.token_file)
+        try:
+            found = backend.leases_from_file(args.pair, args.leases, subnet=args.subnet,
+                                             state=args.state, hostname=args.hostname)
+        finally:
+            backend.close()
+    else:
+        with _pair(args, Operation.LEASES) as pair:
+            found = pair.leases(args.subnet, args.state, args.hostname,
+                                progress=_progress(args))
     if args.json:
         out.dump_json(s.LeaseListSchema().dump(found))
         return EXIT_OK

@@ -12,13 +12,13 @@ import json
 import sys
 from datetime import datetime
 
-from omapifo import MaintenanceReport, MaintenanceStep, Observation
+from omapifo import MaintenanceReport, MaintenanceStep, Observation, Operation
 from omapifo.api import schemas as s
 from omapifo.maintenance import DEFAULT_STOP_WAIT
 
 from . import output as out
 from .exitcodes import EXIT_FAILED, EXIT_OK
-from .paircli import _backend, _common, _confirm, _writes
+from .paircli import _changes, _common, _confirm, _pair
 
 _OBSERVATION = s.ObservationSchema()
 
@@ -36,10 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     start.add_argument("--wait", type=float, default=DEFAULT_STOP_WAIT, metavar="SECONDS",
                        help="how long to wait for PEER to stop (default %(default)g; "
                        "measured 8-12 s in the lab)")
-    start.add_argument("--dry-run", action="store_true", help="check everything, change nothing")
-    start.add_argument("--yes", action="store_true", help="do not ask to type the pair's name")
-    _common(start)
-    _writes(start)
+    _changes(start)
     start.set_defaults(func=cmd_start)
 
     end = msub.add_parser("end", help="once PEER's dhcpd runs again: where the pair is on its "
@@ -80,8 +77,6 @@ def print_report(report: MaintenanceReport, printed: int = 0) -> None:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    _confirm(args, f"maintenance of the {args.peer} of {args.pair} (shutdown, then "
-             "partner-down of its partner)")
     printed: list[MaintenanceStep] = []
 
     def as_it_comes(step: MaintenanceStep) -> None:  # directly: each step once it ends
@@ -89,12 +84,11 @@ def cmd_start(args: argparse.Namespace) -> int:
             print_step(step)
             sys.stdout.flush()
             printed.append(step)
-    backend = _backend(args)
-    try:
-        report = backend.maintenance(args.pair, args.peer, reason=args.reason,
-                                     dry_run=args.dry_run, wait=args.wait, on_step=as_it_comes)
-    finally:
-        backend.close()
+    with _pair(args, Operation.MAINTENANCE) as pair:
+        _confirm(args, f"maintenance of the {args.peer} of {args.pair} (shutdown, then "
+                 "partner-down of its partner)")
+        report = pair.maintenance(args.peer, reason=args.reason, dry_run=args.dry_run,
+                                  wait=args.wait, on_step=as_it_comes)
     if args.json:
         out.dump_json(s.MaintenanceReportSchema().dump(report))
     else:
@@ -103,14 +97,11 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 
 def cmd_end(args: argparse.Namespace) -> int:
-    backend = _backend(args)
-    try:
+    with _pair(args, Operation.RECOVERY) as pair:
         if not args.wait:
-            obs = backend.phase(args.pair, args.peer)
+            obs = Observation.of(pair.state())
             print(json.dumps(_OBSERVATION.dump(obs)) if args.json else _line(obs))
             return EXIT_OK if obs.normal else EXIT_FAILED
-        for obs in backend.recovery(args.pair, args.timeout):  # ConvergenceError: exit 1
+        for obs in pair.follow_recovery(timeout=args.timeout):  # ConvergenceError: exit 1
             print(json.dumps(_OBSERVATION.dump(obs)) if args.json else _line(obs), flush=True)
-    finally:
-        backend.close()
     return EXIT_OK

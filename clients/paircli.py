@@ -7,14 +7,15 @@ import io
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime
 
-from omapifo import LeaseView, PairState, Role
+from omapifo import LeaseView, Operation, Pair, PairState, Role, require
 from omapifo.api import schemas as s
 from omapifo.errors import ConfigError, OmapifoError, OperationRefused
 
 from . import output as out
-from .backend import Backend, open_backend
+from .backend import Backend, Files, open_backend
 from .exitcodes import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE
 
 _STATE = s.PairStateSchema()
@@ -31,8 +32,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def _writes(p: argparse.ArgumentParser) -> None:
-    """Only the subcommands that change something take --audit-log."""
+def _changes(p: argparse.ArgumentParser) -> None:
+    """The options of a subcommand that changes something: it can be a dry run, asks to
+    confirm unless --yes, and only it takes --audit-log."""
+    p.add_argument("--dry-run", action="store_true", help="check everything, change nothing")
+    p.add_argument("--yes", action="store_true", help="do not ask to type the pair's name")
+    _common(p)
     p.add_argument("--audit-log", help="where direct changes are audited (default "
                    "~/.local/state/omapifo/audit.log, or OMAPIFO_AUDIT_LOG)")
 
@@ -55,10 +60,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--force", action="store_true", help="skip the check that the partner "
                        "is unreachable from here (never the split-brain check); needs --reason")
         p.add_argument("--reason", help="why, for the audit trail")
-        p.add_argument("--dry-run", action="store_true", help="check everything, change nothing")
-        p.add_argument("--yes", action="store_true", help="do not ask to type the pair's name")
-        _common(p)
-        _writes(p)
+        _changes(p)
         p.set_defaults(func=cmd_action, action=name)
 
     p = sub.add_parser("history", help="state transitions the service recorded")
@@ -87,10 +89,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     rel = lsub.add_parser("release", help="release an active lease (asks to confirm)")
     rel.add_argument("pair")
     rel.add_argument("ip")
-    rel.add_argument("--dry-run", action="store_true")
-    rel.add_argument("--yes", action="store_true")
-    _common(rel)
-    _writes(rel)
+    _changes(rel)
     rel.set_defaults(func=cmd_lease_release)
 
 
@@ -98,6 +97,20 @@ def _backend(args: argparse.Namespace) -> Backend:
     # read-only subcommands have no --audit-log: they audit nothing
     return open_backend(args.config, args.api, getattr(args, "audit_log", None),
                         token_file=args.token_file)
+
+
+@contextlib.contextmanager
+def _pair(args: argparse.Namespace, operation: Operation, *,
+          leases: Files | None = None) -> Iterator[Pair]:
+    """The command's pair (``args.pair``) from its backend, closed after; Unsupported
+    first, before anybody is asked to confirm, when the pair cannot do ``operation``."""
+    backend = _backend(args)
+    try:
+        pair = backend.pair(args.pair, leases=leases)
+        require(pair, operation)
+        yield pair
+    finally:
+        backend.close()
 
 
 def _confirm(args: argparse.Namespace, what: str) -> None:
@@ -130,7 +143,7 @@ PEER_HEADER = ["PAIR", "PEER", "OMAPI", "STATE", "SEES PARTNER AS", "SINCE"]
 
 
 def _read_states(backend: Backend, pair: str | None) -> list[PairState]:
-    return [backend.state(pair)] if pair else backend.states()
+    return [backend.pair(pair).state()] if pair else backend.states()
 
 
 def _print_states(states: list[PairState]) -> None:
@@ -245,14 +258,10 @@ def watch_status(args: argparse.Namespace) -> int:
 
 def cmd_action(args: argparse.Namespace) -> int:
     # --force without --reason is refused by the library, which records the refusal
-    _confirm(args, f"{args.action} of the {args.peer} of {args.pair}")
-    backend = _backend(args)
-    try:
-        method = backend.partner_down if args.action == "partner-down" else backend.shutdown
-        result = method(args.pair, args.peer, force=args.force, reason=args.reason,
-                        dry_run=args.dry_run)
-    finally:
-        backend.close()
+    with _pair(args, Operation(args.action)) as pair:
+        _confirm(args, f"{args.action} of the {args.peer} of {args.pair}")
+        method = pair.partner_down if args.action == "partner-down" else pair.shutdown
+        result = method(args.peer, force=args.force, reason=args.reason, dry_run=args.dry_run)
     if args.json:
         out.dump_json(s.ActionResultSchema().dump(result))
     else:
@@ -286,11 +295,15 @@ def cmd_pools(args: argparse.Namespace) -> int:
             filled = width * done // total
             print(f"\rscanning [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
                   end="" if done < total else "\n", file=sys.stderr, flush=True)
-    backend = _backend(args)
-    try:
-        report = backend.pools(args.pair, args.leases, progress)
-    finally:
-        backend.close()
+    if args.leases is not None:
+        backend = _backend(args)
+        try:
+            report = backend.pools_from_file(args.pair, args.leases)
+        finally:
+            backend.close()
+    else:
+        with _pair(args, Operation.POOLS) as pair:
+            report = pair.pools(progress=progress)
     if args.json:
         out.dump_json(s.PoolReportSchema().dump(report))
         return EXIT_OK
@@ -327,21 +340,15 @@ def _print_lease(view: LeaseView) -> None:
 def cmd_lease_show(args: argparse.Namespace) -> int:
     if sum(x is not None for x in (args.ip, args.mac, args.client_id)) != 1:
         raise ConfigError("give exactly one of IP, --mac or --client-id")
-    backend = _backend(args)
-    try:
-        view = backend.lease(args.pair, args.ip, args.mac, args.client_id)
-    finally:
-        backend.close()
+    with _pair(args, Operation.LEASE) as pair:
+        view = pair.lease(args.ip, mac=args.mac, client_id=args.client_id)
     out.dump_json(s.LeaseViewSchema().dump(view)) if args.json else _print_lease(view)
     return EXIT_OK
 
 
 def cmd_lease_release(args: argparse.Namespace) -> int:
-    _confirm(args, f"release of {args.ip} in {args.pair}")
-    backend = _backend(args)
-    try:
-        view = backend.release(args.pair, args.ip, dry_run=args.dry_run)
-    finally:
-        backend.close()
+    with _pair(args, Operation.RELEASE) as pair:
+        _confirm(args, f"release of {args.ip} in {args.pair}")
+        view = pair.release(args.ip, dry_run=args.dry_run)
     out.dump_json(s.LeaseViewSchema().dump(view)) if args.json else _print_lease(view)
     return EXIT_OK

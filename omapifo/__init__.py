@@ -49,7 +49,9 @@ from .errors import (
     ProtocolError,
     Refused,
     ReleaseRefused,
+    Unsupported,
 )
+from .contract import Operation, Pair, require
 from .evidence import Evidence
 from .failover import FailoverPair, open_pair
 from .pairstate import ActionResult, PairState, PeerView
@@ -110,8 +112,10 @@ __all__ = [
     "OmapiKey",
     "OmapiPeer",
     "OmapifoError",
+    "Operation",
     "OperationRefused",
     "Outcome",
+    "Pair",
     "PairConfig",
     "PairState",
     "PartialChange",
@@ -129,6 +133,7 @@ __all__ = [
     "ServiceConfig",
     "StepOutcome",
     "TokenConfig",
+    "Unsupported",
     "compare_host_files",
     "find_leases",
     "leases_from_file",
@@ -136,4 +141,5 @@ __all__ = [
     "open_pair",
     "parse_dhcpd_conf",
     "pools_from_files",
+    "require",
 ]

@@ -2,9 +2,9 @@
 whatever else must happen at a bounded rate (log lines).
 
 **One budget per peer.** Pool counts, lease lists and searches each walk every address
-of a pair's pools with one OMAPI lookup per address (:mod:`omapifo.scan`). A rate given
-to one scan used to cap that scan alone, so sixteen concurrent searches asked a dhcpd
-for sixteen times the rate the cap exists to protect (issue 21). Now every scan of a
+of a pair's pools with one OMAPI lookup per address (:mod:`omapifo.scan`). A rate that
+capped each scan alone would let sixteen concurrent searches ask a dhcpd for sixteen
+times the rate the cap exists to protect (measured, issue 21). So every scan of a
 peer in this process draws from that peer's one budget (:func:`peer_budget`, keyed by
 the peer's address and port, so pairs of several failover peers between the same two
 servers share it too): whatever runs at once, the peer sees at most the rate in total.

@@ -140,8 +140,8 @@ class ServiceConfig:
     listen: str = "127.0.0.1:8067"
     poll_interval: float = 10.0
     pool_interval: float = 300.0
-    # lookups per second per peer in a scan; always a cap (0 is refused: it used to mean
-    # uncapped, and a scan at full speed takes CPU dhcpd needs for DHCP)
+    # lookups per second per peer in a scan; always a cap (0 is refused, not "uncapped": a
+    # scan at full speed takes CPU dhcpd needs for DHCP)
     pool_scan_rate: float = 2000.0
     # the default of every pair's pool_scans (a pair's own setting wins)
     pool_scans: bool = True
@@ -449,7 +449,7 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
 # Where load_config looks without a path (the command line's and the service's search,
 # docs/configuration.md): $OMAPIFO_CONFIG, the user's file, the system's. Never the working
 # directory: `sudo omapifo partner-down ...` typed inside a checkout or a colleague's
-# directory used to act on whatever omapifo.toml was there (issue 22).
+# directory would act on whatever omapifo.toml is there.
 CONFIG_ENV = "OMAPIFO_CONFIG"
 SYSTEM_CONFIG = Path("/etc/omapifo/omapifo.toml")
 

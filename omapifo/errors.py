@@ -2,6 +2,7 @@
 
     OmapifoError                      anything omapifo raises on purpose
     ├── ConfigError                   a configuration file or value is wrong (file, pair, field)
+    │   └── Unsupported               the pair's implementation does not do this operation
     ├── PeerError                     something went wrong talking to one dhcpd
     │   ├── PeerUnreachable           no OMAPI connection (no route, closed, ...)
     │   │   ├── PeerTimeout           the peer did not answer within the timeout
@@ -61,6 +62,11 @@ class OmapifoError(Exception):
 
 class ConfigError(OmapifoError):
     """A configuration file or value is wrong; the message names file, pair and field."""
+
+
+class Unsupported(ConfigError):
+    """The pair, as configured (its engine, or the way it is reached), does not do this
+    operation (omapifo.contract: Pair.supports); nothing was sent."""
 
 
 class PeerError(OmapifoError):

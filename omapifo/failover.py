@@ -17,9 +17,11 @@ attempt sends, both peers are read again, and the outcome completes the record.
 from __future__ import annotations
 
 from ipaddress import IPv4Address
+from pathlib import Path
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Mapping, TypeVar
@@ -29,6 +31,7 @@ from .attempt import Attempt, open_attempt
 from .audit import AuditSink
 from .confcheck import Finding, check_pair
 from .config import Config, Endpoint, PairConfig
+from .contract import EVERY_OPERATION, Operation
 from .dhcpdconf import DhcpdConf, parse_file
 from .errors import ConfigError, PeerError
 from .health import DEFAULT_COMMS_INTERRUPTED_LIMIT, assess
@@ -60,7 +63,11 @@ class FailoverPair:
     caps the pool and lease scans (requests a second per peer) when a call gives none.
     Thread-safe: each peer's connection has its own lock, and changes of the pair take
     its lock file. Close it (or use ``with``) to drop the connections.
+
+    It implements the pair contract (:class:`omapifo.contract.Pair`), every operation.
     """
+
+    supports: frozenset[Operation] = EVERY_OPERATION
 
     def __init__(self, config: PairConfig, *, peers: Mapping[Role, OmapiPeer] | None = None,
                  audit: AuditSink | None = None,
@@ -334,12 +341,19 @@ class FailoverPair:
 
 
 def open_pair(config: Config, name: str, *, audit: AuditSink | None = None,
-              actor: str = "library") -> FailoverPair:
+              actor: str = "library",
+              leases_files: tuple[Path, Path] | None = None) -> FailoverPair:
     """The :class:`FailoverPair` of the pair ``name`` in ``config``, rated with the
     service's ``comms_interrupted_warning``, its scans capped at ``pool_scan_rate``;
     changes need ``audit`` (omapifo.audit) and are recorded as ``actor``'s.
+    ``leases_files`` (the primary's and the secondary's dhcpd.leases, copies perhaps)
+    stand in for the configuration's ``dhcpd_leases`` and ``secondary_dhcpd_leases``.
     Connections are made on first use; close the pair (or use ``with``) to drop them.
     ConfigError names the configured pairs when ``name`` is not one of them."""
-    return FailoverPair(config.pair_config(name), audit=audit, actor=actor,
+    pair_config = config.pair_config(name)
+    if leases_files is not None:
+        pair_config = replace(pair_config, dhcpd_leases=leases_files[0],
+                              secondary_dhcpd_leases=leases_files[1])
+    return FailoverPair(pair_config, audit=audit, actor=actor,
                         comms_interrupted_limit=config.service.comms_interrupted_warning,
                         scan_rate=config.service.pool_scan_rate)

@@ -7,8 +7,9 @@ from __future__ import annotations
 import omapifo
 
 PUBLIC = {
-    # pairs and their state
-    "FailoverPair", "open_pair", "PairState", "PeerView", "ActionResult", "Health", "Level",
+    # pairs and their state; the contract every implementation of a pair offers
+    "FailoverPair", "open_pair", "Pair", "Operation", "require", "Unsupported",
+    "PairState", "PeerView", "ActionResult", "Health", "Level",
     "FailoverState", "FailoverStatus", "Role", "Evidence",
     # leases and pools
     "Lease", "LeaseState", "LeaseView", "PoolCounts", "PoolReport", "pools_from_files",

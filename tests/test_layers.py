@@ -45,7 +45,7 @@ BYTES_CALLS = {"encode", "u32", "_u32", "pack", "ip_bytes", "parse_mac", "parse_
 
 def _sources() -> list[Path]:
     above = [p for p in sorted((ROOT / "omapifo").glob("*.py")) if p.stem not in WIRE]
-    return above + sorted((ROOT / "api").glob("*.py")) + sorted((ROOT / "clients").glob("*.py"))
+    return above + sorted((ROOT / "api").rglob("*.py")) + sorted((ROOT / "clients").rglob("*.py"))
 
 
 def _text(node: ast.AST) -> str | None:

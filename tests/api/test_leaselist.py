@@ -6,7 +6,7 @@ import pytest
 
 from omapifo import FailoverPair
 from omapifo.api import create_app
-from omapifo.api.schemas import decode_cursor, encode_cursor
+from omapifo.api.schemas.leases import decode_cursor, encode_cursor
 
 from .conftest import READER, auth, offline_config
 

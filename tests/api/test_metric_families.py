@@ -11,7 +11,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from omapifo import PoolCounts, PoolReport, __version__
-from omapifo.api.poller import POOL_STATES, Metrics
+from omapifo.api.metrics import POOL_STATES, Metrics
 
 NOW = datetime(2026, 11, 25, 3, 0, 7, tzinfo=timezone.utc)
 

@@ -27,7 +27,7 @@ from omapifo import (AuditRecord, Endpoint, FailoverState as S, Level,
 from omapifo import wire
 from omapifo.api import create_app
 from omapifo.api.auditing import ServiceAudit
-from omapifo.api.poller import Metrics
+from omapifo.api.metrics import Metrics
 from omapifo.api.store import Store
 from omapifo.clients import servecli
 from omapifo.clients.checkcli import default_critical, evaluate

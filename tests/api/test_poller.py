@@ -9,7 +9,9 @@ import time
 
 from omapifo import PairState, PeerView, Role
 from omapifo import wire
-from omapifo.api.poller import Busy, Metrics, Poller
+from omapifo.api.flights import Busy
+from omapifo.api.metrics import Metrics
+from omapifo.api.poller import Poller
 from omapifo.api.store import Store
 from omapifo.health import assess
 

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from omapifo import Role, load_config
-from omapifo.api.poller import Busy, ScanSeats
+from omapifo.api.flights import Busy, ScanSeats
 from omapifo.api.problems import from_busy
 from omapifo.clients import servecli
 from omapifo.pools import pair_pools

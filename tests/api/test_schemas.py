@@ -63,11 +63,13 @@ def test_loaded_objects_are_typed_like_the_librarys():
 def test_a_body_that_is_not_v1_is_a_protocol_error():
     schema = SAMPLES[0][2]()
     with pytest.raises(ProtocolError, match="read pair: the service's answer is not"):
-        decode(schema, {"ok": True}, "read pair")
+        decode(schema, {"ok": True}, "read pair", PairState)
     body = dumped(pair_state, SAMPLES[0][2])
+    with pytest.raises(ProtocolError, match="loads as PairState, not LeaseView"):
+        decode(schema, body, "read pair", LeaseView)
     body["primary"]["since"] = "yesterday"
     with pytest.raises(ProtocolError, match="yesterday"):
-        decode(schema, body, "read pair")
+        decode(schema, body, "read pair", PairState)
 
 
 def test_lease_states_keep_their_enum():

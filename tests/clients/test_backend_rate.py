@@ -21,7 +21,7 @@ def test_direct_pools_and_leases_scan_at_the_configured_rate(monkeypatch, tmp_pa
     monkeypatch.setattr(backend_module, "find_leases",
                         lambda pairs, query, **kw: seen.update(find=kw["rate"]))
     backend = DirectBackend(config, "test", tmp_path / "audit.log")
-    backend.pools(P, None, None)
-    backend.leases(P, None, subnet=None, state=None, hostname=None, progress=None)
+    backend.pair(P).pools()
+    backend.pair(P).leases()
     backend.find_leases("pc-*")
     assert seen == {"pools": 123.0, "leases": 123.0, "find": 123.0}

@@ -17,7 +17,7 @@ import pytest
 from omapifo import __version__
 from omapifo import wire
 from omapifo import Config, FailoverState as S, Level, PairState, PeerView, Role
-from omapifo.api.schemas import PairStateSchema
+from omapifo.api.schemas.pairs import PairStateSchema
 from omapifo.config import parse_config
 from omapifo.errors import ConfigError
 from omapifo.clients import checkcli
@@ -242,7 +242,7 @@ def test_the_token_file_is_read_only_when_no_one_else_can(tmp_path, monkeypatch,
         def __init__(self, client):
             seen["token"] = client.session.headers["Authorization"]
 
-        def state(self, pair):
+        def pair(self, name):
             raise RuntimeError("stop here")
 
         def close(self):
@@ -306,7 +306,7 @@ def test_without_c_the_check_takes_the_configurations_limit(monkeypatch, tmp_pat
     assert str(checkcli.default_critical(offline(None))) == "300"
     for limit, seconds, status in ((600, 600, 1), (600, 601, 2), (None, 301, 2)):
         backend = DirectBackend(offline(limit), "test", tmp_path / "audit.log")
-        monkeypatch.setattr(backend, "state", lambda pair, s=seconds: dead_primary(s))
+        monkeypatch.setattr(backend.pair(P), "state", lambda s=seconds: dead_primary(s))
         monkeypatch.setattr(checkcli, "_backend", lambda args, b=backend: b)
         got, out = run_check(["check", P], capsys)
         crit = f"{limit or PEER_CRITICAL_AFTER:g}"

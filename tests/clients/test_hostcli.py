@@ -6,24 +6,13 @@ import json
 import pytest
 
 from omapifo import FailoverPair, NotFound, Role, load_config
-from omapifo.clients import cli, servecli
+from omapifo.clients import servecli
 
 from ..api.conftest import OPERATOR, service_config
 from ..conftest import fresh_host
 
 pytestmark = pytest.mark.integration
 PAIR = "classroom-1-6"
-
-
-@pytest.fixture
-def run(lab, tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("OMAPIFO_AUDIT_LOG", str(tmp_path / "audit.log"))
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = cli.main(["-c", str(lab.config_path), *argv])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-    return run
 
 
 
@@ -71,6 +60,7 @@ def test_host_commands_on_the_real_pair(healthy_lab, run):
                     pass
 
 
+@pytest.mark.direct_only  # it goes through the service itself
 def test_host_commands_through_the_rest_service(healthy_lab, run, tmp_path, monkeypatch):
     lab = healthy_lab
     ip = str(lab.layout.client_net(4).network_address + 10)

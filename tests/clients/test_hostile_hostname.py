@@ -24,7 +24,7 @@ from omapifo.api import create_app, logs
 from omapifo.untrusted import visible
 
 from ..api.conftest import OPERATOR, READER, auth, service_config
-from .test_cli import PAIR, run  # noqa: F401 - the fixture that runs the command
+from .test_cli import PAIR
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +42,7 @@ def raw(text: str) -> list[str]:
             if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")]
 
 
-def test_a_hostile_host_name_is_shown_harmlessly_everywhere(healthy_lab, pair, run,  # noqa: F811
+def test_a_hostile_host_name_is_shown_harmlessly_everywhere(healthy_lab, pair, run,
                                                           tmp_path):
     lab = healthy_lab
     # the first lease of a new client lasts one MCLT (the partner does not know it yet);
@@ -66,7 +66,7 @@ def test_a_hostile_host_name_is_shown_harmlessly_everywhere(healthy_lab, pair, r
         errors="replace")
 
 
-def check_cli(run, ip: str) -> None:  # noqa: F811
+def check_cli(run, ip: str) -> None:
     code, out, err = run("lease", "list", PAIR, "--state", "active")
     assert code == 0 and not raw(out + err), raw(out + err)
     row = next(line for line in out.splitlines() if line.startswith(ip + " "))

@@ -9,13 +9,13 @@ import pytest
 
 from omapifo import FailoverPair, Role
 
-from .test_cli import PAIR, run  # noqa: F401 - the fixture that runs the command
+from .test_cli import PAIR
 
 pytestmark = pytest.mark.integration
 MAC = "02:00:00:cc:1e:01"
 
 
-def test_list_table_csv_json_and_offline_show_a_real_client(healthy_lab, run):  # noqa: F811
+def test_list_table_csv_json_and_offline_show_a_real_client(healthy_lab, run):
     ip = healthy_lab.client(3, mac=MAC)
     with FailoverPair(healthy_lab.pair_config()) as own:  # dhcpd, read on our own
         view = own.lease(ip)
@@ -44,7 +44,7 @@ def test_list_table_csv_json_and_offline_show_a_real_client(healthy_lab, run):  
     assert code == 2 and "not a network" in err
 
 
-def test_find_names_pair_peer_and_state_and_exits_1_for_nothing(healthy_lab, run):  # noqa: F811
+def test_find_names_pair_peer_and_state_and_exits_1_for_nothing(healthy_lab, run):
     ip = healthy_lab.client(1, mac=MAC)
     code, out, _ = run("lease", "find", MAC)
     row = next(line for line in out.splitlines() if ip in line)

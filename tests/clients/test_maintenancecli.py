@@ -6,19 +6,19 @@ import json
 
 import pytest
 
-from omapifo import FailoverState as S, JsonLinesAudit, load_config
-from omapifo.clients import backend as backend_mod, servecli
+from omapifo import FailoverState as S, load_config
+from omapifo.clients import remote, servecli
 from omapifo.clients.client import ApiError
 
 from ..api.conftest import OPERATOR, READER, service_config
 from ..conftest import fresh_state
 from ..test_guards import state
-from .test_cli import PAIR, run  # noqa: F401 - the fixture
+from .test_cli import PAIR
 
 pytestmark = pytest.mark.integration
 
 
-def test_start_asks_to_confirm_and_a_dry_run_changes_nothing(healthy_lab, run):  # noqa: F811
+def test_start_asks_to_confirm_and_a_dry_run_changes_nothing(healthy_lab, run):
     code, _, err = run("maintenance", "start", PAIR, "secondary", "--dry-run")
     assert code == 2 and "needs confirmation" in err  # stdin is not a terminal
     code, out, _ = run("maintenance", "start", PAIR, "secondary", "--dry-run", "--yes",
@@ -27,12 +27,13 @@ def test_start_asks_to_confirm_and_a_dry_run_changes_nothing(healthy_lab, run): 
     assert healthy_lab.running("secondary")
     st = fresh_state(healthy_lab)
     assert (str(st.primary.local_state), str(st.secondary.local_state)) == ("normal", "normal")
-    [record] = JsonLinesAudit(run.audit).records()
-    assert (record.action, str(record.outcome), record.reason) == ("maintenance", "dry-run",
-                                                                   "kernel")
+    [record] = run.records()
+    assert (record.action, record.outcome, record.reason) == ("maintenance", "dry-run",
+                                                              "kernel")
 
 
-def test_end_directly_and_through_the_service(healthy_lab, run, tmp_path,  # noqa: F811
+@pytest.mark.direct_only  # with --api and without, itself
+def test_end_directly_and_through_the_service(healthy_lab, run, tmp_path,
                                               monkeypatch):
     code, out, _ = run("maintenance", "end", PAIR, "secondary")
     assert code == 0 and "primary normal, secondary normal" in out
@@ -71,6 +72,6 @@ def test_end_wait_through_a_busy_service_asks_again_after_a_503(monkeypatch):
             if isinstance(answer, Exception):
                 raise answer
             return answer
-    monkeypatch.setattr(backend_mod, "FRESH_RETRY_WAIT", 0.0)
-    seen = list(backend_mod.ApiBackend(Busy()).recovery("p", timeout=5))  # type: ignore[arg-type]
+    monkeypatch.setattr(remote, "FRESH_RETRY_WAIT", 0.0)
+    seen = list(remote.RemotePair(Busy(), "p").follow_recovery(timeout=5))  # type: ignore[arg-type]
     assert [o.states for o in seen] == [("normal", "normal")] and answers == []

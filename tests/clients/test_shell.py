@@ -15,7 +15,7 @@ import pytest
 
 import omapifo
 from omapifo import FailoverState as S, PairState, Role
-from omapifo.api.schemas import PairStateSchema
+from omapifo.api.schemas.pairs import PairStateSchema
 from omapifo.clients import cli, configcli
 from omapifo.clients import output as out
 from omapifo.confcheck import Finding

@@ -15,7 +15,7 @@ class _Backend:
     def __init__(self) -> None:
         self.closed = 0
 
-    def state(self, pair: str):
+    def pair(self, name: str):
         raise KeyboardInterrupt  # the first Ctrl-C, during a read
 
     def close(self) -> None:
