@@ -27,7 +27,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from omapifo import (FailoverPair, LeaseList, LeaseSearch, PairState,
                      PoolReport, Role, find_leases)
 from omapifo.errors import ConfigError
-from omapifo.leases import parse_ip
+from omapifo.omapi import parse_ip
 
 from . import logs
 from .flights import T, ScanSeats, SingleFlight

@@ -9,10 +9,23 @@
     st.health.level, st.health.reasons      # ok / warning / critical, and why
     pair.partner_down("secondary")          # guarded, audited: refuses unless it is safe
 
-Layers, each depending only on those before it: protocol (:mod:`omapifo.omapi`) →
-model (:mod:`omapifo.states`, :mod:`omapifo.pairstate`, :mod:`omapifo.evidence`) →
-operations (:mod:`omapifo.guards`, :mod:`omapifo.failover`) → interfaces
-(``omapifo.api`` REST service, ``omapifo.clients`` client and command line).
+Layers, each depending only on those before it (tests/test_layers.py checks the imports):
+
+- protocol: :mod:`omapifo.omapi` (the one connection to a dhcpd, and the OMAPI objects,
+  attributes, lookups and changes the library uses, with the parsers of addresses, MACs
+  and client ids), :mod:`omapifo.scan` (pipelined lease lookups), ``budget``, ``errors``;
+- model: :mod:`omapifo.states`, :mod:`omapifo.leases`, :mod:`omapifo.hosts`,
+  :mod:`omapifo.pairstate`, :mod:`omapifo.evidence`, ``config``, ``dhcpdconf``,
+  ``leasefile``, ``audit``, and :mod:`omapifo.pairaccess` (what operations need of a pair);
+- wire: :mod:`omapifo.wire` (OMAPI objects decoded into the models; with omapi.py and
+  scan.py the only modules that name an OMAPI attribute);
+- operations: :mod:`omapifo.lookups` (a lease or host on both peers),
+  :mod:`omapifo.attempt` (the audited change: the only sender), :mod:`omapifo.guards`
+  (every decision), the actions (:mod:`omapifo.partnerdown`, :mod:`omapifo.shutdown`,
+  :mod:`omapifo.release`, :mod:`omapifo.hostactions`, :mod:`omapifo.maintenance`), pools,
+  lease lists, health, configuration checks, and :mod:`omapifo.failover` (the pair: its
+  connections and state, opening attempts and handing them to the actions);
+- interfaces: ``omapifo.api`` (REST service), ``omapifo.clients`` (client and command line).
 """
 import logging as _logging
 

@@ -5,82 +5,53 @@
     st.primary.local_state                 # FailoverState.NORMAL
     pair.partner_down("secondary")         # refuses unless the evidence says it is safe
 
-Every change (partner-down, shutdown, lease release) goes the same way: the attempt is
-recorded in the audit sink before anything is sent (no sink, or a sink that cannot
-write: refused); the pair's lock is taken (one change of a pair at a time on this
-host); both peers are read; :mod:`omapifo.guards` decides; the change is sent; both
-peers are read again; the outcome completes the record.
+The pair holds the two connections, reads the state and caches dhcpd.conf; every change
+(partner-down, shutdown, release, host add/delete/sync, maintenance) goes the same way:
+the pair opens an attempt (:mod:`omapifo.attempt`: recorded in the audit sink before
+anything is sent, the pair's lock held) and hands it, with itself as the pair access
+(:mod:`omapifo.pairaccess`), to the action's own module (:mod:`omapifo.partnerdown`,
+:mod:`omapifo.shutdown`, :mod:`omapifo.release`, :mod:`omapifo.hostactions`,
+:mod:`omapifo.maintenance`): both peers are read, :mod:`omapifo.guards` decides, the
+attempt sends, both peers are read again, and the outcome completes the record.
 """
 from __future__ import annotations
 
-import logging
-import time
 from ipaddress import IPv4Address
 from pathlib import Path
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Mapping, TypeVar
 
-from . import faults, guards, hostactions, maintenance, pairlock
-from .audit import AuditRecord, AuditSink, Outcome, clean_text
+from . import hostactions, maintenance, pairlock
+from .attempt import Attempt, open_attempt
+from .audit import AuditSink
 from .confcheck import Finding, check_pair
 from .config import Config, Endpoint, PairConfig
 from .contract import EVERY_OPERATION, Operation
 from .dhcpdconf import DhcpdConf, parse_file
-from .errors import (NOT_TAKEN, AuditUnavailable, ConfigError, ConvergenceError,
-                     OperationRefused, PartnerDownRefused, PeerError, ReleaseRefused)
+from .errors import ConfigError, PeerError
 from .health import DEFAULT_COMMS_INTERRUPTED_LIMIT, assess
-from .hosts import Host, HostComparison, HostView, compare_host_files, host_lookup, host_view
+from .hosts import Host, HostComparison, HostView, compare_host_files
+from .lookups import host_view, lease_view
 from .maintenance import MaintenanceReport, MaintenanceStep, Observation
-from .leases import LeaseState, LeaseView, lease_view, parse_ip, wait_not_active
-from .omapi import (OmapiPeer, failover_state_lookup, ip_bytes, local_state_change,
-                    shutdown_change, u32)
+from .leases import LeaseState, LeaseView
+from .omapi import OmapiPeer, host_lookup, parse_ip
 from .pairstate import ActionResult, PairState, PeerView
+from .partnerdown import partner_down
 from .leaselist import LeaseList, list_leases
 from .pools import PoolReport, scan_pools
-from .states import FailoverState, FailoverStatus, Role
+from .release import release
+from .shutdown import shutdown
+from .states import FailoverStatus, Role
+from .wire import read_status
 
-log = logging.getLogger("omapifo.actions")
 T = TypeVar("T")
 
 __all__ = ["ActionResult", "FailoverPair", "PairState", "PeerView", "open_pair"]
-
-
-class _Attempt:
-    """One audited attempt: its record id, whether anything was sent, its outcome."""
-
-    def __init__(self, sink: AuditSink, record_id: str, action: str, peer: str) -> None:
-        self.sink, self.id, self.action, self.peer = sink, record_id, action, peer
-        self.sent = False
-        self.outcome: Outcome | None = None
-
-    def close(self, outcome: Outcome, detail: str) -> None:
-        """Complete the record. The change (if any) is already made, so a sink that fails
-        now is logged, not raised: the record then stays "unknown", which is the truth."""
-        if self.outcome is not None:
-            return
-        self.outcome = outcome
-        try:
-            self.sink.finish(self.id, outcome, detail)
-        except Exception:  # noqa: BLE001 - any sink failure; the action's result stands
-            log.exception("could not record the outcome (%s) of %s of %s; the audit record "
-                          "%s stays 'unknown'", outcome, self.action, self.peer, self.id)
-
-    def refuse(self, why: str, cls: type[OperationRefused] = OperationRefused
-               ) -> OperationRefused:
-        self.close(Outcome.REFUSED, why)
-        return cls(why, peer=self.peer, operation=self.action)
-
-    def fail(self, exc: BaseException, detail: str) -> None:
-        """Complete the record after ``exc``: failed when nothing reached dhcpd (nothing
-        sent yet, or dhcpd said no / no connection was made: errors.NOT_TAKEN), else
-        unknown (it may have happened)."""
-        taken = self.sent and not isinstance(exc, NOT_TAKEN)
-        self.close(Outcome.UNKNOWN if taken else Outcome.FAILED, detail)
 
 
 class FailoverPair:
@@ -143,10 +114,7 @@ class FailoverPair:
 
     def status(self, role: Role | str) -> FailoverStatus:
         """One peer's failover-state object; raises a PeerError if it cannot be read."""
-        obj = self.peer(role).open("failover-state",
-                                   failover_state_lookup(self.config.failover_peer),
-                                   operation="read failover state")
-        return FailoverStatus.from_omapi(self.config.failover_peer, obj.attrs)
+        return read_status(self.peer(role), self.config.failover_peer)
 
     def view(self, role: Role | str, *, strict: bool = False) -> PeerView:
         """One peer's view; an unreachable peer is a view with ``error`` set, not an exception
@@ -178,46 +146,13 @@ class FailoverPair:
 
     # -- changes: audited first, one at a time, decided by omapifo.guards --------------
 
-    @contextmanager
     def _attempt(self, action: str, peer: str, *, actor: str | None, force: bool = False,
-                 reason: str | None = None) -> Iterator[_Attempt]:
-        """Record the attempt, then hold the pair's lock while the body decides and acts.
-
-        Raises AuditUnavailable (nothing sent) when the attempt cannot be recorded. A body
-        that leaves without closing the attempt completes it here: refused for a guard's
-        refusal, failed when nothing was sent, unknown when something was.
-        """
-        if self.audit_sink is None:
-            raise AuditUnavailable(f"{action} needs an audit sink: FailoverPair(config, "
-                                   "audit=JsonLinesAudit(path)) or the service's store; "
-                                   "nothing was sent", peer=peer, operation=action)
-        record = AuditRecord(datetime.now(timezone.utc), clean_text(actor or self.actor) or "?",
-                             self.name,
-                             peer, action, force, clean_text(reason))
-        attempt = _Attempt(self.audit_sink, self.audit_sink.begin(record), action, peer)
-        try:
-            with pairlock.hold(self.lock_path, pair=self.name, operation=action,
-                               wait=self.lock_wait):
-                yield attempt
-        except OperationRefused as exc:
-            attempt.close(Outcome.REFUSED, exc.message)
-            raise
-        except BaseException as exc:
-            attempt.fail(exc, f"{type(exc).__name__}: {exc}")
-            raise
-        if attempt.outcome is None:  # a body that returned without saying: a bug, not a fact
-            attempt.close(Outcome.UNKNOWN, "the action ended without recording its outcome")
-
-    def _send(self, attempt: _Attempt, role: Role, type_: str,
-              lookup: Sequence[tuple[str, bytes]], changes: Sequence[tuple[str, bytes]], *,
-              expect_answer: bool = True) -> None:
-        """Send one update as part of ``attempt``. A failure is raised; left unhandled, the
-        attempt records it (failed when dhcpd did not take it, else unknown: _Attempt.fail)."""
-        faults.point("before-send")
-        attempt.sent = True
-        self.peer(role).update(type_, lookup, changes, operation=attempt.action,
-                               expect_answer=expect_answer)
-        faults.point("after-send")
+                 reason: str | None = None) -> AbstractContextManager[Attempt]:
+        """An audited attempt on this pair (omapifo.attempt.open_attempt), as ``actor`` or,
+        when it names nobody, the pair's own actor."""
+        return open_attempt(self, self.audit_sink, action, peer, actor=actor or self.actor,
+                            lock_path=self.lock_path, lock_wait=self.lock_wait, force=force,
+                            reason=reason)
 
     def partner_down(self, role: Role | str, *, force: bool = False, reason: str | None = None,
                      dry_run: bool = False, actor: str | None = None) -> ActionResult:
@@ -232,56 +167,9 @@ class FailoverPair:
         :class:`PartnerDownRefused` with the reason; every call is audited first.
         """
         role = Role.parse(role)
-        action = "partner-down"
-        with self._attempt(action, str(role), actor=actor, force=force, reason=reason) as att:
-            why = guards.needs_reason(force, reason)
-            if why:
-                raise att.refuse(why, PartnerDownRefused)
-            before = self.state()
-            decision = guards.partner_down(role, before, force=force)
-
-            def result(done: bool, message: str, after: PairState | None) -> ActionResult:
-                return ActionResult(self.name, role, action, done, dry_run, message, before,
-                                    after, force, reason, evidence=decision.partner,
-                                    split_brain=bool(after and after.split_brain))
-            if decision.no_op:
-                att.close(Outcome.NO_OP, decision.why)
-                return result(False, decision.why, before)
-            if not decision.proceed:
-                raise att.refuse(decision.why, PartnerDownRefused)
-            if dry_run:
-                message = f"would move the {role} from communications-interrupted to " \
-                          f"partner-down ({decision.why})"
-                att.close(Outcome.DRY_RUN, message)
-                return result(False, message, None)
-            lookup = failover_state_lookup(self.config.failover_peer)
-            try:
-                self._send(att, role, "failover-state", lookup,
-                           local_state_change(FailoverState.PARTNER_DOWN))
-            except PeerError as exc:
-                if isinstance(exc, NOT_TAKEN):
-                    raise  # dhcpd did not take it: the attempt records it as failed
-                after = self.state()  # no answer: did it happen?
-                if after.peer(role).local_state is not FailoverState.PARTNER_DOWN:
-                    raise
-                log.warning("no answer to the partner-down of %s/%s (%s), but it reads back "
-                            "partner-down", self.name, role, exc)
-            else:
-                after = self.state()
-            now = after.peer(role).local_state
-            if now is not FailoverState.PARTNER_DOWN:
-                att.close(Outcome.UNKNOWN, f"sent and acknowledged, but the {role} reads back "
-                          f"{now}")
-                raise ConvergenceError(f"partner-down was sent but the {role} reads back {now}",
-                                       peer=str(role), operation=action)
-            message = f"the {role} is now in partner-down ({decision.why})"
-            if after.split_brain:
-                message = (f"SPLIT BRAIN: the {role} is now in partner-down, and the "
-                           f"{role.other} is in partner-down too: both hand out every address. "
-                           f"Stop one dhcpd now ({guards.RUNBOOK_SPLIT_BRAIN})")
-                log.error("%s: %s", self.name, message)
-            att.close(Outcome.DONE, message)
-            return result(True, message, after)
+        with self._attempt("partner-down", str(role), actor=actor, force=force,
+                           reason=reason) as att:
+            return partner_down(self, att, role, force=force, reason=reason, dry_run=dry_run)
 
     # -- planned maintenance ----------------------------------------------------------
 
@@ -299,35 +187,10 @@ class FailoverPair:
         Waits up to ``wait`` seconds for the partner to report the change.
         """
         role = Role.parse(role)
-        action = "shutdown"
-        with self._attempt(action, str(role), actor=actor, force=force, reason=reason) as att:
-            why = guards.needs_reason(force, reason)
-            if why:
-                raise att.refuse(why)
-            before = self.state()
-            decision = guards.shutdown(role, before, force=force)
-            if not decision.proceed:
-                raise att.refuse(decision.why)
-            if dry_run:
-                message = f"would shut down the {role}'s dhcpd ({decision.why})"
-                att.close(Outcome.DRY_RUN, message)
-                return ActionResult(self.name, role, action, False, True, message, before, None,
-                                    force, reason, evidence=decision.partner)
-            # dhcpd does not answer a control-object shutdown: no answer is success
-            self._send(att, role, "control", [], shutdown_change(), expect_answer=False)
-            deadline = time.monotonic() + wait
-            after = self.state()
-            while time.monotonic() < deadline and after.peer(role.other).partner_state \
-                    is not FailoverState.SHUTDOWN and after.peer(role.other).local_state not in (
-                    FailoverState.PARTNER_DOWN, FailoverState.COMMUNICATIONS_INTERRUPTED):
-                time.sleep(0.2)
-                after = self.state()
-            survivor = after.peer(role.other)
-            message = (f"the {role} was told to shut down; the {role.other} is "
-                       f"{survivor.local_state} and sees its partner as {survivor.partner_state}")
-            att.close(Outcome.DONE, message)
-            return ActionResult(self.name, role, action, True, False, message, before, after,
-                                force, reason, evidence=decision.partner)
+        with self._attempt("shutdown", str(role), actor=actor, force=force,
+                           reason=reason) as att:
+            return shutdown(self, att, role, force=force, reason=reason, dry_run=dry_run,
+                            wait=wait)
 
     def maintenance(self, role: Role | str, *, reason: str | None = None, dry_run: bool = False,
                     wait: float = maintenance.DEFAULT_STOP_WAIT, actor: str | None = None,
@@ -345,29 +208,10 @@ class FailoverPair:
         guard or a timeout) or ``failed``; its detail lists every step.
         """
         role = Role.parse(role)
-        action = "maintenance"
-        if wait < maintenance.MIN_STOP_WAIT:  # bad input: before any record or traffic
-            raise ValueError(f"wait must be at least {maintenance.MIN_STOP_WAIT:g} s, not "
-                             f"{wait:g}: the partner notices the stop 8-12 s after the "
-                             "shutdown (measured), so a shorter wait stops half-way, the "
-                             "server down and its partner not in partner-down")
-        with self._attempt(action, str(role), actor=actor, reason=reason) as att:
-            name = failover_state_lookup(self.config.failover_peer)
-            report = maintenance.start(
-                self.name, role, self.state,
-                # dhcpd does not answer a control-object shutdown: no answer is success
-                lambda: self._send(att, role, "control", [], shutdown_change(),
-                                   expect_answer=False),
-                lambda: self._send(att, role.other, "failover-state", name,
-                                   local_state_change(FailoverState.PARTNER_DOWN)),
-                dry_run=dry_run, reason=reason, wait=wait, on_step=on_step)
-            outcome = (Outcome.DRY_RUN if report.dry_run else Outcome.DONE if report.completed
-                       else Outcome.PARTIAL if report.changed
-                       else Outcome.UNKNOWN if report.uncertain else Outcome.FAILED)
-            (log.info if report.completed or report.dry_run else log.warning)(
-                "%s: maintenance of the %s: %s", self.name, role, report.message)
-            att.close(outcome, report.summary())
-            return report
+        maintenance.check_wait(wait)  # bad input: before any record or traffic
+        with self._attempt("maintenance", str(role), actor=actor, reason=reason) as att:
+            return maintenance.start(self, att, role, dry_run=dry_run, reason=reason,
+                                     wait=wait, on_step=on_step)
 
     def follow_recovery(self, *, timeout: float | None = None) -> Iterator[Observation]:
         """Both peers' states as they change, until both are normal (after maintenance,
@@ -385,11 +229,11 @@ class FailoverPair:
             self._conf = (mtime, parse_file(path))
         return self._conf[1]
 
-    # -- leases (omapifo.leases does the work) ------------------------------------------
+    # -- leases (omapifo.lookups and omapifo.release do the work) --------------------
 
     def lease(self, ip: str | None = None, *, mac: str | None = None,
               client_id: str | None = None) -> LeaseView:
-        """A lease as both peers see it; see :func:`omapifo.leases.lease_view`."""
+        """A lease as both peers see it; see :func:`omapifo.lookups.lease_view`."""
         return lease_view(self, ip, mac=mac, client_id=client_id)
 
     def release(self, ip: str, *, actor: str | None = None, wait: float = 5.0,
@@ -404,36 +248,13 @@ class FailoverPair:
         """
         addr = str(parse_ip(ip))  # bad input: ValueError before any record or traffic
         with self._attempt("release", addr, actor=actor) as att:
-            before = lease_view(self, addr)
-            if before.state is not LeaseState.ACTIVE:
-                raise att.refuse(f"{before.ip} is {before.state}, not active: nothing to "
-                                 "release", ReleaseRefused)
-            serving = before.serving or next(r for r in Role if (le := before.peer(r))
-                                             and le.state is LeaseState.ACTIVE)
-            decision = guards.release(serving, before.evidence, before.errors,
-                                      split_brain=self.state().split_brain)
-            if not decision.proceed:
-                raise att.refuse(decision.why, ReleaseRefused)
-            if dry_run:
-                att.close(Outcome.DRY_RUN, f"would release {addr} on the {serving}")
-                return before
-            self._send(att, serving, "lease", [("ip-address", ip_bytes(addr))],
-                       [("state", u32(LeaseState.RELEASED))])
-            try:
-                after = wait_not_active(self, addr, wait)
-            except ConvergenceError as exc:
-                att.close(Outcome.DONE, f"released {addr} on the {serving}; {exc.message}")
-                raise
-            att.close(Outcome.DONE, f"released {addr} on the {serving}; now primary "
-                      f"{after.primary and after.primary.state}, secondary "
-                      f"{after.secondary and after.secondary.state}")
-            return after
+            return release(self, att, addr, wait=wait, dry_run=dry_run)
 
     # -- host reservations (omapifo.hosts and omapifo.hostactions do the work) ----------
 
     def host(self, name: str | None = None, *, mac: str | None = None,
              ip: str | None = None) -> HostView:
-        """A host reservation as both peers see it; see :func:`omapifo.hosts.host_view`."""
+        """A host reservation as both peers see it; see :func:`omapifo.lookups.host_view`."""
         return host_view(self, name, mac=mac, ip=ip)
 
     def hosts(self, leases: hostactions.Files | None = None) -> HostComparison:

@@ -11,31 +11,18 @@ is removed again, and :class:`~omapifo.errors.PartialChange` says so when even t
 from __future__ import annotations
 
 import os
-from typing import Protocol
 
-from . import faults, guards
-from .audit import Outcome
-from .errors import (NOT_TAKEN, ConvergenceError, HostRefused, NotFound, OperationRefused,
-                     PartialChange, PeerError)
-from .hosts import Host, HostView, host_lookup, host_view, hosts_in_files, read_host
+from . import guards
+from .attempt import Attempt
+from .errors import NOT_TAKEN, HostRefused, NotFound, PartialChange, PeerError
+from .hosts import Host, HostView, hosts_in_files
+from .lookups import host_view
+from .omapi import host_lookup
 from .pairaccess import PairAccess
 from .states import Role
+from .wire import read_host
 
 Files = tuple[str | os.PathLike[str], str | os.PathLike[str]]
-
-
-class Attempt(Protocol):
-    """What these actions need of the pair's audited attempt (failover._Attempt)."""
-
-    sent: bool
-    outcome: Outcome | None
-
-    def close(self, outcome: Outcome, detail: str) -> None: ...
-
-    def refuse(self, why: str, cls: type[OperationRefused] = OperationRefused
-               ) -> OperationRefused: ...
-
-    def fail(self, exc: BaseException, detail: str) -> None: ...
 
 
 def _seen(pair: PairAccess, host: Host, files: Files | None
@@ -46,7 +33,7 @@ def _seen(pair: PairAccess, host: Host, files: Files | None
     if host.mac:
         lookups.append(host_lookup(mac=host.mac))
     if host.client_id:
-        lookups.append([("dhcp-client-identifier", bytes.fromhex(host.client_id.replace(":", "")))])
+        lookups.append(host_lookup(client_id=host.client_id))
     in_files = hosts_in_files(files)
     errors: dict[Role, str] = {}
 
@@ -65,38 +52,18 @@ def _seen(pair: PairAccess, host: Host, files: Files | None
     return {Role.PRIMARY: primary, Role.SECONDARY: secondary}, errors
 
 
-def _create(pair: PairAccess, att: Attempt, role: Role, host: Host) -> None:
-    """Create ``host`` on ``role``. An answer lost on the way (timeout) is settled by
-    reading the host back: only a host that is not there counts as not created."""
-    faults.point("before-send")
-    att.sent = True
-    try:
-        pair.peer(role).create("host", host.omapi_attrs(), operation=f"create host on {role}")
-    except NOT_TAKEN:
-        raise
-    except PeerError:
-        if read_host(pair.peer(role), host_lookup(host.name)) != host:
-            raise
-    faults.point("after-send")
-
-
-def _remove(pair: PairAccess, role: Role, name: str) -> None:
-    """Delete host ``name`` on ``role``. "Not found" counts as done: a delete whose answer
-    was lost is sent again on a new connection (OmapiPeer.delete), and then finds nothing;
-    the read-back that follows every change tells what is really there."""
-    try:
-        pair.peer(role).delete("host", host_lookup(name), operation=f"delete host on {role}")
-    except NotFound:
-        pass
+def _create(att: Attempt, role: Role, host: Host) -> None:
+    """Create ``host`` on ``role``; a lost answer is settled by reading the host back."""
+    att.create(role, host.omapi_object(),
+               took=lambda: read_host(att.pair.peer(role), host_lookup(host.name)) == host)
 
 
 def _check_both(pair: PairAccess, att: Attempt, host: Host, action: str) -> HostView:
     after = host_view(pair, host.name)
     if not after.agree or after.primary != host:
         why = "; ".join(after.differences) or f"primary reads {after.primary}"
-        att.close(Outcome.UNKNOWN, f"{action} sent, but the peers read back: {why}")
-        raise ConvergenceError(f"{action} of {host} was sent, but the peers read back: {why}",
-                               operation=action)
+        raise att.unsettled(f"{action} of {host} was sent, but the peers read back: {why}",
+                            detail=f"{action} sent, but the peers read back: {why}")
     return after
 
 
@@ -107,40 +74,39 @@ def add(pair: PairAccess, att: Attempt, host: Host, *, dry_run: bool,
     decision = guards.host_add(host, pair.dhcpd_conf(), seen, errors,
                                files_read=files is not None)
     if decision.no_op:
-        att.close(Outcome.NO_OP, decision.why)
+        att.no_op(decision.why)
         return host_view(pair, host.name)
     if not decision.proceed:
         raise att.refuse(decision.why, HostRefused)
     if dry_run:
-        att.close(Outcome.DRY_RUN, f"would create {host} on both peers ({decision.why})")
+        att.dry_run(f"would create {host} on both peers ({decision.why})")
         return HostView(host.name, None, None)
     try:
-        _create(pair, att, Role.PRIMARY, host)
+        _create(att, Role.PRIMARY, host)
     except PeerError as exc:
         att.fail(exc, f"the primary did not create it: {exc}")
         raise
     try:
-        _create(pair, att, Role.SECONDARY, host)
+        _create(att, Role.SECONDARY, host)
     except PeerError as exc:
         try:
-            _remove(pair, Role.PRIMARY, host.name)
+            att.remove(Role.PRIMARY, host_lookup(host.name))
         except PeerError as undo:
             message = (f"{host} was created on the primary, the secondary failed ({exc}), "
                        f"and removing it from the primary again failed too ({undo}): the "
                        "primary alone holds it; delete it there (omapifo host delete) once "
                        "it answers")
-            att.close(Outcome.UNKNOWN, message)
+            att.unknown(message)
             raise PartialChange(message, peer=str(Role.PRIMARY), operation="add host") from exc
-        if isinstance(exc, NOT_TAKEN):
-            att.close(Outcome.FAILED, f"the secondary did not create it ({exc}); removed "
-                      "from the primary again")
-        else:  # lost on the way: the secondary may hold it
-            att.close(Outcome.UNKNOWN, f"the secondary's create got no answer ({exc}), so it "
-                      "may hold the host; removed from the primary again. Check with "
-                      "`omapifo host show` and delete what is left")
+        # NOT_TAKEN: failed; lost on the way: unknown, the secondary may hold it
+        att.fail(exc, f"the secondary did not create it ({exc}); removed from the primary "
+                 "again" if isinstance(exc, NOT_TAKEN) else
+                 f"the secondary's create got no answer ({exc}), so it may hold the host; "
+                 "removed from the primary again. Check with `omapifo host show` and "
+                 "delete what is left")
         raise
     after = _check_both(pair, att, host, "add host")
-    att.close(Outcome.DONE, f"created {host} on both peers")
+    att.done(f"created {host} on both peers")
     return after
 
 
@@ -158,39 +124,35 @@ def delete(pair: PairAccess, att: Attempt, name: str | None, mac: str | None, *,
     if not decision.proceed:
         raise att.refuse(decision.why, HostRefused)
     if dry_run:
-        att.close(Outcome.DRY_RUN, f"would delete {names}")
+        att.dry_run(f"would delete {names}")
         return before
     done: list[Role] = []
     for role, h in holders:
-        att.sent = True
-        faults.point("before-send")
         try:
-            _remove(pair, role, h.name)
+            att.remove(role, host_lookup(h.name))
         except PeerError as exc:
             if not done:
                 att.fail(exc, f"the {role} did not delete it: {exc}")
                 raise
             message = (f"deleted {before.key} from the {done[0]}, but the {role} still holds "
                        f"it ({exc}): run the delete again once it answers")
-            att.close(Outcome.UNKNOWN, message)
+            att.unknown(message)
             raise PartialChange(message, peer=str(role), operation="delete host") from exc
         done.append(role)
     try:
         after = host_view(pair, name, mac=mac)
     except NotFound:
-        att.close(Outcome.DONE, f"deleted {names}")
+        att.done(f"deleted {names}")
         return HostView(before.key, None, None)
     if after.errors:
         role, err = next(iter(after.errors.items()))
         message = f"deleted {names}, but the {role} could not be read back ({err})"
-        att.close(Outcome.UNKNOWN, message)
-        raise ConvergenceError(message + ": check with `omapifo host show`",
-                               peer=str(role), operation="delete host")
-    att.close(Outcome.UNKNOWN, f"deleted {names}, but a peer still reads it: "
-              f"primary {after.primary}, secondary {after.secondary}")
-    raise ConvergenceError(f"host {before.key} was deleted but still reads back: primary "
-                           f"{after.primary}, secondary {after.secondary}",
-                           operation="delete host")
+        raise att.unsettled(message + ": check with `omapifo host show`", detail=message,
+                            peer=str(role))
+    raise att.unsettled(f"host {before.key} was deleted but still reads back: primary "
+                        f"{after.primary}, secondary {after.secondary}",
+                        detail=f"deleted {names}, but a peer still reads it: "
+                        f"primary {after.primary}, secondary {after.secondary}")
 
 
 def sync(pair: PairAccess, att: Attempt, name: str, *, dry_run: bool,
@@ -201,7 +163,7 @@ def sync(pair: PairAccess, att: Attempt, name: str, *, dry_run: bool,
         role, err = next(iter(before.errors.items()))
         raise att.refuse(f"the {role} cannot be read ({err}): fix that first", HostRefused)
     if before.agree:
-        att.close(Outcome.NO_OP, f"host {name} is on both peers, the same; nothing to do")
+        att.no_op(f"host {name} is on both peers, the same; nothing to do")
         return before
     if before.primary and before.secondary:
         raise att.refuse(f"host {name} differs between the peers ("
@@ -214,19 +176,18 @@ def sync(pair: PairAccess, att: Attempt, name: str, *, dry_run: bool,
     decision = guards.host_sync(host, source, pair.dhcpd_conf(), seen, errors,
                                 files_read=files is not None)
     if decision.no_op:
-        att.close(Outcome.NO_OP, decision.why)
+        att.no_op(decision.why)
         return host_view(pair, name)
     if not decision.proceed:
         raise att.refuse(decision.why, HostRefused)
     if dry_run:
-        att.close(Outcome.DRY_RUN, f"would create {host} on the {source.other} "
-                  f"({decision.why})")
+        att.dry_run(f"would create {host} on the {source.other} ({decision.why})")
         return before
     try:
-        _create(pair, att, source.other, host)
+        _create(att, source.other, host)
     except PeerError as exc:
         att.fail(exc, f"the {source.other} did not create it: {exc}")
         raise
     after = _check_both(pair, att, host, "sync host")
-    att.close(Outcome.DONE, f"created {host} on the {source.other}, as the {source} has it")
+    att.done(f"created {host} on the {source.other}, as the {source} has it")
     return after

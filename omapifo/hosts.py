@@ -24,27 +24,12 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from .dhcpdconf import DhcpdConfError, Loc, parse_tree
-from .errors import NotFound, PeerError
 from .evidence import Evidence
-from .leases import parse_client_id, parse_ip, parse_mac
-from .omapi import OmapiPeer, hex_bytes, hex_or_none, mac_lookup
-from .pairaccess import PairAccess
+from .omapi import (Lookup, hex_bytes, new_host, parse_client_id, parse_host_name, parse_ip,
+                    parse_mac)
 from .states import Role
-
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")  # fullmatch: "$" passes "web01\n"
-
-
-def parse_host_name(text: str) -> str:
-    """A host name dhcpd writes unquoted to dhcpd.leases (letters, digits, ``.-_``), or
-    ValueError: a name dhcpd would quote, or with spaces, is refused rather than guessed."""
-    if not _NAME_RE.fullmatch(str(text)):
-        raise ValueError(f"{text!r} is not a host name (letters, digits, '.', '-', '_'; "
-                         "at most 63 characters, starting with a letter or digit)")
-    return str(text)
-
 
 @dataclass(frozen=True)
 class Host:
@@ -66,50 +51,19 @@ class Host:
                    hex_bytes(parse_mac(mac)) if mac is not None else None,
                    hex_bytes(parse_client_id(client_id)) if client_id is not None else None)
 
-    @classmethod
-    def from_omapi(cls, attrs: Mapping[str, bytes]) -> Host:
-        raw_ip = attrs.get("ip-address")
-        return cls(attrs.get("name", b"").rstrip(b"\0").decode(errors="replace"),
-                   ipaddress.IPv4Address(raw_ip) if raw_ip and len(raw_ip) == 4 else None,
-                   hex_or_none(attrs.get("hardware-address")),
-                   hex_or_none(attrs.get("dhcp-client-identifier")))
+    def omapi_object(self) -> Lookup:
+        """The host object that creates this reservation on a peer (OmapiPeer.create)."""
+        return new_host(self.name, self.ip, self.mac, self.client_id)
 
     def omapi_attrs(self) -> list[tuple[str, bytes]]:
-        """The attributes of a create, as pypureomapi's add_host sends them (plus name)."""
-        out = [("name", self.name.encode())]
-        if self.mac:
-            out += mac_lookup(parse_mac(self.mac))
-        if self.client_id:
-            out.append(("dhcp-client-identifier", parse_client_id(self.client_id)))
-        if self.ip is not None:
-            out.append(("ip-address", self.ip.packed))
-        return out
+        """The attributes of a create, as pypureomapi's add_host sends them (plus name):
+        ``peer.create("host", host.omapi_attrs())`` makes it behind omapifo's back."""
+        return list(self.omapi_object().attrs)
 
     def __str__(self) -> str:
         who = ", ".join(x for x in (self.mac and f"MAC {self.mac}",
                                     self.client_id and f"client id {self.client_id}") if x)
         return f"host {self.name} ({who or 'no MAC'} -> {self.ip})"
-
-
-def host_lookup(name: str | None = None, *, mac: str | None = None,
-                ip: str | None = None) -> list[tuple[str, bytes]]:
-    """The OMAPI lookup for exactly one of name, mac= or ip=; ValueError otherwise."""
-    given = [x is not None for x in (name, mac, ip)]
-    if sum(given) != 1:
-        raise ValueError("give exactly one of a host name, mac= or ip=")
-    if name is not None:
-        return [("name", parse_host_name(name).encode())]
-    if mac is not None:
-        return mac_lookup(parse_mac(mac))
-    return [("ip-address", parse_ip(ip or "").packed)]
-
-
-def read_host(peer: OmapiPeer, lookup: list[tuple[str, bytes]]) -> Host | None:
-    """The host ``lookup`` finds on one peer; None if dhcpd has none. PeerError otherwise."""
-    try:
-        return Host.from_omapi(peer.open("host", lookup, operation="look up host").attrs)
-    except NotFound:
-        return None
 
 
 @dataclass(frozen=True)
@@ -146,36 +100,6 @@ class HostView:
     def agree(self) -> bool:
         """Both peers hold it, identically: the client gets the same address from either."""
         return self.primary is not None and self.secondary is not None and not self.differences
-
-
-def host_view(pair: PairAccess, name: str | None = None, *, mac: str | None = None,
-              ip: str | None = None) -> HostView:
-    """A host as both peers see it. NotFound if neither has it, PeerError if neither can
-    be asked; ValueError for bad input (before any OMAPI traffic)."""
-    lookup = host_lookup(name, mac=mac, ip=ip)
-    key = str(name or mac or ip)
-    errors: dict[Role, str] = {}
-    evidence: dict[Role, Evidence] = {}
-
-    def read(role: Role) -> Host | None:
-        evidence[role] = Evidence.READABLE
-        try:
-            return read_host(pair.peer(role), lookup)
-        except PeerError as exc:
-            errors[role] = str(exc)
-            evidence[role] = Evidence.of(exc)
-            return None
-
-    primary, secondary = pair.on_both(read)
-    if primary is None and secondary is None:
-        if len(errors) == 2:
-            raise PeerError(f"neither peer could be asked about host {key}: "
-                            + "; ".join(errors.values()), operation="look up host")
-        if not errors:
-            extra = (" (dhcpd finds a host by address only through a lease of that address; "
-                     "look it up by name or MAC)") if ip is not None else ""
-            raise NotFound(f"no host {key} on either peer{extra}", operation="look up host")
-    return HostView(key, primary, secondary, errors, evidence)
 
 
 # -- hosts in dhcpd.leases ---------------------------------------------------------------

@@ -39,13 +39,15 @@ from datetime import datetime, timezone
 from .dhcpdconf import DhcpdConf
 from .errors import ConfigError, NotFound, PeerError, Refused
 from .leasefile import read_leases
-from .leases import LeaseState, LeaseView, lease_view, parse_ip, parse_mac
-from .omapi import hex_or_none, mac_lookup
+from .leases import LeaseState, LeaseView
+from .lookups import lease_view
+from .omapi import hex_bytes, hex_or_none, lease_lookup, parse_ip, parse_mac
 from .pairaccess import PairAccess
 from .pools import pair_pools, scan_both
 from .scanreport import ScanReport
 from .scan import LeaseFields, Progress, lease_fields
 from .states import Role
+from .wire import read_lease
 
 __all__ = ["LeaseEntry", "LeaseList", "LeaseMatch", "LeaseSearch", "find_leases",
            "leases_from_file", "list_leases"]
@@ -143,7 +145,7 @@ def _hostname(pattern: str | None) -> str | None:
 
 
 def _mac(mac: str | None) -> str | None:
-    return ":".join(f"{b:02x}" for b in parse_mac(mac)) if mac is not None else None
+    return hex_bytes(parse_mac(mac)) if mac is not None else None
 
 
 def _keep(entry: LeaseEntry, state: LeaseState | None, hostname: str | None,
@@ -290,10 +292,10 @@ def _entry(view: LeaseView) -> LeaseEntry:
 
 def _refuses_mac(pair: PairAccess, mac: str) -> bool:
     """A peer answers the lookup of ``mac`` with a refusal (not: cannot be asked)."""
-    lookup = mac_lookup(parse_mac(mac))
+    lookup = lease_lookup(mac=mac)
     for role in Role:
         try:
-            pair.peer(role).open("lease", lookup, operation="look up lease")
+            read_lease(pair.peer(role), lookup)
         except Refused:
             return True
         except PeerError:

@@ -24,8 +24,10 @@ at the recover-wait end time (state change + MCLT, the state change being its mo
 ``recover-done`` passes within one read. Nothing needs to be sent: dhcpd resynchronises
 by itself.
 
-The operations run here on callables the pair hands in (read both peers, send the
-shutdown, send the partner-down), so this module sits below :mod:`omapifo.failover`.
+:func:`start` is the body of :meth:`FailoverPair.maintenance
+<omapifo.failover.FailoverPair.maintenance>`: it reads through the pair access and sends
+through the pair's attempt (one audit record for the whole sequence, the pair's lock held
+throughout), so this module sits below :mod:`omapifo.failover`.
 """
 from __future__ import annotations
 
@@ -37,7 +39,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from . import guards
+from .attempt import Attempt
+from .audit import Outcome
 from .errors import NOT_TAKEN, ConvergenceError, OperationRefused, PeerError
+from .omapi import local_state_update, shutdown_update
+from .pairaccess import PairAccess
 from .pairstate import PairState, PeerView
 from .states import FailoverState, Role
 
@@ -53,7 +59,6 @@ RECOVERY_MARGIN = 300.0  # seconds on top of one MCLT for `follow_recovery` by d
 POLL_INTERVAL = 0.5  # seconds between two reads of both peers while waiting
 
 Read = Callable[[], PairState]
-Send = Callable[[], None]
 OnStep = Callable[["MaintenanceStep"], None]
 
 
@@ -212,23 +217,46 @@ def _watch(read: Read, until: Callable[[PairState], guards.Decision], wait: floa
         time.sleep(interval)
 
 
-def start(pair: str, role: Role, read: Read, send_shutdown: Send, send_partner_down: Send,
-          *, dry_run: bool = False, reason: str | None = None,
-          wait: float = DEFAULT_STOP_WAIT, settle: float = DEFAULT_SETTLE,
-          interval: float = POLL_INTERVAL, on_step: OnStep | None = None) -> MaintenanceReport:
-    """Shut ``role`` down, wait until it has stopped, move its partner to partner-down.
+def check_wait(wait: float) -> None:
+    """ValueError for a ``wait`` too short to work (before any record or traffic)."""
+    if wait < MIN_STOP_WAIT:
+        raise ValueError(f"wait must be at least {MIN_STOP_WAIT:g} s, not {wait:g}: the "
+                         "partner notices the stop 8-12 s after the shutdown (measured), "
+                         "so a shorter wait stops half-way, the server down and its "
+                         "partner not in partner-down")
 
-    ``send_shutdown`` sends the control object's shutdown to ``role``,
-    ``send_partner_down`` the partner-down to its partner; ``read`` reads both peers.
+
+def start(pair: PairAccess, att: Attempt, role: Role, *, dry_run: bool = False,
+          reason: str | None = None, wait: float = DEFAULT_STOP_WAIT,
+          settle: float = DEFAULT_SETTLE, interval: float = POLL_INTERVAL,
+          on_step: OnStep | None = None) -> MaintenanceReport:
+    """Shut ``role`` down, wait until it has stopped, move its partner to partner-down,
+    inside ``att``; the record ends ``done``, ``dry-run``, ``partial`` (shut down, then
+    stopped by a guard or a timeout), ``unknown`` or ``failed``, its detail every step.
+
     Raises OperationRefused (nothing sent) unless both peers are normal
     (:func:`guards.maintenance_start`). FailoverPair.maintenance refuses a ``wait`` under
-    MIN_STOP_WAIT (tests of this function on scripted reads use less). After the
-    shutdown the sequence never raises for what dhcpd does: it stops at the first step
-    that is not done and says why in the report (``completed`` False), so the caller
-    learns what was already changed; a failing ``on_step`` is logged, never raised.
+    MIN_STOP_WAIT (:func:`check_wait`; tests of this function on scripted reads use less).
+    After the shutdown the sequence never raises for what dhcpd does: it stops at the
+    first step that is not done and says why in the report (``completed`` False), so the
+    caller learns what was already changed; a failing ``on_step`` is logged, never raised.
     ``on_step`` is called with each step as it ends (the command line prints it).
     """
-    steps = _Steps(pair, role, dry_run, reason, on_step)
+    report = _sequence(pair, att, role, dry_run, reason, wait, settle, interval, on_step)
+    outcome = (Outcome.DRY_RUN if report.dry_run else Outcome.DONE if report.completed
+               else Outcome.PARTIAL if report.changed
+               else Outcome.UNKNOWN if report.uncertain else Outcome.FAILED)
+    (log.info if report.completed or report.dry_run else log.warning)(
+        "%s: maintenance of the %s: %s", pair.name, role, report.message)
+    att.close(outcome, report.summary())
+    return report
+
+
+def _sequence(pair: PairAccess, att: Attempt, role: Role, dry_run: bool, reason: str | None,
+              wait: float, settle: float, interval: float,
+              on_step: OnStep | None) -> MaintenanceReport:
+    read = pair.state
+    steps = _Steps(pair.name, role, dry_run, reason, on_step)
     other = role.other
     at, before = _now(), read()
     decision = guards.maintenance_start(role, before)
@@ -244,7 +272,7 @@ def start(pair: str, role: Role, read: Read, send_shutdown: Send, send_partner_d
 
     at = _now()
     try:
-        send_shutdown()
+        att.send(role, shutdown_update())
     except NOT_TAKEN as exc:
         steps.add("shutdown", at, StepOutcome.FAILED, f"the {role} could not be told: {exc}")
         return steps.report(False, f"nothing changed: the {role}'s dhcpd could not be told "
@@ -279,7 +307,8 @@ def start(pair: str, role: Role, read: Read, send_shutdown: Send, send_partner_d
         return steps.report(False, f"the {role} was shut down, but the {other} was NOT moved "
                             f"to partner-down: {decision.why}")
     try:
-        send_partner_down()
+        att.send(other, local_state_update(pair.config.failover_peer,
+                                           FailoverState.PARTNER_DOWN))
     except PeerError as exc:
         steps.add("partner-down", at, StepOutcome.FAILED, f"the {other} could not be told: "
                   f"{exc}", [Observation.of(st)])

@@ -6,7 +6,9 @@ authenticates in its constructor, has no lock, no reconnect, and lets raw
 failure into :mod:`omapifo.errors`. Above this layer nothing sees pypureomapi.
 
 Objects come back as :class:`OmapiObject` (the handle and the raw attribute bytes);
-the model modules (:mod:`omapifo.states`, :mod:`omapifo.leases`) decode them.
+:mod:`omapifo.wire` decodes them into the models. The end of this module spells the
+objects and attributes the library uses (``ATTRIBUTES``), the lookups and changes it
+sends, and the parsers of what users type (addresses, MACs, client ids, host names).
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ import binascii
 import errno
 import hashlib
 import hmac
+import ipaddress
+import re
 import socket
 import struct
 import threading
@@ -634,23 +638,118 @@ class OmapiPeer:
                 self._drop()
 
 
-def ip_bytes(ip: str) -> bytes:
-    """An IPv4 address as the 4 bytes OMAPI expects."""
-    return socket.inet_aton(ip)
-
-
 def u32(value: int) -> bytes:
     """An integer attribute as OMAPI sends it: 4 bytes, big-endian."""
     return _u32(value)
 
 
-# The few values and lookups the library sends, spelled once here, in the protocol layer.
+# -- the objects and attributes the library uses, spelled once here ------------------------
+#
+# Above this layer nothing names an OMAPI object type or attribute: callers build lookups
+# and changes with the functions below and get models back from omapifo.wire
+# (tests/test_layers.py checks the source).
+
+# Every object type and attribute omapifo reads or sends (dhcpd(8), THE OMAPI OBJECTS, and
+# the facts file's measurements). Lookup and Update check theirs against it, so a misspelt
+# name fails here rather than as dhcpd's "not found".
+ATTRIBUTES: dict[str, frozenset[str]] = {
+    "failover-state": frozenset({
+        "name", "local-state", "partner-state", "local-stos", "partner-stos", "mclt",
+        "max-response-delay", "max-outstanding-updates", "load-balance-max-secs",
+        "hierarchy", "skew", "cur-unacked-updates", "local-port", "partner-port"}),
+    "lease": frozenset({
+        "ip-address", "state", "hardware-address", "hardware-type", "dhcp-client-identifier",
+        "client-hostname", "starts", "ends", "tstp", "tsfp", "atsfp", "cltt"}),
+    "host": frozenset({"name", "ip-address", "hardware-address", "hardware-type",
+                       "dhcp-client-identifier"}),
+    "control": frozenset({"state"}),
+}
 
 # dhcpd(8), THE CONTROL OBJECT: setting its state to 2 shuts dhcpd down cleanly
 CONTROL_SHUTDOWN = 2
 # the hardware-type of an Ethernet MAC (RFC 1700 ARP hardware type 1; what dhcpd.leases
 # writes as "hardware ethernet")
 HTYPE_ETHERNET = 1
+
+Attrs = tuple[tuple[str, bytes], ...]
+
+
+def _check(type_: str, attrs: Attrs) -> None:
+    known = ATTRIBUTES.get(type_)
+    if known is None:
+        raise ValueError(f"{type_!r} is not an OMAPI object type omapifo uses")
+    unknown = [k for k, _ in attrs if k not in known]
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)}: not an attribute of dhcpd's {type_} object")
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """An object as an OMAPI open names it: its type and attributes. A lookup finds the
+    object by them (OmapiPeer.open, .update, .delete); a create makes one with them
+    (OmapiPeer.create)."""
+
+    type: str
+    attrs: Attrs
+
+    def __post_init__(self) -> None:
+        _check(self.type, self.attrs)
+
+
+@dataclass(frozen=True)
+class Update:
+    """A change of one object: the object, the attributes to set, and whether dhcpd
+    answers it (it never answers the control object's shutdown)."""
+
+    lookup: Lookup
+    changes: Attrs
+    expect_answer: bool = True
+
+    def __post_init__(self) -> None:
+        _check(self.lookup.type, self.changes)
+
+
+# -- what users type: addresses, MACs, client ids, host names -------------------------------
+
+# used with fullmatch: "$" would also match before a final newline ("aa:..:ff\n")
+_MAC_RE = re.compile(r"[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}")
+_HEX_RE = re.compile(r"[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2})*")
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+
+
+def parse_ip(text: str) -> ipaddress.IPv4Address:
+    """An IPv4 address, or ValueError saying what is wrong (IPv6 included)."""
+    try:
+        addr = ipaddress.ip_address(str(text).strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IPv4 address") from None
+    if addr.version != 4:
+        raise ValueError(f"{text!r} is IPv6; dhcpd's DHCPv4 leases have IPv4 addresses")
+    return addr
+
+
+def parse_mac(text: str) -> bytes:
+    """``aa:bb:cc:dd:ee:ff`` (or with '-') as 6 bytes, or ValueError."""
+    if not _MAC_RE.fullmatch(str(text).strip()):
+        raise ValueError(f"{text!r} is not a MAC address (expected aa:bb:cc:dd:ee:ff)")
+    return bytes(int(h, 16) for h in re.split("[:-]", text.strip()))
+
+
+def parse_client_id(text: str) -> bytes:
+    """A DHCP client identifier as colon-separated hex (``01:aa:bb:..``), or ValueError."""
+    if not _HEX_RE.fullmatch(str(text).strip()):
+        raise ValueError(f"{text!r} is not a client identifier (expected hex bytes like "
+                         "01:aa:bb:cc:dd:ee:ff)")
+    return bytes(int(h, 16) for h in text.strip().split(":"))
+
+
+def parse_host_name(text: str) -> str:
+    """A host name dhcpd writes unquoted to dhcpd.leases (letters, digits, ``.-_``), or
+    ValueError: a name dhcpd would quote, or with spaces, is refused rather than guessed."""
+    if not _NAME_RE.fullmatch(str(text)):
+        raise ValueError(f"{text!r} is not a host name (letters, digits, '.', '-', '_'; "
+                         "at most 63 characters, starting with a letter or digit)")
+    return str(text)
 
 
 def hex_bytes(raw: bytes) -> str:
@@ -663,23 +762,77 @@ def hex_or_none(raw: bytes | None) -> str | None:
     return hex_bytes(raw) if raw else None
 
 
-def mac_lookup(mac: bytes) -> list[tuple[str, bytes]]:
-    """The lookup of a lease or a host by its Ethernet MAC (6 bytes); also a new host's
-    MAC attributes, as pypureomapi's add_host sends them."""
-    return [("hardware-address", mac), ("hardware-type", _u32(HTYPE_ETHERNET))]
+# -- lookups and changes ---------------------------------------------------------------------
+
+def mac_attrs(mac: bytes) -> Attrs:
+    """A lease's or a host's Ethernet MAC (6 bytes) as dhcpd matches it: a lookup by MAC,
+    and a new host's MAC as pypureomapi's add_host sends it."""
+    return ("hardware-address", mac), ("hardware-type", _u32(HTYPE_ETHERNET))
 
 
-def failover_state_lookup(peer_name: str) -> list[tuple[str, bytes]]:
+_BY: dict[str, Callable[[str], Attrs]] = {
+    "name": lambda text: (("name", parse_host_name(text).encode()),),
+    "ip": lambda text: (("ip-address", parse_ip(text).packed),),
+    "mac": lambda text: mac_attrs(parse_mac(text)),
+    "client_id": lambda text: (("dhcp-client-identifier", parse_client_id(text)),),
+}
+
+
+def _by_one(type_: str, what: str, given: dict[str, str | None]) -> Lookup:
+    keys = [(k, v) for k, v in given.items() if v is not None]
+    if len(keys) != 1:
+        raise ValueError(f"give exactly one of {what}")
+    key, value = keys[0]
+    return Lookup(type_, _BY[key](value))
+
+
+def lease_lookup(ip: str | None = None, *, mac: str | None = None,
+                 client_id: str | None = None) -> Lookup:
+    """The lookup of a lease by exactly one of its address, MAC or client id; ValueError
+    for bad input (before any traffic)."""
+    return _by_one("lease", "an IP address, mac= or client_id=",
+                   {"ip": ip, "mac": mac, "client_id": client_id})
+
+
+def host_lookup(name: str | None = None, *, mac: str | None = None, ip: str | None = None,
+                client_id: str | None = None) -> Lookup:
+    """The lookup of a host by exactly one of its name, MAC, address (dhcpd finds it only
+    through a lease of that address: omapifo.hosts) or client id; ValueError otherwise."""
+    return _by_one("host", "a host name, mac=, ip= or client_id=",
+                   {"name": name, "mac": mac, "ip": ip, "client_id": client_id})
+
+
+def new_host(name: str, ip: ipaddress.IPv4Address | None, mac: str | None,
+             client_id: str | None) -> Lookup:
+    """The host object a create sends, as pypureomapi's add_host sends it (plus its name)."""
+    attrs: list[tuple[str, bytes]] = [("name", name.encode())]
+    if mac:
+        attrs += mac_attrs(parse_mac(mac))
+    if client_id:
+        attrs.append(("dhcp-client-identifier", parse_client_id(client_id)))
+    if ip is not None:
+        attrs.append(("ip-address", ip.packed))
+    return Lookup("host", tuple(attrs))
+
+
+def failover_state_lookup(peer_name: str) -> Lookup:
     """The lookup of the failover-state object of the ``failover peer`` named so."""
-    return [("name", peer_name.encode())]
+    return Lookup("failover-state", (("name", peer_name.encode()),))
 
 
-def local_state_change(state: int) -> list[tuple[str, bytes]]:
+def local_state_update(peer_name: str, state: int) -> Update:
     """The update of a failover-state object that moves its server to ``state`` (a
     FailoverState; dhcpd(8), THE FAILOVER-STATE OBJECT: dhcpd applies it unchecked)."""
-    return [("local-state", _u32(state))]
+    return Update(failover_state_lookup(peer_name), (("local-state", _u32(state)),))
 
 
-def shutdown_change() -> list[tuple[str, bytes]]:
+def shutdown_update() -> Update:
     """The update of the control object that shuts dhcpd down (it never answers it)."""
-    return [("state", _u32(CONTROL_SHUTDOWN))]
+    return Update(Lookup("control", ()), (("state", _u32(CONTROL_SHUTDOWN)),),
+                  expect_answer=False)
+
+
+def lease_state_update(ip: str, state: int) -> Update:
+    """The update of the lease of ``ip`` to binding state ``state`` (a LeaseState; dhcpd
+    takes 1 free to 7 backup)."""
+    return Update(lease_lookup(ip), (("state", _u32(state)),))

@@ -1,7 +1,9 @@
-"""What lease and pool operations need of a pair: its two peers and its dhcpd.conf.
+"""What every operation on a pair needs of it: its two peers, their state, its dhcpd.conf.
 
-:class:`~omapifo.failover.FailoverPair` is one; a test may hand in anything with these
-five members. Lease and pool code depends on this, not on the pair class, so the pair
+:class:`~omapifo.failover.FailoverPair` is one; a test may hand in anything with the
+members an operation uses. Lookups, scans and the actions (partner-down, shutdown,
+release, host changes, maintenance; each a function of this and an
+:class:`~omapifo.attempt.Attempt`) depend on this, not on the pair class, so the pair
 sits above them with no import cycle.
 """
 from __future__ import annotations
@@ -12,13 +14,14 @@ from typing import Protocol, TypeVar
 from .config import PairConfig
 from .dhcpdconf import DhcpdConf
 from .omapi import OmapiPeer
+from .pairstate import PairState
 from .states import Role
 
 T = TypeVar("T")
 
 
 class PairAccess(Protocol):
-    """The two peers of one failover pair, as operations on leases and pools use them."""
+    """The two peers of one failover pair, as the operations on it use them."""
 
     @property
     def name(self) -> str:
@@ -27,7 +30,8 @@ class PairAccess(Protocol):
 
     @property
     def config(self) -> PairConfig:
-        """The pair's configuration (its ``failover_peer`` chooses the pools it counts)."""
+        """The pair's configuration (its ``failover_peer`` names the failover-state object
+        the changes move and chooses the pools a scan counts)."""
         ...
 
     def peer(self, role: Role | str) -> OmapiPeer:
@@ -36,6 +40,11 @@ class PairAccess(Protocol):
 
     def on_both(self, fn: Callable[[Role], T]) -> tuple[T, T]:
         """``(fn(PRIMARY), fn(SECONDARY))``, the two called concurrently."""
+        ...
+
+    def state(self) -> PairState:
+        """Both peers' failover state, read afresh (a peer that cannot be read is a view
+        with its error, never an exception)."""
         ...
 
     def dhcpd_conf(self) -> DhcpdConf | None:

@@ -7,10 +7,8 @@ differently (partner-down was 1): never trust a number without the version.
 from __future__ import annotations
 
 import enum
-import struct
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Mapping
 
 
 class FailoverState(enum.IntEnum):
@@ -82,17 +80,10 @@ def utc_from_unix(value: int) -> datetime | None:
     return datetime.fromtimestamp(value, tz=timezone.utc) if value else None
 
 
-def decode_u32(attrs: Mapping[str, bytes], name: str) -> int | None:
-    """A 4-byte big-endian integer attribute, or None when absent or not 4 bytes."""
-    raw = attrs.get(name)
-    if raw is None or len(raw) != 4:
-        return None
-    return int(struct.unpack("!I", raw)[0])
-
-
 @dataclass(frozen=True)
 class FailoverStatus:
-    """What one dhcpd says about its failover relationship (its failover-state object).
+    """What one dhcpd says about its failover relationship (its failover-state object,
+    decoded by :func:`omapifo.wire.failover_status`).
 
     ``since`` and ``partner_since`` are when each side last changed state, as this
     peer knows it. ``skew`` is reported but dhcpd 4.4.3 never fills it in, so it is
@@ -115,28 +106,6 @@ class FailoverStatus:
     cur_unacked_updates: int | None
     local_port: int | None = None
     partner_port: int | None = None
-
-    @classmethod
-    def from_omapi(cls, name: str, attrs: Mapping[str, bytes]) -> FailoverStatus:
-        def num(attr: str) -> int | None:
-            return decode_u32(attrs, attr)
-
-        return cls(
-            name=attrs.get("name", name.encode()).decode(errors="replace").rstrip("\0") or name,
-            local_state=FailoverState.decode(num("local-state") or 0),
-            partner_state=FailoverState.decode(num("partner-state") or 0),
-            since=utc_from_unix(num("local-stos") or 0),
-            partner_since=utc_from_unix(num("partner-stos") or 0),
-            mclt=num("mclt"),
-            max_response_delay=num("max-response-delay"),
-            max_outstanding_updates=num("max-outstanding-updates"),
-            load_balance_max_secs=num("load-balance-max-secs"),
-            hierarchy=num("hierarchy"),
-            skew=num("skew"),
-            cur_unacked_updates=num("cur-unacked-updates"),
-            local_port=num("local-port"),
-            partner_port=num("partner-port"),
-        )
 
     @property
     def role(self) -> Role | None:

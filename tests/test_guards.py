@@ -16,9 +16,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from omapifo import (Endpoint, Evidence, FailoverPair, FailoverState as S, FailoverStatus,
-                     JsonLinesAudit, OmapiKey, OmapiPeer, PairState, PartnerDownRefused,
-                     PeerView, Role, guards, load_config)
+from omapifo import (Endpoint, Evidence, FailoverPair, FailoverState as S, JsonLinesAudit,
+                     OmapiKey, OmapiPeer, PairState, PartnerDownRefused, PeerView, Role,
+                     guards, load_config)
+from omapifo import wire
 from omapifo.api import create_app
 from omapifo.health import assess
 from omapifo.omapi import u32
@@ -36,7 +37,7 @@ def view(role: Role, local: S | Evidence, partner: S | None = None) -> PeerView:
     ep = Endpoint("198.18.10.253" if role is Role.PRIMARY else "198.18.60.253")
     if isinstance(local, Evidence):
         return PeerView(role, ep, None, f"fake {KIND[local]}", KIND[local])
-    status = FailoverStatus.from_omapi("p", failover_state(local, partner or S.NORMAL))
+    status = wire.failover_status("p", failover_state(local, partner or S.NORMAL))
     return PeerView(role, ep, status)
 
 

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from omapifo import Endpoint, FailoverState as S, FailoverStatus, Health, Level, PeerView, Role
+from omapifo import Endpoint, FailoverState as S, Health, Level, PeerView, Role
+from omapifo import wire
 from omapifo.health import assess, comms_interrupted_level, format_duration, state_level
 
 from .recorded import failover_state
@@ -20,7 +21,7 @@ def view(role: Role, local: S | None, partner: S | None = None, age: float = 10)
         return PeerView(role, ep, None, "connection refused", "PeerUnreachable")
     stos = int((NOW - timedelta(seconds=age)).timestamp())
     attrs = failover_state(local, partner if partner is not None else local, stos=stos)
-    return PeerView(role, ep, FailoverStatus.from_omapi("p", attrs))
+    return PeerView(role, ep, wire.failover_status("p", attrs))
 
 
 def health(p_local, p_partner, s_local, s_partner, age=10, limit=300):

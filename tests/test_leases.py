@@ -6,8 +6,9 @@ from datetime import timezone
 
 import pytest
 
-from omapifo import Lease, LeaseState, LeaseView, NotFound, ReleaseRefused, Role
-from omapifo.leases import parse_client_id, parse_ip, parse_mac
+from omapifo import LeaseState, LeaseView, NotFound, ReleaseRefused, Role
+from omapifo import wire
+from omapifo.omapi import parse_client_id, parse_ip, parse_mac
 
 from .conftest import fresh_lease, sent
 from .recorded import LEASE_PRIMARY, LEASE_SECONDARY, u32
@@ -16,7 +17,7 @@ from .recorded import LEASE_PRIMARY, LEASE_SECONDARY, u32
 
 
 def test_recorded_leases_decode():
-    p, s = Lease.from_omapi(LEASE_PRIMARY), Lease.from_omapi(LEASE_SECONDARY)
+    p, s = wire.lease(LEASE_PRIMARY), wire.lease(LEASE_SECONDARY)
     assert p.ip == ipaddress.IPv4Address("198.18.11.47")
     assert p.state is LeaseState.ACTIVE and str(p.state) == "active"
     assert p.hardware_address == "02:00:00:00:00:01"
@@ -26,16 +27,16 @@ def test_recorded_leases_decode():
 
 
 def test_views_agree_despite_fields_that_legitimately_differ():
-    view = LeaseView(ipaddress.IPv4Address("198.18.11.47"), Lease.from_omapi(LEASE_PRIMARY),
-                     Lease.from_omapi(LEASE_SECONDARY))
+    view = LeaseView(ipaddress.IPv4Address("198.18.11.47"), wire.lease(LEASE_PRIMARY),
+                     wire.lease(LEASE_SECONDARY))
     assert view.agree and view.differences == ()
     assert view.serving is Role.SECONDARY and view.state is LeaseState.ACTIVE
 
 
 def test_views_that_disagree_on_the_binding_say_how():
     changed = dict(LEASE_SECONDARY, state=u32(7), **{"hardware-address": b"\x02" * 6})
-    view = LeaseView(ipaddress.IPv4Address("198.18.11.47"), Lease.from_omapi(LEASE_PRIMARY),
-                     Lease.from_omapi(changed))
+    view = LeaseView(ipaddress.IPv4Address("198.18.11.47"), wire.lease(LEASE_PRIMARY),
+                     wire.lease(changed))
     assert not view.agree
     assert any(d.startswith("state: primary active, secondary backup") for d in view.differences)
     assert any(d.startswith("hardware_address") for d in view.differences)
@@ -44,7 +45,7 @@ def test_views_that_disagree_on_the_binding_say_how():
 
 @pytest.mark.parametrize("number", range(1, 10))
 def test_every_binding_state(number):
-    assert Lease.from_omapi(dict(LEASE_PRIMARY, state=u32(number))).state is LeaseState(number)
+    assert wire.lease(dict(LEASE_PRIMARY, state=u32(number))).state is LeaseState(number)
 
 
 @pytest.mark.parametrize("func,text,words", [

@@ -8,11 +8,13 @@ the audit record is complete; then the restarted server goes back to normal.
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import pytest
 
 from omapifo import (Evidence, FailoverPair, FailoverState as S, OperationRefused, Outcome,
                      Role, StepOutcome, guards, maintenance)
+from omapifo.attempt import Attempt
 from omapifo.errors import ConvergenceError, PeerTimeout
 
 from .conftest import RecordingPeer, fresh_state, sent
@@ -38,9 +40,33 @@ class Script:
         return lambda: self.sends.append(what)
 
 
+class ScriptedPair:
+    """The pair the sequence runs on: its reads are the script's, and each update its
+    attempt sends calls ``shutdown`` (the control object) or ``partner_down``."""
+
+    name = "p"
+    config = SimpleNamespace(failover_peer="p")
+
+    def __init__(self, script: Script, shutdown, partner_down):
+        self.state = script.read
+        self.sends = {"control": shutdown, "failover-state": partner_down}
+
+    def peer(self, role):
+        return self
+
+    def update(self, type_, lookup, changes, *, operation=None, expect_answer=True):
+        self.sends[type_]()
+
+
+def start(script: Script, shutdown, partner_down, **kw):
+    pair = ScriptedPair(script, shutdown, partner_down)
+    att = Attempt(pair, MemoryAudit(), "0", "maintenance", "secondary")
+    return maintenance.start(pair, att, Role.SECONDARY, **kw)
+
+
 def run(script: Script, **kw):
-    return maintenance.start("p", Role.SECONDARY, script.read, script.send("shutdown"),
-                             script.send("partner-down"), interval=0.01, **kw)
+    return start(script, script.send("shutdown"), script.send("partner-down"), interval=0.01,
+                 **kw)
 
 
 # -- the guards of the steps ---------------------------------------------------------------
@@ -266,8 +292,7 @@ def test_a_shutdown_lost_on_the_way_is_unknown_not_nothing_changed():
 
     def lost():
         raise PeerTimeout("no answer within 3 s", peer="secondary")
-    report = maintenance.start("p", Role.SECONDARY, script.read, lost,
-                               script.send("partner-down"), interval=0.01)
+    report = start(script, lost, script.send("partner-down"), interval=0.01)
     assert script.sends == [] and not report.completed and report.uncertain
     assert report.steps[-1].outcome is StepOutcome.UNKNOWN
     assert "may be shutting down" in report.message and "nothing changed" not in report.message

@@ -5,8 +5,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from omapifo import FailoverState, FailoverStatus, Role
-from omapifo.states import decode_u32, utc_from_unix
+from omapifo import FailoverState, Role
+from omapifo import wire
+from omapifo.states import utc_from_unix
+from omapifo.wire import decode_u32
 
 from .recorded import FAILOVER_STATE_NORMAL, failover_state, u32
 
@@ -23,7 +25,7 @@ def test_every_state_has_dhcpds_number_and_name(number, name):
     state = FailoverState(number)
     assert str(state) == name
     assert FailoverState.from_name(name) is state
-    status = FailoverStatus.from_omapi("x", failover_state(number, number))
+    status = wire.failover_status("x", failover_state(number, number))
     assert status.local_state is state and status.partner_state is state
 
 
@@ -37,7 +39,7 @@ def test_from_name_rejects_nonsense():
 
 
 def test_recorded_normal_answer_decodes_every_attribute():
-    st = FailoverStatus.from_omapi("classroom-1-6", FAILOVER_STATE_NORMAL)
+    st = wire.failover_status("classroom-1-6", FAILOVER_STATE_NORMAL)
     assert st.name == "classroom-1-6"
     assert st.local_state is FailoverState.NORMAL and st.partner_state is FailoverState.NORMAL
     assert st.since == datetime.fromtimestamp(0x6B0654EF, tz=timezone.utc)
@@ -54,7 +56,7 @@ def test_secondary_hierarchy_and_missing_attributes():
     attrs = failover_state(3, 2, hierarchy=1)
     del attrs["mclt"]
     attrs["skew"] = b"\x01"  # not 4 bytes: undecodable, None rather than garbage
-    st = FailoverStatus.from_omapi("x", attrs)
+    st = wire.failover_status("x", attrs)
     assert st.role is Role.SECONDARY and st.mclt is None and st.skew is None
 
 

@@ -12,11 +12,10 @@ import unicodedata
 import pytest
 
 from omapifo.errors import ConfigError
-from omapifo.hosts import parse_host_name
 from omapifo.lab import LabError
 from omapifo.lab.settings import check_prefix
 from omapifo.leaselist import leases_from_file
-from omapifo.leases import parse_client_id, parse_mac
+from omapifo.omapi import parse_client_id, parse_host_name, parse_mac
 from omapifo.config import parse_config
 from omapifo.untrusted import csv_cell, json_string, json_text, printable, visible
 

@@ -79,8 +79,8 @@ from omapifo.lab import Lab
 from omapifo import FailoverPair, FailoverState, NotFound, load_config
 from omapifo.api import create_app
 from omapifo.audit import JsonLinesAudit, Outcome
-from omapifo.hosts import Host, host_lookup
-from omapifo.omapi import OmapiPeer
+from omapifo.hosts import Host
+from omapifo.omapi import OmapiPeer, host_lookup
 from omapifo.states import Role
 
 from .conftest import OPERATOR, auth, offline_config
@@ -284,7 +284,7 @@ class Targets:
             with OmapiPeer(ep.host, ep.port, cfg.key) as peer:
                 for name in (self.BOTH, self.ONE):
                     try:
-                        peer.delete("host", host_lookup(name))
+                        peer.delete("host", host_lookup(name).attrs)
                     except NotFound:
                         pass
 

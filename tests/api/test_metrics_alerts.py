@@ -22,8 +22,9 @@ import yaml
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from omapifo import (AuditRecord, Endpoint, FailoverState as S, FailoverStatus, Level,
+from omapifo import (AuditRecord, Endpoint, FailoverState as S, Level,
                      Outcome, PairState, PeerView, Role, load_config)
+from omapifo import wire
 from omapifo.api import create_app
 from omapifo.api.auditing import ServiceAudit
 from omapifo.api.metrics import Metrics
@@ -60,7 +61,7 @@ def view(role: Role, local: S | None, partner: S = S.NORMAL) -> PeerView:
     ep = Endpoint("198.18.10.253" if role is Role.PRIMARY else "198.18.60.253")
     if local is None:
         return PeerView(role, ep, None, "connection refused", "PeerUnreachable")
-    return PeerView(role, ep, FailoverStatus.from_omapi(PAIR, failover_state(
+    return PeerView(role, ep, wire.failover_status(PAIR, failover_state(
         local, partner, stos=int(T0.timestamp()), hierarchy=0 if role is Role.PRIMARY else 1)))
 
 

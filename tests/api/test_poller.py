@@ -7,7 +7,8 @@ import dataclasses
 import threading
 import time
 
-from omapifo import FailoverStatus, PairState, PeerView, Role
+from omapifo import PairState, PeerView, Role
+from omapifo import wire
 from omapifo.api.flights import Busy
 from omapifo.api.metrics import Metrics
 from omapifo.api.poller import Poller
@@ -20,9 +21,9 @@ from ..recorded import failover_state
 
 def pair_state(primary_local: int) -> PairState:
     views = [PeerView(Role.PRIMARY, PRIMARY,
-                      FailoverStatus.from_omapi(P, failover_state(primary_local, 2))),
+                      wire.failover_status(P, failover_state(primary_local, 2))),
              PeerView(Role.SECONDARY, SECONDARY,
-                      FailoverStatus.from_omapi(P, failover_state(2, primary_local)))]
+                      wire.failover_status(P, failover_state(2, primary_local)))]
     return PairState(P, *views, NOW, assess(*views, NOW))
 
 

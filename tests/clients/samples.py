@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from omapifo import (ActionResult, Endpoint, FailoverStatus, Lease, LeaseView, PairState,
+from omapifo import (ActionResult, Endpoint, LeaseView, PairState,
                      PeerView, PoolCounts, PoolReport, Role)
+from omapifo import wire
 from omapifo.api import schemas as s
 from omapifo.health import assess
 
@@ -18,10 +19,10 @@ SECONDARY = Endpoint("198.18.60.253", 7911)
 
 def pair_state(*, secondary_reachable: bool = True) -> PairState:
     """The primary in communications-interrupted; the secondary normal or timed out."""
-    primary = PeerView(Role.PRIMARY, PRIMARY, FailoverStatus.from_omapi(P, failover_state(3, 2)))
+    primary = PeerView(Role.PRIMARY, PRIMARY, wire.failover_status(P, failover_state(3, 2)))
     if secondary_reachable:
         secondary = PeerView(Role.SECONDARY, SECONDARY,
-                             FailoverStatus.from_omapi(P, failover_state(2, 2, hierarchy=1)))
+                             wire.failover_status(P, failover_state(2, 2, hierarchy=1)))
     else:
         secondary = PeerView(Role.SECONDARY, SECONDARY, None,
                              "secondary, read failover state: no answer within 3 s", "PeerTimeout")
@@ -29,19 +30,19 @@ def pair_state(*, secondary_reachable: bool = True) -> PairState:
 
 
 def recover_wait() -> PairState:
-    primary = PeerView(Role.PRIMARY, PRIMARY, FailoverStatus.from_omapi(P, failover_state(254, 4)))
+    primary = PeerView(Role.PRIMARY, PRIMARY, wire.failover_status(P, failover_state(254, 4)))
     secondary = PeerView(Role.SECONDARY, SECONDARY,
-                         FailoverStatus.from_omapi(P, failover_state(4, 254, hierarchy=1)))
+                         wire.failover_status(P, failover_state(4, 254, hierarchy=1)))
     return PairState(P, primary, secondary, NOW, assess(primary, secondary, NOW))
 
 
 def lease_view() -> LeaseView:
-    return LeaseView(Lease.from_omapi(LEASE_PRIMARY).ip, Lease.from_omapi(LEASE_PRIMARY),
-                     Lease.from_omapi(LEASE_SECONDARY))
+    return LeaseView(wire.lease(LEASE_PRIMARY).ip, wire.lease(LEASE_PRIMARY),
+                     wire.lease(LEASE_SECONDARY))
 
 
 def lease_view_half() -> LeaseView:
-    return LeaseView(Lease.from_omapi(LEASE_PRIMARY).ip, Lease.from_omapi(LEASE_PRIMARY), None,
+    return LeaseView(wire.lease(LEASE_PRIMARY).ip, wire.lease(LEASE_PRIMARY), None,
                      {Role.SECONDARY: "secondary, look up lease: no answer within 3 s"})
 
 

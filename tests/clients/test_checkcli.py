@@ -15,7 +15,8 @@ from itertools import product
 import pytest
 
 from omapifo import __version__
-from omapifo import Config, FailoverState as S, FailoverStatus, Level, PairState, PeerView, Role
+from omapifo import wire
+from omapifo import Config, FailoverState as S, Level, PairState, PeerView, Role
 from omapifo.api.schemas.pairs import PairStateSchema
 from omapifo.config import parse_config
 from omapifo.errors import ConfigError
@@ -41,7 +42,7 @@ def peer(role: Role, states: tuple[S, S] | None, age: float | None) -> PeerView:
         return PeerView(role, ep, None, f"{role}, read failover state: no answer within 3 s",
                         "PeerTimeout")
     stos = 0 if age is None else int((NOW - timedelta(seconds=age)).timestamp())
-    return PeerView(role, ep, FailoverStatus.from_omapi(P, failover_state(
+    return PeerView(role, ep, wire.failover_status(P, failover_state(
         *states, stos=stos, hierarchy=0 if role is Role.PRIMARY else 1)))
 
 
@@ -269,7 +270,7 @@ def dead_primary(seconds: float) -> PairState:
     since = int(NOW.timestamp()) - 1000
     read_at = datetime.fromtimestamp(since + seconds, timezone.utc)
     primary = peer(Role.PRIMARY, None, None)
-    secondary = PeerView(Role.SECONDARY, SECONDARY, FailoverStatus.from_omapi(P, failover_state(
+    secondary = PeerView(Role.SECONDARY, SECONDARY, wire.failover_status(P, failover_state(
         CI, NORMAL, stos=since, hierarchy=1)))
     schema = PairStateSchema()  # as `omapifo check --api` gets it
     return schema.load(schema.dump(PairState(P, primary, secondary, read_at,
