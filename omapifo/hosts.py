@@ -24,8 +24,10 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from .dhcpdconf import DhcpdConfError, Loc, parse_tree
+from .bothpeers import BothPeers
 from .evidence import Evidence
 from .omapi import (Lookup, hex_bytes, new_host, parse_client_id, parse_host_name, parse_ip,
                     parse_mac)
@@ -67,8 +69,11 @@ class Host:
 
 
 @dataclass(frozen=True)
-class HostView:
+class HostView(BothPeers[Host]):
     """One reservation as both peers see it (``primary``/``secondary`` None: not there)."""
+
+    MUST_AGREE: ClassVar[tuple[str, ...]] = ("name", "ip", "mac", "client_id")
+    MISSING: ClassVar[str] = "does not have this host"
 
     key: str  # what was looked up: a name, a MAC or an address
     primary: Host | None
@@ -76,30 +81,10 @@ class HostView:
     errors: dict[Role, str] = field(default_factory=dict)
     evidence: dict[Role, Evidence] = field(default_factory=dict)
 
-    def peer(self, role: Role | str) -> Host | None:
-        return self.primary if Role.parse(role) is Role.PRIMARY else self.secondary
-
     @property
     def name(self) -> str:
         held = self.primary or self.secondary
         return held.name if held else self.key
-
-    @property
-    def differences(self) -> tuple[str, ...]:
-        p, s = self.primary, self.secondary
-        if p is None or s is None:
-            if p is None and s is None:
-                return ()
-            missing = "primary" if p is None else "secondary"
-            return (f"the {missing} does not have this host",)
-        return tuple(f"{attr}: primary {getattr(p, attr)}, secondary {getattr(s, attr)}"
-                     for attr in ("name", "ip", "mac", "client_id")
-                     if getattr(p, attr) != getattr(s, attr))
-
-    @property
-    def agree(self) -> bool:
-        """Both peers hold it, identically: the client gets the same address from either."""
-        return self.primary is not None and self.secondary is not None and not self.differences
 
 
 # -- hosts in dhcpd.leases ---------------------------------------------------------------

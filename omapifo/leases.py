@@ -14,7 +14,9 @@ import enum
 import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import ClassVar
 
+from .bothpeers import BothPeers
 from .evidence import Evidence
 from .states import Role
 
@@ -53,13 +55,13 @@ class Lease:
     cltt: datetime | None
 
 
-# What failover peers must agree on; tstp/tsfp/atsfp/cltt/hostname legitimately differ.
-_MUST_AGREE = ("state", "hardware_address", "ends")
-
-
 @dataclass(frozen=True)
-class LeaseView:
+class LeaseView(BothPeers[Lease]):
     """One lease as both peers see it."""
+
+    # what failover peers must agree on; tstp/tsfp/atsfp/cltt/hostname legitimately differ
+    MUST_AGREE: ClassVar[tuple[str, ...]] = ("state", "hardware_address", "ends")
+    MISSING: ClassVar[str] = "does not know this lease"
 
     ip: ipaddress.IPv4Address
     primary: Lease | None
@@ -67,9 +69,6 @@ class LeaseView:
     errors: dict[Role, str] = field(default_factory=dict)
     # what each peer's read told (omapifo.evidence); empty when rebuilt from JSON
     evidence: dict[Role, Evidence] = field(default_factory=dict)
-
-    def peer(self, role: Role | str) -> Lease | None:
-        return self.primary if Role.parse(role) is Role.PRIMARY else self.secondary
 
     @property
     def state(self) -> LeaseState | None:
@@ -79,19 +78,6 @@ class LeaseView:
         if LeaseState.ACTIVE in states:
             return LeaseState.ACTIVE
         return states[0] if states else None
-
-    @property
-    def differences(self) -> tuple[str, ...]:
-        p, s = self.primary, self.secondary
-        if p is None or s is None:
-            missing = "primary" if p is None else "secondary"
-            return (f"the {missing} does not know this lease",) if (p or s) else ()
-        return tuple(f"{name}: primary {getattr(p, name)}, secondary {getattr(s, name)}"
-                     for name in _MUST_AGREE if getattr(p, name) != getattr(s, name))
-
-    @property
-    def agree(self) -> bool:
-        return not self.differences and self.primary is not None and self.secondary is not None
 
     @property
     def serving(self) -> Role | None:
