@@ -38,6 +38,12 @@ def _refuse(why: str, partner: Evidence) -> Decision:
     return Decision(False, why, partner)
 
 
+def _forced_or_refused(force: bool, partner: Evidence, forced: str, refused: str) -> Decision:
+    """Evidence that cannot rule out a live partner: only ``force`` (with its reason)
+    proceeds, and the record says it was forced."""
+    return Decision(True, forced, partner) if force else _refuse(refused, partner)
+
+
 def _fix_for(view: PeerView) -> str:
     """What to fix when a peer answers but cannot be read (its dhcpd is running)."""
     kind = view.error_class
@@ -96,34 +102,32 @@ def partner_down(role: Role, st: PairState, *, force: bool) -> Decision:
         return Decision(True, f"the {role.other}'s host refused the connection: the host is up "
                         "and its dhcpd is not running", evidence)
     if evidence is Evidence.FILTERED:
-        if force:
-            return Decision(True, f"forced: the {role.other} is behind a filter ({other.error})",
-                            evidence)
-        return _refuse(f"the {role.other} cannot be read: {other.error}. A rejecting firewall "
-                       "is not a stopped dhcpd: it may be alive and serving clients, and "
-                       "partner-down would make both hand out the same addresses. Check on "
-                       f"the {role.other}'s host first (is dhcpd running? its firewall rules, "
-                       "e.g. `nft list ruleset`), or let OMAPI from here through. If you know "
-                       "it cannot serve clients, force it with a reason (--force --reason "
-                       'TEXT, or {"force": true, "reason": "..."})', evidence)
+        return _forced_or_refused(
+            force, evidence, f"forced: the {role.other} is behind a filter ({other.error})",
+            f"the {role.other} cannot be read: {other.error}. A rejecting firewall "
+            "is not a stopped dhcpd: it may be alive and serving clients, and "
+            "partner-down would make both hand out the same addresses. Check on "
+            f"the {role.other}'s host first (is dhcpd running? its firewall rules, "
+            "e.g. `nft list ruleset`), or let OMAPI from here through. If you know "
+            "it cannot serve clients, force it with a reason (--force --reason "
+            'TEXT, or {"force": true, "reason": "..."})')
     if evidence is Evidence.SILENT:
-        if force:
-            return Decision(True, f"forced: the {role.other} cannot be reached ({other.error})",
-                            evidence)
-        return _refuse(f"the {role.other} cannot be reached from here ({other.error}): a dead "
-                       "server and a cut link look the same from one place. Check first: its "
-                       "console or power (is the machine up?), and the failover link between "
-                       "the two (can they reach each other?). If you know it cannot serve "
-                       "clients, force it with a reason (--force --reason TEXT, or "
-                       '{"force": true, "reason": "..."})', evidence)
+        return _forced_or_refused(
+            force, evidence, f"forced: the {role.other} cannot be reached ({other.error})",
+            f"the {role.other} cannot be reached from here ({other.error}): a dead "
+            "server and a cut link look the same from one place. Check first: its "
+            "console or power (is the machine up?), and the failover link between "
+            "the two (can they reach each other?). If you know it cannot serve "
+            "clients, force it with a reason (--force --reason TEXT, or "
+            '{"force": true, "reason": "..."})')
     # READABLE: it answers over OMAPI, so its dhcpd is alive and only cut off from `role`
-    if force:
-        return Decision(True, f"forced: the {role.other} answers over OMAPI "
-                        f"({other.local_state}) but is cut off from the {role}", evidence)
-    return _refuse(f"the {role.other} still answers over OMAPI from here ({other.local_state}): "
-                   f"it is alive, only cut off from the {role}. Partner-down now makes address "
-                   "conflicts likely; repair the failover link instead, or force it with a "
-                   "reason if you know it cannot serve clients", evidence)
+    return _forced_or_refused(
+        force, evidence, f"forced: the {role.other} answers over OMAPI "
+        f"({other.local_state}) but is cut off from the {role}",
+        f"the {role.other} still answers over OMAPI from here ({other.local_state}): "
+        f"it is alive, only cut off from the {role}. Partner-down now makes address "
+        "conflicts likely; repair the failover link instead, or force it with a "
+        "reason if you know it cannot serve clients")
 
 
 def shutdown(role: Role, st: PairState, *, force: bool) -> Decision:
