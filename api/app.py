@@ -16,9 +16,7 @@ from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.sansio.utils import host_is_trusted
 
-from omapifo import Config, FailoverPair, open_pair
-from omapifo.config import ServiceConfig
-from omapifo.errors import OmapifoError
+from omapifo import Config, FailoverPair, OmapifoError, ServiceConfig, open_pair
 
 from . import page, problems
 from .auditing import ServiceAudit, record_rejected

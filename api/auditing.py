@@ -27,8 +27,7 @@ from typing import Any
 from werkzeug.exceptions import HTTPException
 from flask import Response, g, has_request_context, request
 
-from omapifo.audit import AuditRecord, Outcome
-from omapifo.budget import RateBudget
+from omapifo import AuditRecord, Outcome, RateBudget
 
 from . import logs
 from .store import Store
@@ -44,7 +43,7 @@ _ACTION_PATH = re.compile(r"^/api/v1/pairs/(?P<pair>[^/]+)/(?:peers/(?P<peer>[^/
 
 
 class ServiceAudit:
-    """An :class:`omapifo.audit.AuditSink` over the store that also counts outcomes
+    """An :class:`omapifo.AuditSink` over the store that also counts outcomes
     (``omapifo_actions_total``) when the metrics can."""
 
     def __init__(self, store: Store, metrics: Any = None) -> None:

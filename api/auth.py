@@ -9,7 +9,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from omapifo.config import TokenConfig
+from omapifo import TokenConfig
 
 @dataclass(frozen=True)
 class Caller:

@@ -12,7 +12,7 @@ Scans asked for by requests (lease lists, searches by hostname) are bounded twic
 :data:`SCAN_REQUESTS` requests held by scans in the whole service (those making one and
 those sharing one); a request beyond either bound gets :class:`Busy` at once. Identical
 ones in flight are shared. Every scan's lookups draw from its peer's one rate budget
-(:mod:`omapifo.budget`), the scheduled pool scans' too.
+(omapifo/_budget.py), the scheduled pool scans' too.
 """
 from __future__ import annotations
 

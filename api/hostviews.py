@@ -1,4 +1,4 @@
-"""The host reservation endpoints (omapifo.hosts), on the v1 blueprint. Thin, like views.py:
+"""The host reservation endpoints (omapifo/_hosts.py), on the v1 blueprint. Thin, like views.py:
 parse with a schema, call the library (which guards and audits), dump with a schema."""
 from __future__ import annotations
 

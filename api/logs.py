@@ -11,7 +11,7 @@ journal adds the time. JSON: one object a line with the fixed keys :data:`JSON_K
 
 Values come from outside too (a stranger's request path names the pair of a rejected
 action; an error may carry what dhcpd said): both formats escape every character that is
-not printable (omapifo.untrusted), so no line holds a raw control character, ESC
+not printable (omapifo/_untrusted.py), so no line holds a raw control character, ESC
 sequence, newline or bidi override. Text: a value with one is quoted as a JSON string
 (``pair="\\u001b[2J"``) and any other line (waitress', a traceback) has them escaped as
 ``\\x1b``; JSON: ``ensure_ascii``, ASCII only.
@@ -23,7 +23,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
-from omapifo.untrusted import json_string, json_text, printable
+from omapifo import json_string, json_text, printable
 
 EVENTS = logging.getLogger("omapifo.events")
 # every event's fields, in this order; a JSON line has all of them

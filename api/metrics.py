@@ -8,8 +8,7 @@ from datetime import datetime, timezone
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from omapifo import FailoverState, PairState, PoolReport, Role, __version__
-from omapifo.severity import PEER_CRITICAL_AFTER
+from omapifo import FailoverState, PEER_CRITICAL_AFTER, PairState, PoolReport, Role, __version__
 
 from .store import Store
 
@@ -139,7 +138,7 @@ class Metrics:
         """Both peers normal in a read that ended after the start completed: it is over. A
         poll that read both normal just before the shutdown can end after the start only
         if it took longer than the start (the partner notices the stop 8-12 s after it,
-        measured; omapifo.maintenance), so it cannot end the maintenance at once."""
+        measured; omapifo/_maintenance.py), so it cannot end the maintenance at once."""
         normal = all(st.peer(role).local_state is FailoverState.NORMAL for role in Role)
         with self._maintenance_lock:
             current = self._maintenance.get(st.pair)

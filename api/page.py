@@ -29,11 +29,8 @@ from flask import (Blueprint, Response, abort, current_app, g, make_response, re
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import Markup
 
-from omapifo import PairState, PeerView, PoolReport, Role
-from omapifo.config import ServiceConfig
-from omapifo.doctor import DoctorReport, next_step
-from omapifo.health import format_duration, state_level
-from omapifo.severity import Level
+from omapifo import (DoctorReport, Level, PairState, PeerView, PoolReport, Role, ServiceConfig,
+                     doctor_next_step, format_duration, state_level)
 
 from .auth import Caller, identify
 from .charts import Series, line_chart
@@ -155,7 +152,7 @@ def pair_row(name: str) -> PairRow:
     now = datetime.now(timezone.utc)
     report: PoolReport | None = svc.poller.last_pools(name)
     # the doctor's next step, from what the poller already read: no OMAPI, no dhcpd -t
-    step = next_step(name, DoctorReport(name, state=st), report)
+    step = doctor_next_step(name, DoctorReport(name, state=st), report)
     return PairRow(name, True, str(st.health.level), st.read_at.strftime("%H:%M:%S UTC"),
                    tuple(_peer_row(st.peer(r), now) for r in Role),
                    tuple((str(n.level), n.reason) for n in st.health.notes

@@ -24,10 +24,8 @@ from datetime import datetime, timedelta, timezone
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from omapifo import (FailoverPair, LeaseList, LeaseSearch, PairState,
-                     PoolReport, Role, find_leases)
-from omapifo.errors import ConfigError
-from omapifo.omapi import parse_ip
+from omapifo import (ConfigError, FailoverPair, LeaseList, LeaseSearch, PairState, PoolReport,
+                     Role, find_leases, parse_ip)
 
 from . import logs
 from .flights import T, ScanSeats, SingleFlight

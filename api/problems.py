@@ -12,10 +12,10 @@ from urllib.parse import unquote_to_bytes
 from flask import Response
 from werkzeug.exceptions import HTTPException
 
-from omapifo import errors as _errors
-from omapifo.errors import (AuditUnavailable, AuthenticationFailed, ConfigError,
-                            ConvergenceError, NotFound, OmapifoError,
-                            OperationRefused, PeerError, PeerTimeout, PeerUnreachable, Refused)
+import omapifo
+from omapifo import (AuditUnavailable, AuthenticationFailed, ConfigError, ConvergenceError,
+                     NotFound, OmapifoError, OperationRefused, PeerError, PeerTimeout,
+                     PeerUnreachable, Refused)
 
 from .flights import Busy
 
@@ -88,7 +88,7 @@ def from_value_error(error: ValueError) -> Response:
 def from_error_kind(kind: str | None, detail: str) -> Response:
     """The problem a raised error of class ``kind`` (a PeerView's ``error_kind``, e.g.
     "PeerTimeout") would have given: 504 for a timeout, 502 for other peer errors."""
-    cls = getattr(_errors, kind or "", None)
+    cls = getattr(omapifo, kind or "", None)
     if not (isinstance(cls, type) and issubclass(cls, OmapifoError)):
         cls = PeerError
     status, title = _status_of(cls)

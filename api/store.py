@@ -2,7 +2,7 @@
 
 WAL mode, synchronous=FULL and one commit per record: a commit is on disk when the call
 returns, so a service killed at any moment (SIGKILL during a partner-down) keeps every
-record it wrote. The audit trail is an :class:`omapifo.audit.AuditSink`: an attempt is
+record it wrote. The audit trail is an :class:`omapifo.AuditSink`: an attempt is
 committed (outcome ``unknown``) before anything is sent, then completed; an attempt whose
 process died stays ``unknown``. The database and its -wal/-shm files are owner-only
 (SQLite gives those the database file's mode). One connection behind a lock serves the
@@ -32,9 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from omapifo import PoolReport
-from omapifo.audit import AuditRecord, Outcome, clean_text
-from omapifo.errors import AuditUnavailable
+from omapifo import AuditRecord, AuditUnavailable, Outcome, PoolReport, clean_text
 
 log = logging.getLogger("omapifo.api.store")
 BUSY_TIMEOUT = 2.0  # seconds a write waits for another connection's lock
@@ -306,7 +304,7 @@ class Store:
                           {k: v for k, v in (("primary", r[8]), ("secondary", r[9]))
                            if v is not None}) for r in rows]
 
-    # -- the audit trail: an omapifo.audit.AuditSink ----------------------------------
+    # -- the audit trail: an omapifo.AuditSink ----------------------------------
 
     def begin(self, record: AuditRecord) -> str:
         """Commit an attempt before anything is sent; AuditUnavailable if it cannot be.

@@ -10,8 +10,7 @@ from marshmallow import ValidationError
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
-from omapifo.contract import Pair as PairContract
-from omapifo.maintenance import Observation
+from omapifo import Observation, Pair as PairContract
 
 from . import schemas as s
 
@@ -65,7 +64,7 @@ def _service() -> Any:
 
 
 def _pair(name: str) -> PairContract:
-    """The pair ``name``: the views call the pair contract (omapifo.contract) only."""
+    """The pair ``name``: the views call the pair contract (omapifo.Pair) only."""
     pairs = _service().pairs
     if name not in pairs:
         abort(404, message=f"no pair named {name!r}; configured: {', '.join(sorted(pairs))}")

@@ -24,9 +24,7 @@ import time
 
 from bench_scan import files_benchmark, wait_idle
 
-from omapifo import FailoverPair, Role
-from omapifo import lab as labmod
-from omapifo.dhcpdconf import parse_file
+from omapifo import FailoverPair, Role, lab as labmod, parse_dhcpd_conf
 
 
 def main() -> int:
@@ -42,7 +40,7 @@ def main() -> int:
                                                large_pool=True))
     try:
         lab.up(timeout=120)
-        conf = parse_file(lab.conf_path(Role.PRIMARY))
+        conf = parse_dhcpd_conf(lab.conf_path(Role.PRIMARY))
         ips = [ip for p in conf.pools for r in p.ranges for ip in r.addresses()]
         version = subprocess.run(["dhcpd", "--version"], capture_output=True, text=True)
         print(f"dhcpd {version.stderr.strip()}, {len(ips):,} pool addresses, "
@@ -77,7 +75,7 @@ def main() -> int:
         lab.down()
         shutil.rmtree(lab.dir, ignore_errors=True)
     if not args.no_files:
-        files_benchmark(general=False)
+        files_benchmark()
     return 0
 
 

@@ -37,12 +37,8 @@ from pathlib import Path
 
 import pypureomapi
 
-from omapifo import FailoverPair, Role, leases_from_file, pools_from_files
-from omapifo import lab as labmod
-from omapifo import leasefile
-from omapifo.dhcpdconf import parse_file
-from omapifo.leases import LeaseState
-from omapifo.scan import lease_states
+from omapifo import (FailoverPair, LeaseState, Role, lab as labmod, lease_states, leases_from_file,
+                     parse_dhcpd_conf, pools_from_files)
 
 
 def rate(n: int, seconds: float) -> float:
@@ -111,10 +107,9 @@ def write_files(d: Path) -> None:
                      f'  client-hostname "host{n}";\n}}\n')
 
 
-def files_benchmark(rounds: int = 7, general: bool = True) -> None:
+def files_benchmark(rounds: int = 7) -> None:
     """A /16 pool and 65,534 lease records: omapifo's counts versus dhcpd-pools, in
-    ``rounds`` interleaved rounds (median and spread); the offline lease list once; the
-    general tokenizer once (``general``: it takes about half a minute)."""
+    ``rounds`` interleaved rounds (median and spread); the offline lease list once."""
     d = Path(tempfile.mkdtemp(prefix="omapifo-bench-"))
     try:
         write_files(d)
@@ -144,13 +139,6 @@ def files_benchmark(rounds: int = 7, general: bool = True) -> None:
         listed = leases_from_file(d / "dhcpd.leases")
         print(f"offline lease list of the same file (a row object per lease): "
               f"{time.perf_counter() - t:.2f} s, {len(listed.leases):,} rows")
-        if general:
-            text = (d / "dhcpd.leases").read_text()
-            t = time.perf_counter()
-            slow = leasefile._read_general(text, str(d / "dhcpd.leases"))  # what it replaced
-            general_t = time.perf_counter() - t
-            assert slow == leasefile.read_leases(d / "dhcpd.leases")
-            print(f"the general tokenizer alone: {general_t:.2f} s, same records")
     finally:
         shutil.rmtree(d)
 
@@ -224,7 +212,7 @@ def main() -> int:
         lab.up(timeout=120)
         hosts = [lab.endpoint(role).host for role in Role]
         key = lab.key().secret
-        conf = parse_file(lab.conf_path(Role.PRIMARY))
+        conf = parse_dhcpd_conf(lab.conf_path(Role.PRIMARY))
         all_ips = [ip for p in conf.pools for r in p.ranges for ip in r.addresses()]
         ips = all_ips[: args.sample] if args.sample else all_ips
         texts = [str(ip) for ip in ips]

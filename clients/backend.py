@@ -1,7 +1,7 @@
 """Where the command line finds its pairs: straight over OMAPI, or through the service.
 
 Every command asks its backend for a pair (:meth:`Backend.pair`) and calls the pair
-contract (:class:`omapifo.contract.Pair`) on it, whichever backend it is: the direct one
+contract (:class:`omapifo.Pair`) on it, whichever backend it is: the direct one
 opens :class:`~omapifo.FailoverPair` (or whatever :func:`omapifo.open_pair` opens for the
 pair's engine), the API one :class:`~omapifo.clients.remote.RemotePair`, whose answers the
 service's own schemas load into the library's objects. So ``omapifo status`` runs the same
@@ -16,12 +16,9 @@ from pathlib import Path
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from omapifo import (Config, JsonLinesAudit, LeaseList, LeaseSearch, PairState, PoolReport,
-                     find_leases, leases_from_file, load_config, open_pair, pools_from_files)
-from omapifo.config import read_secret_file
-from omapifo.contract import Pair
-from omapifo.errors import ConfigError
-from omapifo.failover import FailoverPair
+from omapifo import (Config, ConfigError, FailoverPair, JsonLinesAudit, LeaseList, LeaseSearch,
+                     Pair, PairState, PoolReport, find_leases, leases_from_file, load_config,
+                     open_pair, pools_from_files, read_secret_file)
 
 from .client import DEFAULT_TIMEOUT, Client
 from .remote import RemotePair
@@ -54,7 +51,7 @@ class Backend(Protocol):
 
 class DirectBackend:
     """The library over OMAPI, from the configuration file; changes are audited to a
-    JSON-lines file (omapifo.audit.JsonLinesAudit) and recorded as ``actor``'s."""
+    JSON-lines file (omapifo.JsonLinesAudit) and recorded as ``actor``'s."""
 
     def __init__(self, config: Config, actor: str, audit_log: Path) -> None:
         self.config = config
@@ -68,7 +65,7 @@ class DirectBackend:
 
     def pair(self, name: str, *, leases: Files | None = None) -> FailoverPair:
         # open_pair caps the scans at the service's pool_scan_rate: an admin's scan at
-        # 3 a.m. takes the same dhcpd CPU as the poller's (omapifo.scan, a budget per peer)
+        # 3 a.m. takes the same dhcpd CPU as the poller's (omapifo/_scan.py, a budget per peer)
         key = (name, leases)
         if key not in self._pairs:
             self._pairs[key] = open_pair(self.config, name, audit=self.audit, actor=self.actor,
@@ -170,7 +167,8 @@ def api_token(token_file: str | None, environ: Mapping[str, str] | None = None) 
 def open_backend(config_path: str | None, api: str | None, audit_log: str | None, *,
                  token_file: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Backend:
     """Through the service when :func:`api_url` names one, else straight over OMAPI with
-    the configuration file (``config_path``, else :func:`omapifo.config.find_config`'s)."""
+    the configuration file (``config_path``, else the one omapifo/_config.py's find_config
+    finds)."""
     url = api_url(api)
     if url:
         return ApiBackend(Client(url, api_token(token_file), timeout=timeout))

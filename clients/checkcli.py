@@ -1,12 +1,12 @@
 """``omapifo check PAIR``: a Nagios/Icinga plugin (monitoring-plugins conventions).
 
 One status line with perfdata, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
-(clients/exitcodes.py). The rating is omapifo.health.assess's, the same as the service's
+(clients/exitcodes.py). The rating is omapifo.assess_health's, the same as the service's
 and ``omapifo status``'s, except for communications-interrupted with a known start: there
 ``-w``/``-c`` are monitoring-plugins ranges (clients/nagrange.py) over the seconds a peer
 has spent in it: a server that just died makes its partner communications-interrupted, and
 that is what an admin must act on in time. ``-c`` defaults to the configuration's
-``comms_interrupted_warning`` (omapifo.severity.PEER_CRITICAL_AFTER unless set), the number
+``comms_interrupted_warning`` (omapifo.PEER_CRITICAL_AFTER unless set), the number
 the service exports for the alerting rules: the check and the rules call a dead peer
 critical at the same moment (docs/monitoring.md, "When a dead peer is critical").
 
@@ -23,10 +23,8 @@ import sys
 import threading
 from pathlib import Path
 
-from omapifo import Config, FailoverState, Level, PairState, PoolReport, __version__
-from omapifo.config import read_secret_file
-from omapifo.health import assess
-from omapifo.severity import PEER_CRITICAL_AFTER
+from omapifo import (Config, FailoverState, Level, PEER_CRITICAL_AFTER, PairState, PoolReport,
+                     __version__, assess_health, read_secret_file)
 
 from .backend import Backend, DirectBackend, open_backend
 from .exitcodes import CHECK_NAMES, CHECK_UNKNOWN, check_status
@@ -72,12 +70,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def evaluate(st: PairState, warn: Range, crit: Range) -> tuple[Level, str, str]:
     """(level, text, perfdata) of one pair's state at the moment it was read.
 
-    omapifo.health.assess rates it with no communications-interrupted thresholds; then each
+    omapifo.assess_health rates it with no communications-interrupted thresholds; then each
     peer's known seconds in communications-interrupted are rated by the ranges (an
     unknown time stays CRITICAL, as assess has it). A peer that does not answer while its
     partner has noticed (communications-interrupted or partner-down) is rated by the
     partner's state and clock, not by itself."""
-    health = assess(st.primary, st.secondary, st.read_at, math.inf,
+    health = assess_health(st.primary, st.secondary, st.read_at, math.inf,
                     comms_interrupted_warning=math.inf, rate_unreachable_by_partner=True)
     level = health.level
     states: list[str] = []

@@ -13,8 +13,8 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from omapifo import __version__, faults
-from omapifo.errors import ConfigError, NotFound, OmapifoError, OperationRefused, PeerError
+from omapifo import (ConfigError, NotFound, OmapifoError, OperationRefused, PeerError, __version__,
+                     configure_faults)
 
 from . import output as out  # the library alone: error lines escaped without the extra
 from .exitcodes import (CHECK_UNKNOWN, EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED,
@@ -65,7 +65,7 @@ CONFIG_HELP = ("configuration file (default $OMAPIFO_CONFIG, then "
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="omapifo", description="Read, check and operate ISC dhcpd failover pairs over OMAPI.")
-    # no default here: omapifo.config.find_config searches $OMAPIFO_CONFIG, then the user's
+    # no default here: omapifo/_config.py's find_config searches $OMAPIFO_CONFIG, then the user's
     # and the system's file, and its error names each (never the working directory)
     parser.add_argument("-c", "--config", metavar="FILE", help=CONFIG_HELP)
     # the service's URL is each command's --api (default $OMAPIFO_API_URL); its token is the
@@ -102,8 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        # test-only fault injection (omapifo.faults); unset in real use
-        faults.configure(os.environ.get("OMAPIFO_FAULTS"))
+        # test-only fault injection (omapifo/_faults.py); unset in real use
+        configure_faults(os.environ.get("OMAPIFO_FAULTS"))
         return int(args.func(args) or EXIT_OK)
     except (ConfigError, LabError, BadRequest, ApiAuthError) as exc:
         out.say(f"omapifo: {exc}", sys.stderr)
@@ -173,7 +173,7 @@ def check_main(argv: Sequence[str] | None = None) -> int:
         print(f"OMAPIFO UNKNOWN - {missing_extra_message(_MISSING)}")
         return CHECK_UNKNOWN
     args = build_check_parser().parse_args(argv)
-    faults.configure(os.environ.get("OMAPIFO_FAULTS"))  # test-only, as in main()
+    configure_faults(os.environ.get("OMAPIFO_FAULTS"))  # test-only, as in main()
     try:
         return int(args.func(args))  # any failure to check is already UNKNOWN there
     except KeyboardInterrupt:

@@ -21,11 +21,9 @@ import marshmallow as ma
 import requests
 
 from omapifo import (ActionResult, HostComparison, HostView, LeaseList, LeaseSearch, LeaseView,
-                     PairState, PeerView, PoolReport)
-from omapifo.errors import (NotFound, OmapifoError, OperationRefused, PartnerDownRefused,
-                            PeerTimeout, PeerUnreachable, ProtocolError, ReleaseRefused,
-                            from_problem_type)
-from omapifo.maintenance import MaintenanceReport, Observation
+                     MaintenanceReport, NotFound, Observation, OmapifoError, OperationRefused,
+                     PairState, PartnerDownRefused, PeerTimeout, PeerUnreachable, PeerView,
+                     PoolReport, ProtocolError, ReleaseRefused, from_problem_type)
 
 from omapifo.api import schemas as s
 
@@ -278,7 +276,7 @@ class Client:
                           "maintenance end")
         return decode(s.ObservationSchema(), body, "maintenance end", Observation)
 
-    # -- lease lists and search (appended: omapifo.leaselist) ---------------------------
+    # -- lease lists and search (appended: omapifo/_leaselist.py) ---------------------------
 
     def lease_page(self, pair: str, *, subnet: str | None = None, state: str | None = None,
                    hostname: str | None = None, limit: int = 500,

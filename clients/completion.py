@@ -15,8 +15,7 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from omapifo import __version__, load_config
-from omapifo.errors import ConfigError
+from omapifo import ConfigError, __version__, load_config
 
 # options whose value is a file name (completed with the shell's file names)
 _FILE_DESTS = {"config", "leases", "audit_log"}

@@ -5,10 +5,9 @@ import argparse
 from dataclasses import asdict
 from typing import Any
 
-from omapifo import Level, load_config, open_pair
+from omapifo import (DoctorReport, Finding, Level, check_pair, diagnose, load_config, open_pair,
+                     worst_severity)
 from omapifo.api.schemas.pairs import PairStateSchema
-from omapifo.confcheck import Finding, check_pair, worst
-from omapifo.doctor import DoctorReport, diagnose
 
 from . import output as out
 from .backend import TOKEN_SOURCES, api_url, open_backend
@@ -72,7 +71,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     with open_pair(config, args.pair) as pair:
         rep = diagnose(pair, scan=not args.no_scan)
     assert rep.state is not None
-    healthy = rep.state.health.ok and worst(rep.findings) < Level.CRITICAL
+    healthy = rep.state.health.ok and worst_severity(rep.findings) < Level.CRITICAL
     api = api_url(args.api)  # --api, else $OMAPIFO_API_URL
     hist = _history(api, args.pair, args.token_file) if api else None
     if args.json:

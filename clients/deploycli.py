@@ -21,7 +21,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
 
-from omapifo.errors import ConfigError
+from omapifo import ConfigError
 
 from .exitcodes import EXIT_OK
 

@@ -15,8 +15,7 @@
 """
 from __future__ import annotations
 
-from omapifo import Level
-from omapifo.confcheck import Finding, worst
+from omapifo import Finding, Level, worst_severity
 
 # most commands
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -36,4 +35,4 @@ def check_status(level: Level) -> int:
 def config_check(findings: list[Finding]) -> int:
     """``omapifo config check``'s exit code: 0 clean or information only, 1 warnings,
     2 critical findings."""
-    return worst(findings).code
+    return worst_severity(findings).code

@@ -5,9 +5,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from omapifo import HostComparison, HostView, Operation, Role, compare_host_files
+from omapifo import (ConfigError, HostComparison, HostView, NotFound, OmapifoError, Operation,
+                     Role, compare_host_files)
 from omapifo.api import schemas as s
-from omapifo.errors import ConfigError, NotFound, OmapifoError
 
 from . import output as out
 from .exitcodes import EXIT_FAILED, EXIT_OK

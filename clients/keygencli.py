@@ -19,11 +19,11 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from omapifo.errors import ConfigError
+from omapifo import ConfigError
 
 from .exitcodes import EXIT_OK
 
-# what keygen offers: hmac-sha1 is in omapifo.omapi.ALGORITHMS for existing keys only
+# what keygen offers: hmac-sha1 is in omapifo/_omapi.py's ALGORITHMS for existing keys only
 KEYGEN_ALGORITHMS = {"hmac-md5": 16, "hmac-sha256": 32, "hmac-sha512": 64}
 DEFAULT_ALGORITHM = "hmac-sha256"
 DEFAULT_KEY_NAME = "omapi_key"

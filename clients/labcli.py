@@ -6,10 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from omapifo import lab as _lab
+from omapifo import FailoverPair, Role, lab as _lab
 from omapifo.lab import LabError
-from omapifo.failover import FailoverPair
-from omapifo.states import Role
 
 from .exitcodes import EXIT_OK
 

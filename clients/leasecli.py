@@ -1,4 +1,4 @@
-"""``omapifo lease list | find``: lease lists and search (omapifo.leaselist renders here).
+"""``omapifo lease list | find``: lease lists and search (omapifo/_leaselist.py renders here).
 
 Added to paircli's ``lease`` command (``show``, ``release``) as two more subcommands.
 """
@@ -9,9 +9,8 @@ import csv
 import sys
 from datetime import datetime
 
-from omapifo import LeaseEntry, LeaseState, Operation
+from omapifo import LeaseEntry, LeaseState, Operation, csv_cell
 from omapifo.api import schemas as s
-from omapifo.untrusted import csv_cell
 
 from . import output as out
 from .backend import TOKEN_SOURCES, open_backend

@@ -1,7 +1,7 @@
 """``omapifo maintenance start | end``: planned maintenance of one server of a pair.
 
 ``start`` shuts the peer down, waits until it has stopped and moves its partner to
-partner-down, in one audited step (omapifo.maintenance); ``end --wait`` follows the pair
+partner-down, in one audited step (omapifo/_maintenance.py); ``end --wait`` follows the pair
 back to normal once the admin has started that dhcpd again, printing each pair of states
 as it is read. The library does the work; this only asks, calls and prints.
 """
@@ -12,9 +12,8 @@ import json
 import sys
 from datetime import datetime
 
-from omapifo import MaintenanceReport, MaintenanceStep, Observation, Operation
+from omapifo import DEFAULT_STOP_WAIT, MaintenanceReport, MaintenanceStep, Observation, Operation
 from omapifo.api import schemas as s
-from omapifo.maintenance import DEFAULT_STOP_WAIT
 
 from . import output as out
 from .exitcodes import EXIT_FAILED, EXIT_OK

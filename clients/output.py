@@ -1,7 +1,7 @@
 """How the command line shows things: aligned tables, colour on a tty, local times with age.
 
 Every value a table, a line or JSON shows may come from dhcpd or a DHCP client (a lease's
-host-name): :func:`table` shows each cell through :func:`omapifo.untrusted.visible`, so
+host-name): :func:`table` shows each cell through :func:`omapifo.visible`, so
 no control character, ESC sequence or bidi override reaches the terminal raw; only the
 colour codes :func:`colour` adds (a :class:`Styled` string) pass as they are.
 """
@@ -13,12 +13,11 @@ import sys
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
-from omapifo import FailoverState, Level
-from omapifo.health import format_duration, state_level
-from omapifo.untrusted import json_text, printable, visible
+from omapifo import (FailoverState, Level, format_duration, json_text, printable, state_level,
+                     visible)
 
 # A colour per level: the only table here. A state is coloured by the level that
-# omapifo.health gives it, so the table of states and the pair's health cannot disagree.
+# omapifo/_health.py gives it, so the table of states and the pair's health cannot disagree.
 _LEVEL_COLOURS = {Level.OK: "32", Level.WARNING: "33", Level.CRITICAL: "31"}
 
 
@@ -73,7 +72,7 @@ def age(when: str | None, now: datetime | None = None) -> str:
 
 def cell(value: object) -> str:
     """What a table shows of ``value``: a :class:`Styled` string as it is, anything else
-    through :func:`~omapifo.untrusted.visible` (``\\x1b``, ``\\u202e``)."""
+    through :func:`~omapifo.visible` (``\\x1b``, ``\\u202e``)."""
     return value if isinstance(value, Styled) else visible(str(value))
 
 

@@ -10,9 +10,9 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 
-from omapifo import LeaseView, Operation, Pair, PairState, Role, require
+from omapifo import (ConfigError, LeaseView, OmapifoError, Operation, OperationRefused, Pair,
+                     PairState, Role, require)
 from omapifo.api import schemas as s
-from omapifo.errors import ConfigError, OmapifoError, OperationRefused
 
 from . import output as out
 from .backend import Backend, Files, open_backend

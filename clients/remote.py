@@ -1,7 +1,7 @@
 """A pair reached through the REST service: the pair contract over HTTP.
 
-:class:`RemotePair` offers what :class:`~omapifo.failover.FailoverPair` offers
-(:class:`omapifo.contract.Pair`), each method one request of
+:class:`RemotePair` offers what :class:`~omapifo.FailoverPair` offers
+(:class:`omapifo.Pair`), each method one request of
 :class:`~omapifo.clients.client.Client`, whose answers load into the library's own
 objects. So the command line's code is the same with ``--api URL`` as without.
 
@@ -12,10 +12,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from omapifo import (ActionResult, HostComparison, HostView, LeaseList, LeaseState, LeaseView,
-                     MaintenanceReport, Observation, Operation, PairState, PoolReport, Role)
-from omapifo.contract import EVERY_OPERATION, OnStep, Progress
-from omapifo.maintenance import DEFAULT_STOP_WAIT, follow_recovery
+from omapifo import (ActionResult, DEFAULT_STOP_WAIT, EVERY_OPERATION, HostComparison, HostView,
+                     LeaseList, LeaseState, LeaseView, MaintenanceReport, Observation, OnStep,
+                     Operation, PairState, PoolReport, Progress, Role, follow_recovery)
 
 from .client import ApiError, Client
 

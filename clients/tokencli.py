@@ -17,7 +17,7 @@ import sys
 from datetime import datetime, timezone
 
 from omapifo.api.auth import digest  # the service's own: the digest it compares
-from omapifo.errors import ConfigError
+from omapifo import ConfigError
 
 from .exitcodes import EXIT_OK
 

@@ -1,4 +1,4 @@
-"""The lab's own error. It is no part of the library's error tree (omapifo.errors): the
+"""The lab's own error. It is no part of the library's error tree (omapifo/_errors.py): the
 library never raises it, and nothing that catches OmapifoError should catch a lab that
 could not be built."""
 

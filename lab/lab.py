@@ -10,10 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from omapifo.config import Config, Endpoint, PairConfig, load_config
-from omapifo.failover import FailoverPair
-from omapifo.omapi import OmapiKey
-from omapifo.states import FailoverState, Role
+from omapifo import (Config, Endpoint, FailoverPair, FailoverState, OmapiKey, PairConfig, Role,
+                     load_config)
 
 from . import network, processes, templates
 from .command import run

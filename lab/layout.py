@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from omapifo.states import Role
+from omapifo import Role
 
 LAB_NET = ipaddress.IPv4Network("198.18.0.0/15")
 SLOTS = 8  # /18 blocks in LAB_NET

@@ -18,7 +18,7 @@ import json
 import shutil
 from pathlib import Path
 
-from omapifo.states import Role
+from omapifo import Role
 
 from .command import run
 from .errors import LabError

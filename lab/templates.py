@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from omapifo.states import Role
+from omapifo import Role
 
 from .layout import CLIENT_SUBNETS, OMAPI_PORT, Layout
 from .settings import SECOND_PEER_NAME, LabSettings

@@ -9,29 +9,34 @@
     st.health.level, st.health.reasons      # ok / warning / critical, and why
     pair.partner_down("secondary")          # guarded, audited: refuses unless it is safe
 
-Layers, each depending only on those before it (tests/test_layers.py checks the imports):
+Every module of omapifo/ is private (``_name``): the public names are the ones below in
+``__all__`` (tests/test_exported_members.py pins them), and api/, clients/ and lab/ use
+only those. Layers, each depending only on those before it (tests/test_layers.py checks
+the imports):
 
-- protocol: :mod:`omapifo.omapi` (the one connection to a dhcpd, and the OMAPI objects,
+- protocol: :mod:`omapifo._omapi` (the one connection to a dhcpd, and the OMAPI objects,
   attributes, lookups and changes the library uses, with the parsers of addresses, MACs
-  and client ids), :mod:`omapifo.scan` (pipelined lease lookups), ``budget``, ``errors``;
-- model: :mod:`omapifo.states`, :mod:`omapifo.leases`, :mod:`omapifo.hosts`,
-  :mod:`omapifo.pairstate`, :mod:`omapifo.evidence`, ``config``, ``dhcpdconf``,
-  ``leasefile``, ``audit``, and :mod:`omapifo.pairaccess` (what operations need of a pair);
-- wire: :mod:`omapifo.wire` (OMAPI objects decoded into the models; with omapi.py and
-  scan.py the only modules that name an OMAPI attribute);
-- operations: :mod:`omapifo.lookups` (a lease or host on both peers),
-  :mod:`omapifo.attempt` (the audited change: the only sender), :mod:`omapifo.guards`
-  (every decision), the actions (:mod:`omapifo.partnerdown`, :mod:`omapifo.shutdown`,
-  :mod:`omapifo.release`, :mod:`omapifo.hostactions`, :mod:`omapifo.maintenance`), pools,
-  lease lists, health, configuration checks, and :mod:`omapifo.failover` (the pair: its
+  and client ids), :mod:`omapifo._scan` (pipelined lease lookups), ``_budget``, ``_errors``;
+- model: :mod:`omapifo._states`, :mod:`omapifo._leases`, :mod:`omapifo._hosts`,
+  :mod:`omapifo._pairstate`, :mod:`omapifo._evidence`, ``_config``, ``_dhcpdconf``,
+  ``_leasefile``, ``_audit``, and :mod:`omapifo._pairaccess` (what operations need of a pair);
+- wire: :mod:`omapifo._wire` (OMAPI objects decoded into the models; with _omapi.py and
+  _scan.py the only modules that name an OMAPI attribute);
+- operations: :mod:`omapifo._lookups` (a lease or host on both peers),
+  :mod:`omapifo._attempt` (the audited change: the only sender), :mod:`omapifo._guards`
+  (every decision), the actions (:mod:`omapifo._partnerdown`, :mod:`omapifo._shutdown`,
+  :mod:`omapifo._release`, :mod:`omapifo._hostactions`, :mod:`omapifo._maintenance`), pools,
+  lease lists, health, configuration checks, and :mod:`omapifo._failover` (the pair: its
   connections and state, opening attempts and handing them to the actions);
 - interfaces: ``omapifo.api`` (REST service), ``omapifo.clients`` (client and command line).
 """
 import logging as _logging
 
-from .audit import AuditRecord, AuditSink, JsonLinesAudit, Outcome
-from .config import Config, Endpoint, PairConfig, ServiceConfig, TokenConfig, load_config
-from .errors import (
+from ._audit import AuditRecord, AuditSink, JsonLinesAudit, Outcome, clean_text
+from ._budget import RateBudget
+from ._config import (Config, Endpoint, PairConfig, ServiceConfig, TokenConfig, load_config,
+                      read_secret_file)
+from ._errors import (
     ActionBusy,
     AuditUnavailable,
     AuthenticationFailed,
@@ -39,9 +44,11 @@ from .errors import (
     ConnectionRefused,
     ConnectionRejected,
     ConvergenceError,
+    HostRefused,
     NotFound,
     OmapifoError,
     OperationRefused,
+    PartialChange,
     PartnerDownRefused,
     PeerError,
     PeerTimeout,
@@ -50,22 +57,29 @@ from .errors import (
     Refused,
     ReleaseRefused,
     Unsupported,
+    from_problem_type,
 )
-from .contract import Operation, Pair, require
-from .evidence import Evidence
-from .failover import FailoverPair, open_pair
-from .pairstate import ActionResult, PairState, PeerView
-from .severity import Health, Level
-from .leases import Lease, LeaseState, LeaseView
-from .maintenance import MaintenanceReport, MaintenanceStep, Observation, StepOutcome
-from .omapi import OmapiKey, OmapiPeer
-from .pools import PoolCounts, PoolReport, pools_from_files
-from .leaselist import (LeaseEntry, LeaseList, LeaseMatch, LeaseSearch, find_leases,
-                        leases_from_file)
-from .dhcpdconf import DhcpdConf, DhcpdConfError, parse_file as parse_dhcpd_conf
-from .states import FailoverState, FailoverStatus, Role
-from .errors import HostRefused, PartialChange
-from .hosts import Host, HostComparison, HostView, compare_host_files
+from ._contract import EVERY_OPERATION, OnStep, Operation, Pair, Progress, require
+from ._evidence import Evidence
+from ._failover import FailoverPair, open_pair
+from ._pairstate import ActionResult, PairState, PeerView
+from ._severity import PEER_CRITICAL_AFTER, Health, Level
+from ._health import assess as assess_health, format_duration, state_level
+from ._leases import Lease, LeaseState, LeaseView
+from ._maintenance import (DEFAULT_STOP_WAIT, MaintenanceReport, MaintenanceStep, Observation,
+                           StepOutcome, follow_recovery)
+from ._omapi import OmapiKey, OmapiPeer, parse_ip
+from ._scan import lease_states
+from ._pools import PoolCounts, PoolReport, pools_from_files
+from ._leaselist import (LeaseEntry, LeaseList, LeaseMatch, LeaseSearch, find_leases,
+                         leases_from_file)
+from ._dhcpdconf import DhcpdConf, DhcpdConfError, parse_file as parse_dhcpd_conf
+from ._confcheck import Finding, check_pair, worst as worst_severity
+from ._doctor import DoctorReport, diagnose, next_step as doctor_next_step
+from ._states import FailoverState, FailoverStatus, Role
+from ._hosts import Host, HostComparison, HostView, compare_host_files
+from ._untrusted import csv_cell, json_string, json_text, printable, visible
+from ._faults import configure as configure_faults  # test-only: OMAPIFO_FAULTS
 
 # A library logs, it does not print: applications attach their own handlers.
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())
@@ -84,13 +98,17 @@ __all__ = [
     "ConnectionRefused",
     "ConnectionRejected",
     "ConvergenceError",
+    "DEFAULT_STOP_WAIT",
     "DhcpdConf",
     "DhcpdConfError",
+    "DoctorReport",
+    "EVERY_OPERATION",
     "Endpoint",
     "Evidence",
     "FailoverPair",
     "FailoverState",
     "FailoverStatus",
+    "Finding",
     "Health",
     "Host",
     "HostComparison",
@@ -112,9 +130,11 @@ __all__ = [
     "OmapiKey",
     "OmapiPeer",
     "OmapifoError",
+    "OnStep",
     "Operation",
     "OperationRefused",
     "Outcome",
+    "PEER_CRITICAL_AFTER",
     "Pair",
     "PairConfig",
     "PairState",
@@ -126,7 +146,9 @@ __all__ = [
     "PeerView",
     "PoolCounts",
     "PoolReport",
+    "Progress",
     "ProtocolError",
+    "RateBudget",
     "Refused",
     "ReleaseRefused",
     "Role",
@@ -134,12 +156,31 @@ __all__ = [
     "StepOutcome",
     "TokenConfig",
     "Unsupported",
+    "assess_health",
+    "check_pair",
+    "clean_text",
     "compare_host_files",
+    "configure_faults",
+    "csv_cell",
+    "diagnose",
+    "doctor_next_step",
     "find_leases",
+    "follow_recovery",
+    "format_duration",
+    "from_problem_type",
+    "json_string",
+    "json_text",
+    "lease_states",
     "leases_from_file",
     "load_config",
     "open_pair",
     "parse_dhcpd_conf",
+    "parse_ip",
     "pools_from_files",
+    "printable",
+    "read_secret_file",
     "require",
+    "state_level",
+    "visible",
+    "worst_severity",
 ]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from omapifo import (AuditRecord, ConnectionRefused, Endpoint, FailoverPair, FailoverState,
                      OmapiKey, Outcome, PairConfig, Role)
-from omapifo.errors import PeerError
-from omapifo.omapi import OmapiObject
+from omapifo._errors import PeerError
+from omapifo._omapi import OmapiObject
 
 from .recorded import failover_state
 

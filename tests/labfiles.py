@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from omapifo.lab import Lab, LabSettings
-from omapifo.states import Role
+from omapifo._states import Role
 
 
 def write_lab_files(directory: Path, **settings: object) -> Lab:

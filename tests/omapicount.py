@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from omapifo import Role
 from omapifo.lab import Lab
-from omapifo.scan import encode_open
+from omapifo._scan import encode_open
 
 OMAPI_PORT = 7911
 TABLE = "omapifo_count"

@@ -7,7 +7,7 @@ import pytest
 
 from omapifo import JsonLinesAudit
 from omapifo import AuditRecord, Outcome
-from omapifo.errors import AuditUnavailable
+from omapifo._errors import AuditUnavailable
 
 
 def _one_record(log: JsonLinesAudit) -> str:

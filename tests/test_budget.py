@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from omapifo import FailoverPair, Role, find_leases
-from omapifo.budget import RateBudget, peer_budget
-from omapifo.pools import pair_pools
-from omapifo.scan import lease_states
+from omapifo._budget import RateBudget, peer_budget
+from omapifo._pools import pair_pools
+from omapifo._scan import lease_states
 
 from .omapicount import OmapiCounter, lookup_size, lookups_per_second
 

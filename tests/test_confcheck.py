@@ -1,4 +1,4 @@
-"""omapifo.confcheck: a corpus of broken pairs, one deliberate fault each, from the lab's files."""
+"""omapifo._confcheck: a corpus of broken pairs, one deliberate fault each, from the lab's files."""
 from __future__ import annotations
 
 import os
@@ -10,7 +10,7 @@ import pytest
 
 from omapifo import Level
 from omapifo.clients.exitcodes import config_check as exit_code
-from omapifo.confcheck import Finding, check_pair, worst
+from omapifo._confcheck import Finding, check_pair, worst
 
 from .conftest import IN_CI
 from .labfiles import write_lab_files
@@ -206,7 +206,7 @@ def test_the_labs_own_pair_is_clean(lab, pair):
 
 @pytest.mark.integration
 def test_doctor_before_and_after_a_server_stops(healthy_lab, pair):
-    from omapifo.doctor import diagnose
+    from omapifo._doctor import diagnose
     from omapifo import FailoverState, Role
     before = diagnose(pair)
     assert before.next_step.startswith("Nothing to do")

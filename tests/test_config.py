@@ -1,4 +1,4 @@
-"""omapifo.config: the TOML file, validated with clear messages."""
+"""omapifo._config: the TOML file, validated with clear messages."""
 from __future__ import annotations
 
 import base64
@@ -140,7 +140,7 @@ def test_missing_file_and_default_search(tmp_path, monkeypatch):
     # the search (tests/clients/test_config_search.py has the rest): never the working
     # directory, the system's file last
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("omapifo.config.SYSTEM_CONFIG", tmp_path / "omapifo.toml")
+    monkeypatch.setattr("omapifo._config.SYSTEM_CONFIG", tmp_path / "omapifo.toml")
     with pytest.raises(ConfigError, match="no configuration file"):
         load_config(environ={"HOME": str(tmp_path / "home")})
     write(tmp_path, GOOD)
@@ -232,8 +232,8 @@ def test_a_scan_window_beyond_what_dhcpd_survived_is_refused_with_the_reason(tmp
 
 def test_the_configured_window_is_the_scans_window_unless_one_is_given(tmp_path):
     """pools/lease lists take the pair's scan_window when the caller gives none; the window
-    cap itself is omapifo.scan's (one place: MAX_WINDOW)."""
-    from omapifo import pools, scan
+    cap itself is omapifo._scan's (one place: MAX_WINDOW)."""
+    from omapifo import _pools as pools, _scan as scan
 
     pc = load_config(write(tmp_path, GOOD + "scan_window = 3\n")).pairs["classroom-1-6"]
     seen: list[int] = []
@@ -260,7 +260,7 @@ def test_a_configured_window_is_what_a_real_scan_uses(lab, monkeypatch):
     and counts the same as the default window does."""
     import dataclasses
 
-    from omapifo import FailoverPair, scan
+    from omapifo import FailoverPair, _scan as scan
 
     restore(lab)
     windows: list[int] = []
@@ -318,7 +318,7 @@ def test_a_pool_scan_rate_of_0_is_refused_and_says_how_to_stop_scans(tmp_path):
 def _accepted_connections(lab, role: Role) -> int:
     """TCP connections the server's namespace has accepted so far (PassiveOpens of its
     /proc/net/snmp, which is per network namespace): measured on dhcpd's side. A pool scan
-    opens a connection of its own to each peer (omapifo.scan: ``peer.clone()``); the
+    opens a connection of its own to each peer (omapifo._scan: ``peer.clone()``); the
     service's polls keep theirs open."""
     ns = lab.ns("pri" if role is Role.PRIMARY else "sec")
     text = subprocess.run(["ip", "netns", "exec", ns, "cat", "/proc/net/snmp"], check=True,

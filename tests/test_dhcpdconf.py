@@ -1,12 +1,12 @@
-"""omapifo.dhcpdconf: the lab's files, other shapes of real configurations, and errors."""
+"""omapifo._dhcpdconf: the lab's files, other shapes of real configurations, and errors."""
 from __future__ import annotations
 
 import ipaddress
 
 import pytest
 
-from omapifo.dhcpdconf import DhcpdConfError, parse_file, parse_text
-from omapifo.states import Role
+from omapifo._dhcpdconf import DhcpdConfError, parse_file, parse_text
+from omapifo._states import Role
 
 from .labfiles import write_lab_files
 

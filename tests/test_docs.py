@@ -59,7 +59,7 @@ import yaml
 from omapifo.lab.layout import CLIENT_SUBNETS, Layout
 from omapifo import load_config
 from omapifo.clients import servecli
-from omapifo.leases import LeaseState
+from omapifo._leases import LeaseState
 
 from .api.conftest import OPERATOR, READER, service_config
 from .conftest import restore

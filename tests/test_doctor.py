@@ -1,12 +1,12 @@
-"""doctor's next step comes from the same rating as health (omapifo.health.assess) and the
+"""doctor's next step comes from the same rating as health (omapifo._health.assess) and the
 configuration findings' levels: the worst thing found, live first among equals. The lab
 runs (a server stops) are in test_confcheck.py."""
 from __future__ import annotations
 
 from omapifo import FailoverState as S, Level, PairState, Role
-from omapifo.confcheck import Finding
-from omapifo.doctor import DoctorReport, next_step
-from omapifo.health import assess
+from omapifo._confcheck import Finding
+from omapifo._doctor import DoctorReport, next_step
+from omapifo._health import assess
 
 from .test_health import NOW, view
 

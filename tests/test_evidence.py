@@ -2,7 +2,7 @@
 error is a filter, and the evidence is keyed by the error's type.
 
 Unit tests decode the IP_RECVERR messages recorded in the lab and check the table of
-omapifo.evidence; the integration tests put nftables rules (``lab.filter``) on the real
+omapifo._evidence; the integration tests put nftables rules (``lab.filter``) on the real
 pair's hosts and router, partner-down included, and check the real dhcpd afterwards.
 """
 from __future__ import annotations
@@ -13,10 +13,10 @@ import pytest
 
 from omapifo import (ConnectionRefused, ConnectionRejected, Endpoint, Evidence, FailoverPair,
                      FailoverState as S, OmapiKey, OmapiPeer, PartnerDownRefused, PeerError,
-                     PeerTimeout, PeerUnreachable, PeerView, Role, guards)
-from omapifo import errors as omapifo_errors
-from omapifo.evidence import BY_TYPE
-from omapifo.omapi import IcmpError, decode_extended_error
+                     PeerTimeout, PeerUnreachable, PeerView, Role, _guards as guards)
+from omapifo import _errors as omapifo_errors
+from omapifo._evidence import BY_TYPE
+from omapifo._omapi import IcmpError, decode_extended_error
 
 from .conftest import fresh_state
 from .test_guards import partitioned, unpartition  # noqa: F401 - a fixture, used by name
@@ -63,7 +63,7 @@ def test_an_error_that_did_not_come_from_icmp_or_is_cut_short_is_no_icmp_error()
 def test_every_peer_error_of_the_library_has_its_own_line_in_the_evidence_table():
     peer_errors = {c for c in vars(omapifo_errors).values()
                    if isinstance(c, type) and issubclass(c, PeerError)}
-    assert peer_errors == set(BY_TYPE), "a new PeerError needs a line in omapifo.evidence"
+    assert peer_errors == set(BY_TYPE), "a new PeerError needs a line in omapifo._evidence"
 
 
 def test_evidence_is_keyed_by_the_type_and_an_unknown_error_is_never_stopped():
@@ -83,7 +83,7 @@ def test_evidence_is_keyed_by_the_type_and_an_unknown_error_is_never_stopped():
         Evidence.ANSWERS_BADLY  # stricter than silent: force does not override it
     assert Evidence.of(ValueError("x")) is Evidence.SILENT
     assert Evidence.of(None) is Evidence.READABLE
-    # the names JSON carries (a PeerView's error_kind) resolve in omapifo.errors only
+    # the names JSON carries (a PeerView's error_kind) resolve in omapifo._errors only
     assert [Evidence.of(name) for name in ("ConnectionRefused", "ConnectionRejected",
                                            "PeerTimeout", "NoSuchError", "Evidence")] == [
         Evidence.DHCPD_STOPPED, Evidence.FILTERED, Evidence.SILENT, Evidence.SILENT,

@@ -9,28 +9,39 @@ import omapifo
 PUBLIC = {
     # pairs and their state; the contract every implementation of a pair offers
     "FailoverPair", "open_pair", "Pair", "Operation", "require", "Unsupported",
+    "EVERY_OPERATION", "OnStep", "Progress",
     "PairState", "PeerView", "ActionResult", "Health", "Level",
     "FailoverState", "FailoverStatus", "Role", "Evidence",
+    # rating a pair's health, as the service and `omapifo check` do
+    "assess_health", "state_level", "format_duration", "PEER_CRITICAL_AFTER",
     # leases and pools
     "Lease", "LeaseState", "LeaseView", "PoolCounts", "PoolReport", "pools_from_files",
     "LeaseEntry", "LeaseList", "LeaseMatch", "LeaseSearch", "find_leases", "leases_from_file",
+    "lease_states", "RateBudget",
     # configuration
     "Config", "PairConfig", "ServiceConfig", "TokenConfig", "Endpoint", "load_config",
-    "DhcpdConf", "DhcpdConfError", "parse_dhcpd_conf",
+    "DhcpdConf", "DhcpdConfError", "parse_dhcpd_conf", "read_secret_file",
+    # checking both servers' configurations, and the doctor
+    "Finding", "check_pair", "worst_severity", "DoctorReport", "diagnose", "doctor_next_step",
     # OMAPI
-    "OmapiKey", "OmapiPeer",
+    "OmapiKey", "OmapiPeer", "parse_ip",
     # the audit trail
-    "AuditRecord", "AuditSink", "JsonLinesAudit", "Outcome",
+    "AuditRecord", "AuditSink", "JsonLinesAudit", "Outcome", "clean_text",
+    # text from dhcpd and its clients, made harmless to show
+    "visible", "printable", "json_text", "json_string", "csv_cell",
     # errors
     "OmapifoError", "ConfigError", "PeerError", "PeerUnreachable", "PeerTimeout",
     "ConnectionRefused", "ConnectionRejected", "AuthenticationFailed", "NotFound", "Refused",
     "ProtocolError",
     "OperationRefused", "PartnerDownRefused", "ReleaseRefused", "ActionBusy",
-    "AuditUnavailable", "ConvergenceError",
+    "AuditUnavailable", "ConvergenceError", "from_problem_type",
     # host reservations
     "Host", "HostComparison", "HostView", "compare_host_files", "HostRefused", "PartialChange",
     # planned maintenance
     "MaintenanceReport", "MaintenanceStep", "Observation", "StepOutcome",
+    "DEFAULT_STOP_WAIT", "follow_recovery",
+    # test-only fault injection (OMAPIFO_FAULTS), for the command line and the service
+    "configure_faults",
 }
 
 

@@ -1,4 +1,4 @@
-"""omapifo.failover: both peers' state, guarded partner-down, planned shutdown."""
+"""omapifo._failover: both peers' state, guarded partner-down, planned shutdown."""
 from __future__ import annotations
 
 import threading

@@ -6,7 +6,7 @@ tests/api/test_split_brain.py).
   (both peers read afresh over OMAPI, and both dhcpd.leases).
 - A command killed (SIGKILL) in the middle of a change of two steps: between the two peers
   of a host add, and between a maintenance's shutdown and its partner-down (the fault
-  point after-send of omapifo.faults, as tests/api/test_crashes.py uses it). Afterwards
+  point after-send of omapifo._faults, as tests/api/test_crashes.py uses it). Afterwards
   the audit says the attempt's outcome is unknown, and ``omapifo host show`` or
   ``omapifo doctor`` names the state each peer is in, as dhcpd reads afresh.
 
@@ -33,8 +33,8 @@ import requests
 
 from omapifo import (Evidence, FailoverPair, FailoverState as S, JsonLinesAudit, LeaseState,
                      NotFound, Role, load_config)
-from omapifo.dhcpdconf import DhcpdConfError
-from omapifo.leasefile import read_leases
+from omapifo._dhcpdconf import DhcpdConfError
+from omapifo._leasefile import read_leases
 
 from .api.conftest import OPERATOR, auth, service_config, wait_for
 from .api.test_actions import audit_rows, free_port, serve

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from omapifo.dhcpdconf import DhcpdConfError, parse_text
-from omapifo import leasefile
-from omapifo.leasefile import last_states, read_leases
+from omapifo._dhcpdconf import DhcpdConfError, parse_text
+from omapifo import _leasefile as leasefile
+from omapifo._leasefile import last_states, read_leases
 
 from .labfiles import write_lab_files
 from .test_dhcpdconf import OTHER_SHAPES
@@ -22,7 +22,7 @@ LOCATED = re.compile(r"^\S+:\d+: |^cannot read ")
 
 def lab_conf_text(tmp_path_factory) -> str:
     lab = write_lab_files(tmp_path_factory.mktemp("fuzz"))
-    from omapifo.states import Role
+    from omapifo._states import Role
     d = lab.server_dir(Role.PRIMARY)
     return (d / "dhcpd.conf").read_text().replace('include "dhcpd.conf-failover";',
                                                   (d / "dhcpd.conf-failover").read_text())

@@ -18,11 +18,11 @@ import pytest
 
 from omapifo import (Endpoint, Evidence, FailoverPair, FailoverState as S, JsonLinesAudit,
                      OmapiKey, OmapiPeer, PairState, PartnerDownRefused, PeerView, Role,
-                     guards, load_config)
-from omapifo import wire
+                     _guards as guards, load_config)
+from omapifo import _wire as wire
 from omapifo.api import create_app
-from omapifo.health import assess
-from omapifo.omapi import u32
+from omapifo._health import assess
+from omapifo._omapi import u32
 
 from .api.conftest import OPERATOR, auth, service_config
 from .conftest import fresh_state
@@ -240,7 +240,7 @@ def test_racing_forced_partner_downs_from_service_and_cli_never_split_brain(part
     (OMAPIFO_FAULTS before-send=sleep), so without the pair lock both would pass their
     guards and both would send: a split brain. With it, the second re-reads under the
     lock, sees the first's partner-down, and is refused."""
-    from omapifo import faults
+    from omapifo import _faults as faults
 
     lab = partitioned
     cfg_path = service_config(lab.config_path, tmp_path, tmp_path / "svc.sqlite3")

@@ -1,4 +1,4 @@
-"""omapifo.health: the rules that turn both views into ok / warning / critical."""
+"""omapifo._health: the rules that turn both views into ok / warning / critical."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from omapifo import Endpoint, FailoverState as S, Health, Level, PeerView, Role
-from omapifo import wire
-from omapifo.health import assess, comms_interrupted_level, format_duration, state_level
+from omapifo import _wire as wire
+from omapifo._health import assess, comms_interrupted_level, format_duration, state_level
 
 from .recorded import failover_state
 

@@ -14,9 +14,9 @@ import pytest
 
 from omapifo import (FailoverPair, Host, HostRefused, NotFound, OmapiPeer,
                      PartialChange, PeerTimeout, Refused, Role, compare_host_files)
-from omapifo import guards
-from omapifo.dhcpdconf import parse_text
-from omapifo.hosts import read_host_records
+from omapifo import _guards as guards
+from omapifo._dhcpdconf import parse_text
+from omapifo._hosts import read_host_records
 
 from .conftest import fresh_host, restore, sent
 

@@ -125,7 +125,7 @@ def test_cli_stop_and_start(healthy_lab, capsys):
 
 def test_faults_cut_throttle_pause_and_heal(healthy_lab, pair):
     from omapifo import PeerTimeout
-    from omapifo.omapi import OmapiPeer
+    from omapifo._omapi import OmapiPeer
     lab = healthy_lab
     ep = lab.endpoint(Role.SECONDARY)
     name = [("name", lab.settings.peer_name.encode())]

@@ -94,12 +94,12 @@ def test_the_library_never_imports_the_lab():
 def test_lab_error_is_the_labs_own_not_the_librarys():
     import omapifo
     assert not issubclass(LabError, omapifo.OmapifoError)
-    assert "LabError" not in omapifo.__all__ and not hasattr(omapifo.errors, "LabError")
+    assert "LabError" not in omapifo.__all__ and not hasattr(omapifo._errors, "LabError")
 
 
 def test_a_second_failover_peer_is_a_second_pair_between_the_same_servers(tmp_path):
-    from omapifo.dhcpdconf import parse_text
-    from omapifo.pools import pair_pools
+    from omapifo._dhcpdconf import parse_text
+    from omapifo._pools import pair_pools
 
     settings = labmod.LabSettings(prefix="twopeer", second_peer=True)
     lab = labmod.Lab.create(settings, tmp_path / "lab")

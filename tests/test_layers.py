@@ -2,12 +2,12 @@
 
 Two rules, both read with ``ast`` (nothing is imported):
 
-- The import graph of omapifo/ has no cycle, and the protocol layer (omapi.py, scan.py,
-  budget.py, errors.py) imports nothing of omapifo above it.
-- Nothing above the protocol layer (omapi.py, scan.py, and wire.py, which decodes OMAPI
+- The import graph of omapifo/ has no cycle, and the protocol layer (_omapi.py, _scan.py,
+  _budget.py, _errors.py) imports nothing of omapifo above it.
+- Nothing above the protocol layer (_omapi.py, _scan.py, and _wire.py, which decodes OMAPI
   objects into the models) names an OMAPI object type or attribute: not the rest of
   omapifo/, not api/, not clients/. The names come from the protocol layer's own table
-  (omapifo.omapi.ATTRIBUTES). A name counts where OMAPI puts one:
+  (omapifo._omapi.ATTRIBUTES). A name counts where OMAPI puts one:
 
   * a type (``"lease"``, ``"host"``, ...) as the first argument of ``.open``, ``.update``,
     ``.create`` or ``.delete``; ``"failover-state"`` anywhere;
@@ -29,11 +29,12 @@ from pathlib import Path
 
 import pytest
 
-from omapifo.omapi import ATTRIBUTES
+from omapifo._omapi import ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parent.parent
-PROTOCOL = {"omapi", "scan", "budget", "errors"}
-WIRE = PROTOCOL | {"wire"}  # may name OMAPI attributes
+# the file stems of omapifo/ (every module is private: _omapi.py is "_omapi")
+PROTOCOL = {"_omapi", "_scan", "_budget", "_errors"}
+WIRE = PROTOCOL | {"_wire"}  # may name OMAPI attributes
 TYPES = frozenset(ATTRIBUTES)
 NAMES = frozenset().union(*ATTRIBUTES.values())
 HYPHENATED = frozenset(n for n in NAMES | TYPES if "-" in n)
@@ -164,3 +165,14 @@ def test_the_import_graph_has_no_cycle():
 def test_the_protocol_layer_imports_nothing_above_it():
     graph = _imports()
     assert {m: sorted(graph[m] - PROTOCOL) for m in PROTOCOL} == {m: [] for m in PROTOCOL}
+
+
+def test_the_layer_sets_name_modules_and_the_graph_sees_their_imports():
+    """The sets above are file stems of omapifo/ and the graph finds every import form the
+    package uses (``from ._x import``, ``from . import _x as x``): a rename that made them
+    name nothing would make the two tests above pass on an empty graph."""
+    graph = _imports()
+    assert WIRE <= set(graph)
+    assert {"_omapi", "_errors", "_states"} <= graph["_wire"]      # from ._x import ...
+    assert {"_faults", "_pairlock"} <= graph["_attempt"]           # from . import _x as x
+    assert "_failover" in graph["__init__"]

@@ -1,4 +1,4 @@
-"""omapifo.leasefile: the last record of an address wins; errors name file and line."""
+"""omapifo._leasefile: the last record of an address wins; errors name file and line."""
 from __future__ import annotations
 
 import ipaddress
@@ -7,9 +7,9 @@ import re
 import pytest
 
 from omapifo import LeaseState
-from omapifo.dhcpdconf import DhcpdConfError
-from omapifo import leasefile
-from omapifo.leasefile import last_states, read_leases
+from omapifo._dhcpdconf import DhcpdConfError
+from omapifo import _leasefile as leasefile
+from omapifo._leasefile import last_states, read_leases
 
 LEASES = """# The format of this file is documented in the dhcpd.leases(5) manual page.
 authoring-byte-order little-endian;
@@ -60,7 +60,7 @@ def test_errors(tmp_path, text, line, words):
 
 def test_the_fast_reader_takes_apart_what_dhcpd_writes(tmp_path):
     """Records as dhcpd writes them are read without falling back to the tokenizer."""
-    from omapifo import leasefile
+    from omapifo import _leasefile as leasefile
     body = "".join(f"lease 198.18.11.{n} {{\n  binding state active;\n  next binding state "
                    f"free;\n  hardware ethernet 02:00:00:00:00:{n:02X};\n  uid \"\\001\";\n}}\n"
                    for n in range(32, 64))
@@ -85,7 +85,7 @@ def test_the_fast_reader_takes_apart_what_dhcpd_writes(tmp_path):
     "lease 198.18.11.9 {\r\n  binding state active;\r\n}\r\n",
 ])
 def test_odd_shapes_read_as_the_general_reader_reads_them(tmp_path, record):
-    from omapifo import leasefile
+    from omapifo import _leasefile as leasefile
     path = tmp_path / "dhcpd.leases"
     path.write_text(LEASES + record, newline="")
     try:

@@ -1,4 +1,4 @@
-"""omapifo.leaselist: lease lists (live, offline, paged) and search across pairs.
+"""omapifo._leaselist: lease lists (live, offline, paged) and search across pairs.
 
 Integration tests make real leases with dhclient (lab.client) and check the list against
 dhcpd read independently: a lookup over a connection of the test's own, and the server's
@@ -14,7 +14,7 @@ import pytest
 
 from omapifo import (Endpoint, FailoverPair, LeaseState, PeerError, Role, find_leases,
                      leases_from_file)
-from omapifo.leaselist import _merge, list_leases
+from omapifo._leaselist import _merge, list_leases
 
 from .test_leasefile import LEASES
 

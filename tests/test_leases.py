@@ -1,4 +1,4 @@
-"""omapifo.leases: decoding, agreement, validation; lookup and release on the real pair."""
+"""omapifo._leases: decoding, agreement, validation; lookup and release on the real pair."""
 from __future__ import annotations
 
 import ipaddress
@@ -7,8 +7,8 @@ from datetime import timezone
 import pytest
 
 from omapifo import LeaseState, LeaseView, NotFound, ReleaseRefused, Role
-from omapifo import wire
-from omapifo.omapi import parse_client_id, parse_ip, parse_mac
+from omapifo import _wire as wire
+from omapifo._omapi import parse_client_id, parse_ip, parse_mac
 
 from .conftest import fresh_lease, sent
 from .recorded import LEASE_PRIMARY, LEASE_SECONDARY, u32

@@ -1,4 +1,4 @@
-"""omapifo.maintenance: planned maintenance in one step, and following the way back.
+"""omapifo._maintenance: planned maintenance in one step, and following the way back.
 
 Unit tests drive the step sequence with scripted reads; the integration tests run it on
 the lab and check the real dhcpd afterwards: the process has exited (lab.running), the
@@ -13,9 +13,10 @@ from types import SimpleNamespace
 import pytest
 
 from omapifo import (Evidence, FailoverPair, FailoverState as S, OperationRefused, Outcome,
-                     Role, StepOutcome, guards, maintenance)
-from omapifo.attempt import Attempt
-from omapifo.errors import ConvergenceError, PeerTimeout
+                     Role, StepOutcome, _guards as guards,
+                     _maintenance as maintenance)
+from omapifo._attempt import Attempt
+from omapifo._errors import ConvergenceError, PeerTimeout
 
 from .conftest import RecordingPeer, fresh_state, sent
 from .fakes import FakePeer, MemoryAudit, fake_pair

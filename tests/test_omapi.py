@@ -1,4 +1,4 @@
-"""omapifo.omapi: authentication, error mapping; against fake servers on loopback and the lab."""
+"""omapifo._omapi: authentication, error mapping; against fake servers on loopback and the lab."""
 from __future__ import annotations
 
 import base64
@@ -14,7 +14,7 @@ import pytest
 from omapifo import (AuthenticationFailed, ConnectionRefused, Evidence, FailoverPair,
                      FailoverState, NotFound, OmapiKey, OmapiPeer, PeerTimeout, PeerUnreachable,
                      ProtocolError, Role)
-from omapifo.omapi import _HMACAuthenticator
+from omapifo._omapi import _HMACAuthenticator
 
 from .conftest import build_lab
 

@@ -1,4 +1,4 @@
-"""omapifo.pairlock on a real file system: the lock directory's checks, and what is done
+"""omapifo._pairlock on a real file system: the lock directory's checks, and what is done
 with an entry in it that no user of the directory made (a symlink, a FIFO, a stranger's
 file, a hard link). The same under production's users and sysctls, with real changes of
 the lab pair: tests/test_production.py.
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from omapifo import pairlock
-from omapifo.errors import ActionBusy, OperationRefused
+from omapifo import _pairlock as pairlock
+from omapifo._errors import ActionBusy, OperationRefused
 
 PAIR = "classroom-1-6"
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chowns files to another user: "
@@ -211,7 +211,7 @@ def test_a_user_who_may_not_enter_the_directory_is_told_who_may(shared_dir):
     d = shared_dir / "locks"
     d.mkdir()
     d.chmod(0o2770)  # mkdir(2) leaves out the setgid bit and applies the umask
-    code = (f"from pathlib import Path; from omapifo import pairlock\n"
+    code = (f"from pathlib import Path; from omapifo import _pairlock as pairlock\n"
             f"with pairlock.hold(Path({str(d / 'omapifo-x.lock')!r}), pair='x', "
             f"operation='partner-down'): pass\n")
     proc = subprocess.run(["setpriv", f"--reuid={NOBODY.pw_uid}", f"--regid={NOBODY.pw_gid}",

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from omapifo import pools_from_files
-from omapifo.dhcpdconf import parse_text
-from omapifo.pools import pair_pools
+from omapifo._dhcpdconf import parse_text
+from omapifo._pools import pair_pools
 
 FAILOVER = """
 failover peer "{name}" {{

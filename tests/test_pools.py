@@ -1,4 +1,4 @@
-"""omapifo.pools on the real pair: live counts, offline counts, dhcpd-pools, a large scan."""
+"""omapifo._pools on the real pair: live counts, offline counts, dhcpd-pools, a large scan."""
 from __future__ import annotations
 
 import json

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from omapifo.severity import PEER_CRITICAL_AFTER
+from omapifo._severity import PEER_CRITICAL_AFTER
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "deploy" / "prometheus" / "omapifo.rules.yml"

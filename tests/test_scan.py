@@ -1,4 +1,4 @@
-"""omapifo.scan: the lean codec matches pypureomapi byte for byte and checks signatures."""
+"""omapifo._scan: the lean codec matches pypureomapi byte for byte and checks signatures."""
 from __future__ import annotations
 
 import base64
@@ -8,8 +8,8 @@ import pypureomapi
 import pytest
 
 from omapifo import OmapiKey, ProtocolError
-from omapifo.omapi import _HMACAuthenticator
-from omapifo.scan import MAX_WINDOW, decode, encode_open, lease_states
+from omapifo._omapi import _HMACAuthenticator
+from omapifo._scan import MAX_WINDOW, decode, encode_open, lease_states
 
 KEY = OmapiKey("omapi_key", base64.b64encode(b"k" * 32).decode())
 

@@ -1,4 +1,4 @@
-"""omapifo.states: dhcpd's failover states and the failover-state object's attributes."""
+"""omapifo._states: dhcpd's failover states and the failover-state object's attributes."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 import pytest
 
 from omapifo import FailoverState, Role
-from omapifo import wire
-from omapifo.states import utc_from_unix
-from omapifo.wire import decode_u32
+from omapifo import _wire as wire
+from omapifo._states import utc_from_unix
+from omapifo._wire import decode_u32
 
 from .recorded import FAILOVER_STATE_NORMAL, failover_state, u32
 

@@ -20,8 +20,8 @@ import pytest
 from omapifo.api import logs
 from omapifo.api.app import database_path
 from omapifo.clients import servecli
-from omapifo.config import ServiceConfig, parse_config
-from omapifo.pairlock import DEFAULT_LOCK_DIR
+from omapifo._config import ServiceConfig, parse_config
+from omapifo._pairlock import DEFAULT_LOCK_DIR
 
 from .production import model_lines, permission_model
 
@@ -160,7 +160,7 @@ def test_log_level_and_format_are_validated(tmp_path):
                                                  "log_format": "json"}}).service
     assert (svc.log_level, svc.log_format) == ("warning", "json")
     assert (ServiceConfig().log_level, ServiceConfig().log_format) == ("info", "text")
-    from omapifo.errors import ConfigError
+    from omapifo._errors import ConfigError
     with pytest.raises(ConfigError, match="log_format"):
         parse_config({"pairs": {}, "service": {"log_format": "xml"}})
     with pytest.raises(ConfigError, match="log_level"):

@@ -1,4 +1,4 @@
-"""omapifo.untrusted: text from dhcpd and its clients made harmless for terminals,
+"""omapifo._untrusted: text from dhcpd and its clients made harmless for terminals,
 spreadsheets and logs (issue 21, item 4); and the anchored checks that let a final newline
 through ("web01\\n"). The lab's real hostile host-name: tests/clients/test_hostile_hostname.py.
 """
@@ -11,13 +11,13 @@ import unicodedata
 
 import pytest
 
-from omapifo.errors import ConfigError
+from omapifo._errors import ConfigError
 from omapifo.lab import LabError
 from omapifo.lab.settings import check_prefix
-from omapifo.leaselist import leases_from_file
-from omapifo.omapi import parse_client_id, parse_host_name, parse_mac
-from omapifo.config import parse_config
-from omapifo.untrusted import csv_cell, json_string, json_text, printable, visible
+from omapifo._leaselist import leases_from_file
+from omapifo._omapi import parse_client_id, parse_host_name, parse_mac
+from omapifo._config import parse_config
+from omapifo._untrusted import csv_cell, json_string, json_text, printable, visible
 
 # what the issue names, one of each kind
 ESC_CLEAR = "\x1b[2J"  # erase the screen

@@ -1,4 +1,4 @@
-"""Host reservations (omapifo.hosts): a host as both peers hold it, both peers' dhcpd.leases
+"""Host reservations (omapifo/_hosts.py): a host as both peers hold it, both peers' dhcpd.leases
 compared host by host, and the bodies of a host's creation, deletion and sync."""
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Leases: one address as both peers hold it, the lookup by MAC or client id, the release,
 and the pair's lease list (paged by an opaque cursor) and the search across pairs
-(omapifo.leaselist)."""
+(omapifo/_leaselist.py)."""
 from __future__ import annotations
 
 import base64

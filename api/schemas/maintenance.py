@@ -1,4 +1,4 @@
-"""Planned maintenance of a peer (omapifo.maintenance): the request, each step with what
+"""Planned maintenance of a peer (omapifo/_maintenance.py): the request, each step with what
 both peers were seen in, and the report."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pools: a pair's address pools counted from a scan of both peers (omapifo.pools), and the
+"""Pools: a pair's address pools counted from a scan of both peers (omapifo/_pools.py), and the
 scans the service keeps (the pool history)."""
 from __future__ import annotations
 

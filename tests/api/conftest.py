@@ -13,7 +13,7 @@ from flask import Flask
 from omapifo import Config, load_config
 from omapifo.api import create_app
 from omapifo.api.auth import digest
-from omapifo.config import parse_config
+from omapifo._config import parse_config
 
 READER, OPERATOR = "reader-token-for-tests", "operator-token-for-tests"
 POLL = 1.0

@@ -1,7 +1,7 @@
 """Crashes on purpose: the service SIGKILLed at the two moments that matter, for every
 action, and the audit trail and the real dhcpd agree afterwards.
 
-The fault points (omapifo.faults, set through OMAPIFO_FAULTS, off otherwise) make the
+The fault points (omapifo._faults, set through OMAPIFO_FAULTS, off otherwise) make the
 service hang right before it sends the change (the attempt recorded, nothing sent) or
 right after (sent, the outcome not recorded); the test SIGKILLs it there, starts it
 again and reads both the audit trail and dhcpd. The two must agree in both directions:

@@ -78,10 +78,10 @@ from schemathesis.specs.openapi.checks import (content_type_conformance,
 from omapifo.lab import Lab
 from omapifo import FailoverPair, FailoverState, NotFound, load_config
 from omapifo.api import create_app
-from omapifo.audit import JsonLinesAudit, Outcome
-from omapifo.hosts import Host
-from omapifo.omapi import OmapiPeer, host_lookup
-from omapifo.states import Role
+from omapifo._audit import JsonLinesAudit, Outcome
+from omapifo._hosts import Host
+from omapifo._omapi import OmapiPeer, host_lookup
+from omapifo._states import Role
 
 from .conftest import OPERATOR, auth, offline_config
 

@@ -19,8 +19,8 @@ from omapifo.api import create_app
 from omapifo.api.app import allowed_hosts
 from omapifo.api.page import COOKIE
 from omapifo.clients import servecli
-from omapifo.config import ServiceConfig, parse_config
-from omapifo.errors import ConfigError
+from omapifo._config import ServiceConfig, parse_config
+from omapifo._errors import ConfigError
 
 from .conftest import READER, auth, offline_config
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from omapifo import FailoverPair, NotFound
-from omapifo.errors import HostRefused
+from omapifo._errors import HostRefused
 
 from .conftest import OPERATOR, READER, auth
 from ..conftest import fresh_host

@@ -14,7 +14,7 @@ import requests
 from omapifo import Role, load_config
 from omapifo.api import create_app
 from omapifo.clients import servecli
-from omapifo.config import Config, ServiceConfig
+from omapifo._config import Config, ServiceConfig
 
 from .conftest import READER, auth, wait_for
 
@@ -111,7 +111,7 @@ def test_twenty_pairs_scanning_their_pools_are_all_polled_within_their_interval(
              for i in range(20)}
     interval = 1.0
     # every pair's peers are the same two dhcpd, so the four scans at once share one budget
-    # per peer (omapifo/budget.py): 48 lookups/s is 12 each, and a scan of 128 addresses
+    # per peer (omapifo/_budget.py): 48 lookups/s is 12 each, and a scan of 128 addresses
     # lasts ~10 s, many poll intervals
     service = ServiceConfig(poll_interval=interval, pool_interval=5.0, pool_scan_rate=48.0,
                             database=tmp_path / "db.sqlite3")

@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from omapifo import (AuditRecord, Endpoint, FailoverState as S, Level,
                      Outcome, PairState, PeerView, Role, load_config)
-from omapifo import wire
+from omapifo import _wire as wire
 from omapifo.api import create_app
 from omapifo.api.auditing import ServiceAudit
 from omapifo.api.metrics import Metrics
@@ -33,8 +33,8 @@ from omapifo.clients import servecli
 from omapifo.clients.checkcli import default_critical, evaluate
 from omapifo.clients.client import Client
 from omapifo.clients.nagrange import Range
-from omapifo.health import assess
-from omapifo.severity import PEER_CRITICAL_AFTER
+from omapifo._health import assess
+from omapifo._severity import PEER_CRITICAL_AFTER
 
 from ..conftest import fresh_state
 from ..recorded import failover_state

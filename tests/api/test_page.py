@@ -14,8 +14,8 @@ from omapifo import Role
 from omapifo.api import create_app
 from omapifo.api.charts import MAX_POINTS
 from omapifo.api.page import COOKIE, _commands
-from omapifo.severity import Level, Note
-from omapifo.config import parse_config
+from omapifo._severity import Level, Note
+from omapifo._config import parse_config
 
 from .conftest import OPERATOR, READER, auth, offline_config
 from .test_pool_history import report

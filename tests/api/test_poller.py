@@ -8,12 +8,12 @@ import threading
 import time
 
 from omapifo import PairState, PeerView, Role
-from omapifo import wire
+from omapifo import _wire as wire
 from omapifo.api.flights import Busy
 from omapifo.api.metrics import Metrics
 from omapifo.api.poller import Poller
 from omapifo.api.store import Store
-from omapifo.health import assess
+from omapifo._health import assess
 
 from ..clients.samples import NOW, P, PRIMARY, SECONDARY, pool_report
 from ..recorded import failover_state

@@ -10,8 +10,8 @@ import pytest
 from omapifo import PoolCounts, PoolReport, Role
 from omapifo.api import create_app
 from omapifo.api.store import Store
-from omapifo.config import parse_config
-from omapifo.errors import ConfigError
+from omapifo._config import parse_config
+from omapifo._errors import ConfigError
 
 from .conftest import READER, auth, offline_config
 

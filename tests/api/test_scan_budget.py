@@ -17,7 +17,7 @@ from omapifo import Role, load_config
 from omapifo.api.flights import Busy, ScanSeats
 from omapifo.api.problems import from_busy
 from omapifo.clients import servecli
-from omapifo.pools import pair_pools
+from omapifo._pools import pair_pools
 
 from ..omapicount import OmapiCounter, lookup_size, lookups_per_second
 from .conftest import OPERATOR, READER, auth, service_config, wait_for

@@ -29,7 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from omapifo import (FailoverState as S, Level, LeaseState, OmapiPeer, OperationRefused,
                      PartnerDownRefused, ReleaseRefused, Role, load_config)
 from omapifo.clients import servecli
-from omapifo.omapi import u32
+from omapifo._omapi import u32
 
 from ..clients.runner import cli_mode, run, service_url  # noqa: F401 - the command line's fixtures
 from ..conftest import fresh_lease, fresh_state, fresh_state_when, sent

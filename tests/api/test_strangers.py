@@ -119,7 +119,7 @@ def test_rejected_requests_of_a_caller_with_a_token_are_kept_within_a_bound(tmp_
 def test_rejected_rows_older_than_the_age_bound_go(tmp_path, monkeypatch):
     from datetime import datetime, timedelta, timezone
 
-    from omapifo.audit import AuditRecord, Outcome
+    from omapifo._audit import AuditRecord, Outcome
 
     s = store.Store(tmp_path / "db.sqlite3")
     try:

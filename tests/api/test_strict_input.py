@@ -12,7 +12,7 @@ import pytest
 from omapifo.api import create_app
 from omapifo.api.app import MAX_BODY
 from omapifo.clients import servecli
-from omapifo.config import parse_config
+from omapifo._config import parse_config
 
 from .conftest import OFFLINE_KEY, OPERATOR, READER, auth, offline_config
 

@@ -1,6 +1,6 @@
 """The command line's tests run each command twice: straight over OMAPI, and through the
 REST service (``--api URL``), so one code path is checked against both implementations
-of the pair contract (omapifo.contract.Pair: FailoverPair and RemotePair).
+of the pair contract (omapifo._contract.Pair: FailoverPair and RemotePair).
 
 ``run`` is the command line on the lab in the test's mode; ``run.records()`` the audit
 trail the change went to (the JSON-lines file when direct, the service's store through

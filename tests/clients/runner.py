@@ -33,7 +33,7 @@ def service_url(cli_mode: str, lab: Any, tmp_path: Any) -> Iterator[str | None]:
         yield None
         return
     cfg = service_config(lab.config_path, tmp_path, tmp_path / "service.sqlite3")
-    # a fresh read is a read now: the deployed default reuses one up to 1 s old (config.py,
+    # a fresh read is a read now: the deployed default reuses one up to 1 s old (omapifo/_config.py,
     # fresh_min_age), and the tests look right after the lab changed a server
     cfg.write_text(cfg.read_text().replace("[service]\n", "[service]\nfresh_min_age = 0\n", 1))
     url, serve, stop = servecli.start(load_config(cfg), "127.0.0.1:0")

@@ -5,9 +5,9 @@ from datetime import datetime, timezone
 
 from omapifo import (ActionResult, Endpoint, LeaseView, PairState,
                      PeerView, PoolCounts, PoolReport, Role)
-from omapifo import wire
+from omapifo import _wire as wire
 from omapifo.api import schemas as s
-from omapifo.health import assess
+from omapifo._health import assess
 
 from ..recorded import LEASE_PRIMARY, LEASE_SECONDARY, failover_state
 

@@ -32,7 +32,7 @@ def env(tmp_path, monkeypatch):
     """No configuration anywhere, no service or token in the environment."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr("omapifo.config.SYSTEM_CONFIG", tmp_path / "etc" / "omapifo.toml")
+    monkeypatch.setattr("omapifo._config.SYSTEM_CONFIG", tmp_path / "etc" / "omapifo.toml")
     for name in ("OMAPIFO_CONFIG", "XDG_CONFIG_HOME", "OMAPIFO_API_URL", "OMAPIFO_TOKEN",
                  "OMAPIFO_TOKEN_FILE"):
         monkeypatch.delenv(name, raising=False)

@@ -1,11 +1,11 @@
 """The command line's scans draw at the service's ``pool_scan_rate``: an admin's
 `omapifo pools`, `leases` or `leases find` on a production pair costs dhcpd the same CPU as the
-poller's scan, so it is capped by the same number (omapifo.scan, one budget per peer)."""
+poller's scan, so it is capped by the same number (omapifo._scan, one budget per peer)."""
 
-from omapifo import failover
+from omapifo import _failover as failover
 from omapifo.clients import backend as backend_module
 from omapifo.clients.backend import DirectBackend
-from omapifo.config import parse_config
+from omapifo._config import parse_config
 
 P = "campus"
 

@@ -2,7 +2,7 @@
 in test_cli.py); here, states the lab cannot safely be put in.
 
 The check rates nothing itself but communications-interrupted's clock: it calls
-omapifo.health.assess, then rates each peer's seconds there by the -w/-c ranges, so with
+omapifo._health.assess, then rates each peer's seconds there by the -w/-c ranges, so with
 the service's thresholds (-w 0 -c 300) it says what the pair's health says.
 """
 from __future__ import annotations
@@ -15,19 +15,19 @@ from itertools import product
 import pytest
 
 from omapifo import __version__
-from omapifo import wire
+from omapifo import _wire as wire
 from omapifo import Config, FailoverState as S, Level, PairState, PeerView, Role
 from omapifo.api.schemas.pairs import PairStateSchema
-from omapifo.config import parse_config
-from omapifo.errors import ConfigError
+from omapifo._config import parse_config
+from omapifo._errors import ConfigError
 from omapifo.clients import checkcli
 from omapifo.clients.backend import DirectBackend
 from omapifo.clients.checkcli import evaluate
 from omapifo.clients.cli import build_parser
 from omapifo.clients.nagrange import Range
 from omapifo.clients.exitcodes import check_status
-from omapifo.health import assess, format_duration
-from omapifo.severity import PEER_CRITICAL_AFTER
+from omapifo._health import assess, format_duration
+from omapifo._severity import PEER_CRITICAL_AFTER
 
 from ..recorded import failover_state
 from .samples import NOW, P, PRIMARY, SECONDARY

@@ -14,7 +14,7 @@ from omapifo import (FailoverState, LeaseState, NotFound, OperationRefused, Part
                      load_config, parse_dhcpd_conf)
 from flask import Flask
 
-from omapifo import errors as omapifo_errors
+from omapifo import _errors as omapifo_errors
 from omapifo.api import problems
 from omapifo.api import schemas as s
 from omapifo.clients import servecli

@@ -13,7 +13,7 @@ import pytest
 
 from omapifo import ConfigError, load_config
 from omapifo.clients import cli
-from omapifo.config import find_config, user_config_path
+from omapifo._config import find_config, user_config_path
 
 from ..api.conftest import OFFLINE_KEY
 
@@ -39,7 +39,7 @@ def places(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(home))
     system = tmp_path / "etc" / "omapifo" / "omapifo.toml"
-    monkeypatch.setattr("omapifo.config.SYSTEM_CONFIG", system)
+    monkeypatch.setattr("omapifo._config.SYSTEM_CONFIG", system)
     return {"work": work, "home": home, "system": system,
             "user": home / ".config" / "omapifo" / "omapifo.toml"}
 

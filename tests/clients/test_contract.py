@@ -7,8 +7,8 @@ import pytest
 from omapifo import Operation, Unsupported, require
 from omapifo.clients import cli, paircli
 from omapifo.clients.remote import RemotePair
-from omapifo.contract import EVERY_OPERATION
-from omapifo.failover import FailoverPair
+from omapifo._contract import EVERY_OPERATION
+from omapifo._failover import FailoverPair
 
 
 class ReadOnlyPair:

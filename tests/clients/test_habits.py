@@ -25,7 +25,7 @@ from omapifo import FailoverState, Role, load_config
 from omapifo.api.auth import digest, identify
 from omapifo.clients import cli, servecli
 from omapifo.clients.tokencli import config_lines
-from omapifo.config import parse_config
+from omapifo._config import parse_config
 from omapifo.clients.paircli import CLEAR_SCREEN, watch_interval
 
 from ..api.conftest import OPERATOR, READER, auth, service_config

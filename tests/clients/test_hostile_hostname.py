@@ -21,7 +21,7 @@ import pytest
 
 from omapifo import load_config
 from omapifo.api import create_app, logs
-from omapifo.untrusted import visible
+from omapifo._untrusted import visible
 
 from ..api.conftest import OPERATOR, READER, auth, service_config
 from .test_cli import PAIR

@@ -1,4 +1,4 @@
-"""clients/output.py: a state's colour is its level's (omapifo.health), ages in one format."""
+"""clients/output.py: a state's colour is its level's (omapifo._health), ages in one format."""
 from __future__ import annotations
 
 import io
@@ -8,7 +8,7 @@ import pytest
 
 from omapifo import FailoverState, Level
 from omapifo.clients import output as out
-from omapifo.health import state_level
+from omapifo._health import state_level
 
 COLOURS = {Level.OK: "\033[32m", Level.WARNING: "\033[33m", Level.CRITICAL: "\033[31m"}
 

@@ -18,9 +18,9 @@ from omapifo import FailoverState as S, PairState, Role
 from omapifo.api.schemas.pairs import PairStateSchema
 from omapifo.clients import cli, configcli
 from omapifo.clients import output as out
-from omapifo.confcheck import Finding
-from omapifo.doctor import DoctorReport
-from omapifo.health import assess
+from omapifo._confcheck import Finding
+from omapifo._doctor import DoctorReport
+from omapifo._health import assess
 from omapifo import Level
 
 from ..conftest import IN_CI
