@@ -14,20 +14,23 @@ Every module of omapifo/ is private (``_name``): the public names are the ones b
 only those. Layers, each depending only on those before it (tests/test_layers.py checks
 the imports):
 
-- protocol: :mod:`omapifo._omapi` (the one connection to a dhcpd, and the OMAPI objects,
-  attributes, lookups and changes the library uses, with the parsers of addresses, MACs
-  and client ids), :mod:`omapifo._scan` (pipelined lease lookups), ``_budget``, ``_errors``;
-- model: :mod:`omapifo._states`, :mod:`omapifo._leases`, :mod:`omapifo._hosts`,
-  :mod:`omapifo._pairstate`, :mod:`omapifo._evidence`, ``_config``, ``_dhcpdconf``,
-  ``_leasefile``, ``_audit``, and :mod:`omapifo._pairaccess` (what operations need of a pair);
-- wire: :mod:`omapifo._wire` (OMAPI objects decoded into the models; with _omapi.py and
-  _scan.py the only modules that name an OMAPI attribute);
-- operations: :mod:`omapifo._lookups` (a lease or host on both peers),
-  :mod:`omapifo._attempt` (the audited change: the only sender), :mod:`omapifo._guards`
-  (every decision), the actions (:mod:`omapifo._partnerdown`, :mod:`omapifo._shutdown`,
-  :mod:`omapifo._release`, :mod:`omapifo._hostactions`, :mod:`omapifo._maintenance`), pools,
-  lease lists, health, configuration checks, and :mod:`omapifo._failover` (the pair: its
-  connections and state, opening attempts and handing them to the actions);
+- protocol: ``_omapi`` (the one connection to a dhcpd, and the OMAPI objects, attributes,
+  lookups and changes the library uses, with the parsers of addresses, MACs and client
+  ids), ``_scan`` (pipelined lease lookups), ``_budget`` (each dhcpd's scan budget),
+  ``_errors``;
+- model: ``_states``, ``_severity`` (levels and health), ``_evidence``, ``_config``,
+  ``_pairlock``, ``_dhcpdconf``, ``_leasefile``, ``_untrusted``, ``_pairstate``,
+  ``_bothpeers`` (an object as both peers see it), ``_leases``, ``_hosts``,
+  ``_scanreport`` (what a scan found), ``_pairaccess`` (what operations need of a pair),
+  ``_audit``, ``_faults`` (test-only fault points);
+- wire: ``_wire`` (OMAPI objects decoded into the models; with _omapi and _scan the only
+  modules that name an OMAPI attribute);
+- operations: ``_attempt`` (the audited change: the only sender), ``_guards`` (every
+  decision), ``_lookups`` (a lease or host on both peers), the actions (``_partnerdown``,
+  ``_shutdown``, ``_release``, ``_hostactions``, ``_maintenance``), ``_health``, ``_pools``,
+  ``_leaselist``, ``_confcheck``, ``_contract`` (the pair contract every implementation
+  offers), ``_failover`` (the pair over OMAPI: its connections and state, opening attempts
+  and handing them to the actions) and ``_doctor``;
 - interfaces: ``omapifo.api`` (REST service), ``omapifo.clients`` (client and command line).
 """
 import logging as _logging
@@ -59,7 +62,7 @@ from ._errors import (
     Unsupported,
     from_problem_type,
 )
-from ._contract import EVERY_OPERATION, OnStep, Operation, Pair, Progress, require
+from ._contract import EVERY_OPERATION, Operation, Pair, require
 from ._evidence import Evidence
 from ._failover import FailoverPair, open_pair
 from ._pairstate import ActionResult, PairState, PeerView
@@ -67,9 +70,9 @@ from ._severity import PEER_CRITICAL_AFTER, Health, Level
 from ._health import assess as assess_health, format_duration, state_level
 from ._leases import Lease, LeaseState, LeaseView
 from ._maintenance import (DEFAULT_STOP_WAIT, MaintenanceReport, MaintenanceStep, Observation,
-                           StepOutcome, follow_recovery)
+                           OnStep, StepOutcome, follow_recovery)
 from ._omapi import OmapiKey, OmapiPeer, parse_ip
-from ._scan import lease_states
+from ._scan import Progress, lease_states
 from ._pools import PoolCounts, PoolReport, pools_from_files
 from ._leaselist import (LeaseEntry, LeaseList, LeaseMatch, LeaseSearch, find_leases,
                          leases_from_file)

@@ -16,20 +16,19 @@ the caller its credentials name (the REST service: the token's name) ignores it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Protocol
 
 from ._errors import Unsupported
 from ._hosts import HostComparison, HostView
 from ._leaselist import LeaseList
 from ._leases import LeaseState, LeaseView
-from ._maintenance import MaintenanceReport, MaintenanceStep, Observation
+from ._maintenance import MaintenanceReport, Observation, OnStep
 from ._pairstate import ActionResult, PairState
 from ._pools import PoolReport
+from ._scan import Progress
 from ._states import Role
 
-Progress = Callable[[int, int], None]  # (addresses done, addresses in all) as a scan goes
-OnStep = Callable[[MaintenanceStep], None]
 
 
 class Operation(str, enum.Enum):
