@@ -75,7 +75,7 @@ def main() -> int:
         lab.down()
         shutil.rmtree(lab.dir, ignore_errors=True)
     if not args.no_files:
-        files_benchmark()
+        files_benchmark(general=False)
     return 0
 
 
