@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 import omapifo
 from omapifo import (AuditUnavailable, AuthenticationFailed, ConfigError, ConvergenceError,
                      NotFound, OmapifoError, OperationRefused, PeerError, PeerTimeout,
-                     PeerUnreachable, Refused)
+                     PeerUnreachable, Refused, UnknownPair)
 
 from .flights import Busy
 
@@ -32,6 +32,7 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (Refused, 409, "Refused by dhcpd"),
     (ConvergenceError, 504, "Peers did not settle"),
     (PeerError, 502, "OMAPI error"),
+    (UnknownPair, 404, "Not found"),
     (ConfigError, 409, "Not configured"),
 ]
 

@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
-from omapifo import Observation, Pair as PairContract
+from omapifo import Observation, Pair as PairContract, UnknownPair
 
 from . import schemas as s
 
@@ -66,8 +66,9 @@ def _service() -> Any:
 def _pair(name: str) -> PairContract:
     """The pair ``name``: the views call the pair contract (omapifo.Pair) only."""
     pairs = _service().pairs
-    if name not in pairs:
-        abort(404, message=f"no pair named {name!r}; configured: {', '.join(sorted(pairs))}")
+    if name not in pairs:  # 404, and the client raises UnknownPair again (problems.py)
+        raise UnknownPair(f"no pair named {name!r} (configured: "
+                          f"{', '.join(sorted(pairs)) or 'none'})", operation="find pair")
     return pairs[name]
 
 

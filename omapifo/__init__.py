@@ -59,6 +59,7 @@ from ._errors import (
     ProtocolError,
     Refused,
     ReleaseRefused,
+    UnknownPair,
     Unsupported,
     from_problem_type,
 )
@@ -158,6 +159,7 @@ __all__ = [
     "ServiceConfig",
     "StepOutcome",
     "TokenConfig",
+    "UnknownPair",
     "Unsupported",
     "assess_health",
     "check_pair",

@@ -36,7 +36,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from ._errors import ConfigError
+from ._errors import ConfigError, UnknownPair
 from ._omapi import ALGORITHMS, DEFAULT_PORT, DEFAULT_TIMEOUT, OmapiKey
 from ._pairlock import DEFAULT_LOCK_DIR
 from ._scan import DEFAULT_WINDOW, MAX_WINDOW
@@ -195,7 +195,7 @@ class Config:
             return self.pairs[name]
         except KeyError:
             known = ", ".join(sorted(self.pairs)) or "none"
-            raise ConfigError(f"no pair named {name!r} (configured: {known})",
+            raise UnknownPair(f"no pair named {name!r} (configured: {known})",
                               operation=f"config {self.path or ''}".strip()) from None
 
 

@@ -2,6 +2,7 @@
 
     OmapifoError                      anything omapifo raises on purpose
     ├── ConfigError                   a configuration file or value is wrong (file, pair, field)
+    │   ├── UnknownPair               no pair of that name is configured
     │   └── Unsupported               the pair's implementation does not do this operation
     ├── PeerError                     something went wrong talking to one dhcpd
     │   ├── PeerUnreachable           no OMAPI connection (no route, closed, ...)
@@ -62,6 +63,11 @@ class OmapifoError(Exception):
 
 class ConfigError(OmapifoError):
     """A configuration file or value is wrong; the message names file, pair and field."""
+
+
+class UnknownPair(ConfigError):
+    """No pair of that name is configured (the message lists the ones that are); the
+    REST service answers it with 404, and its client raises it again."""
 
 
 class Unsupported(ConfigError):

@@ -8,7 +8,7 @@ import omapifo
 
 PUBLIC = {
     # pairs and their state; the contract every implementation of a pair offers
-    "FailoverPair", "open_pair", "Pair", "Operation", "require", "Unsupported",
+    "FailoverPair", "open_pair", "Pair", "Operation", "require", "Unsupported", "UnknownPair",
     "EVERY_OPERATION", "OnStep", "Progress",
     "PairState", "PeerView", "ActionResult", "Health", "Level",
     "FailoverState", "FailoverStatus", "Role", "Evidence",

@@ -37,11 +37,15 @@ HEADER = re.compile(r"omapifo status classroom-1-6: every 1 s, read at \d\d:\d\d
 ANSI = re.compile(r"\033\[[0-9;]*[A-Za-z]")
 
 
-def command_env(lab, tmp_path) -> dict[str, str]:
+def command_env(lab, tmp_path, service_url: str | None = None) -> dict[str, str]:
+    """The command's environment; with ``service_url`` (the api mode of
+    tests/clients/conftest.py) it goes through that service, with a reader's token."""
     env = {**os.environ, "OMAPIFO_CONFIG": str(lab.config_path),
            "OMAPIFO_AUDIT_LOG": str(tmp_path / "audit.log")}
     for name in ("OMAPIFO_API_URL", "OMAPIFO_TOKEN", "OMAPIFO_TOKEN_FILE", "NO_COLOR"):
         env.pop(name, None)
+    if service_url:
+        env.update(OMAPIFO_API_URL=service_url, OMAPIFO_TOKEN=READER)
     return env
 
 
@@ -75,7 +79,8 @@ def test_watch_with_json_is_refused(capsys):
 
 
 @pytest.mark.integration
-def test_watch_redraws_a_terminal_until_ctrl_c_and_sees_a_server_stop(healthy_lab, tmp_path):
+def test_watch_redraws_a_terminal_until_ctrl_c_and_sees_a_server_stop(healthy_lab, tmp_path,
+                                                                     service_url):
     """On a pseudo-terminal, as an admin sees it: each read clears the screen and draws
     both peers in colour; the primary stopped during the watch shows up on a later redraw
     (each redraw reads dhcpd again); Ctrl-C (the terminal's ^C, a SIGINT from the line
@@ -84,7 +89,7 @@ def test_watch_redraws_a_terminal_until_ctrl_c_and_sees_a_server_stop(healthy_la
     pid, fd = pty.fork()
     if pid == 0:  # the child: the pty is its controlling terminal
         os.execve(sys.executable, [*OMAPIFO, "status", PAIR, "--watch", "1"],
-                  command_env(lab, tmp_path))
+                  command_env(lab, tmp_path, service_url))
     screen = b""
 
     def read_until(pattern: str, timeout: float) -> str:
@@ -131,9 +136,10 @@ def test_watch_redraws_a_terminal_until_ctrl_c_and_sees_a_server_stop(healthy_la
 
 
 @pytest.mark.integration
-def test_watch_on_a_pipe_prints_a_block_per_read_and_sigint_ends_it_with_0(lab, tmp_path):
+def test_watch_on_a_pipe_prints_a_block_per_read_and_sigint_ends_it_with_0(lab, tmp_path,
+                                                                           service_url):
     proc = subprocess.Popen([*OMAPIFO, "status", PAIR, "--watch", "1"],
-                            env=command_env(lab, tmp_path), stdout=subprocess.PIPE,
+                            env=command_env(lab, tmp_path, service_url), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     try:
         seen = b""  # read from the pipe itself: communicate() below reads it the same way
@@ -157,10 +163,11 @@ def test_watch_on_a_pipe_prints_a_block_per_read_and_sigint_ends_it_with_0(lab, 
 
 
 @pytest.mark.integration
-def test_watch_ends_at_once_when_the_first_read_fails(lab, tmp_path):
+def test_watch_ends_at_once_when_the_first_read_fails(lab, tmp_path, service_url):
+    # an unknown pair is a usage error (2) both ways: the service's 404 is UnknownPair again
     proc = subprocess.run([*OMAPIFO, "status", "no-such-pair", "--watch", "1"],
-                          env=command_env(lab, tmp_path), capture_output=True, text=True,
-                          timeout=60)
+                          env=command_env(lab, tmp_path, service_url), capture_output=True,
+                          text=True, timeout=60)
     assert proc.returncode == 2 and "no pair named 'no-such-pair'" in proc.stderr
 
 
@@ -175,8 +182,9 @@ def plugin(*argv: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.integration
-def test_check_omapifo_is_omapifo_check_under_the_plugins_name(healthy_lab, tmp_path):
-    env = command_env(healthy_lab, tmp_path)
+def test_check_omapifo_is_omapifo_check_under_the_plugins_name(healthy_lab, tmp_path,
+                                                               service_url):
+    env = command_env(healthy_lab, tmp_path, service_url)
     del env["OMAPIFO_CONFIG"]
     got = plugin(PAIR, "--config", str(healthy_lab.config_path), "-w", "60", "-c", "300",
                  env=env)
@@ -184,7 +192,8 @@ def test_check_omapifo_is_omapifo_check_under_the_plugins_name(healthy_lab, tmp_
     assert got.stdout.startswith("OMAPIFO OK - classroom-1-6: both peers normal | ")
     assert got.stdout.count("\n") == 1 and "primary_comms_interrupted_seconds=0s" in got.stdout
     # the same line `omapifo check` prints (perfdata but the clock may differ)
-    same = subprocess.run([*OMAPIFO, "check", PAIR], env=command_env(healthy_lab, tmp_path),
+    same = subprocess.run([*OMAPIFO, "check", PAIR],
+                          env=command_env(healthy_lab, tmp_path, service_url),
                           capture_output=True, text=True, timeout=60)
     assert same.stdout.split(" | ")[0] == got.stdout.split(" | ")[0]
     # bad usage is UNKNOWN on stdout, never argparse's 2 (which Nagios reads as CRITICAL)
