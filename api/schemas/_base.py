@@ -116,3 +116,14 @@ class PeerErrors(f.Dict):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kw: Any) -> Any:
         return {Role.parse(k): e for k, e in super()._deserialize(value, attr, data, **kw).items()}
+
+
+class _ScanReportSchema(_Model):
+    """What every scan report says besides its rows (omapifo's ScanReport)."""
+
+    pair = f.String(required=True)
+    scanned_at = f.AwareDateTime(format="iso", required=True)
+    source = f.String(required=True)
+    duration = f.Float(required=True)
+    complete = f.Boolean(dump_only=True)
+    errors = PeerErrors()

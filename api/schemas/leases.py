@@ -15,7 +15,7 @@ from marshmallow import validate as v
 from omapifo import (Lease, LeaseEntry, LeaseList, LeaseMatch, LeaseSearch, LeaseState,
                      LeaseView, Role)
 
-from ._base import Strict, Text, _Confirmed, PeerErrors, _Model, _state
+from ._base import PeerErrors, Strict, Text, _Confirmed, _Model, _ScanReportSchema, _state
 
 
 class LeaseSchema(_Model):
@@ -132,13 +132,7 @@ class LeaseEntrySchema(_Model):
                           d.get("served_by"), d.get("primary_state"), d.get("secondary_state"))
 
 
-class LeaseListSchema(_Model):
-    pair = f.String(required=True)
-    scanned_at = f.AwareDateTime(format="iso", required=True)
-    source = f.String(required=True)
-    duration = f.Float(required=True)
-    complete = f.Boolean(dump_only=True)
-    errors = PeerErrors()
+class LeaseListSchema(_ScanReportSchema):
     leases = f.List(f.Nested(LeaseEntrySchema), required=True)
     next_cursor = f.Function(lambda ll: encode_cursor(ll.next_after), deserialize=decode_cursor,
                              attribute="next_after", allow_none=True, metadata={

@@ -10,7 +10,7 @@ from marshmallow import validate as v
 
 from omapifo import PoolCounts, PoolReport
 
-from ._base import PeerErrors, Strict, _Base, _in_utc_range, _Model
+from ._base import Strict, _Base, _in_utc_range, _Model, _ScanReportSchema
 
 
 class PoolCountsSchema(_Model):
@@ -43,13 +43,7 @@ class PoolCountsSchema(_Model):
         return PoolCounts(**d)
 
 
-class PoolReportSchema(_Model):
-    pair = f.String(required=True)
-    scanned_at = f.AwareDateTime(format="iso", required=True)
-    source = f.String(required=True)
-    complete = f.Boolean(dump_only=True)
-    duration = f.Float(required=True)
-    errors = PeerErrors()
+class PoolReportSchema(_ScanReportSchema):
     pools = f.List(f.Nested(PoolCountsSchema), required=True)
 
     @ma.post_load
