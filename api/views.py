@@ -85,10 +85,13 @@ def _confirm(name: str, body: dict[str, Any]) -> None:
         abort(400, message=f"confirm must be the pair's name ({name!r}) to go ahead")
 
 
-def _confirmed(name: str, body: dict[str, Any]) -> PairContract:
+def _confirmed(name: str, body: dict[str, Any], role: str | None = None) -> PairContract:
     """The pair ``name``, once ``body`` confirms the change with its name; the library
-    guards and audits the change (the pair's sink is the service's store)."""
+    guards and audits the change (the pair's sink is the service's store). Checked in
+    the order of the URL: an unknown pair is 404 even when the peer is wrong too."""
     fp = _pair(name)
+    if role is not None:
+        _role(role)
     _confirm(name, body)
     return fp
 
@@ -96,8 +99,7 @@ def _confirmed(name: str, body: dict[str, Any]) -> PairContract:
 def _guarded(action: str, query: dict[str, Any], body: dict[str, Any], pair: str,
              role: str) -> Any:
     """partner-down or shutdown, with the caller as actor."""
-    _role(role)
-    fp = _confirmed(pair, body)
+    fp = _confirmed(pair, body, role)
     method = fp.partner_down if action == "partner-down" else fp.shutdown
     return method(role, force=body["force"], reason=body["reason"], dry_run=query["dry_run"],
                   actor=g.caller.name)
@@ -329,8 +331,7 @@ class Maintenance(MethodView):
         partner to partner-down. Answers when it is over (about 15 s in the lab) with every
         step; ``completed`` false with ``changed`` true means it stopped half-way (the
         message says where and why). One audit record (action ``maintenance``)."""
-        _role(role)
-        return _confirmed(pair, body).maintenance(role, reason=body["reason"],
+        return _confirmed(pair, body, role).maintenance(role, reason=body["reason"],
                                                   dry_run=query["dry_run"], wait=body["wait"],
                                                   actor=g.caller.name)
 

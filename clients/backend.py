@@ -2,12 +2,12 @@
 
 Every command asks its backend for a pair (:meth:`Backend.pair`) and calls the pair
 contract (:class:`omapifo.Pair`) on it, whichever backend it is: the direct one
-opens :class:`~omapifo.FailoverPair` (or whatever :func:`omapifo.open_pair` opens for the
-pair's engine), the API one :class:`~omapifo.clients.remote.RemotePair`, whose answers the
-service's own schemas load into the library's objects. So ``omapifo status`` runs the same
-code and prints the same with ``-c FILE`` as with ``--api URL``, and ``--json`` dumps
-either through the same schemas. What spans pairs (all states, a search, the service's
-history) and what reads local files is the backend's.
+opens what :func:`omapifo.open_pair` opens for the pair (today always
+:class:`~omapifo.FailoverPair`), the API one :class:`~omapifo.clients.remote.RemotePair`,
+whose answers the service's own schemas load into the library's objects. So ``omapifo
+status`` runs the same code and prints the same with ``-c FILE`` as with ``--api URL``,
+and ``--json`` dumps either through the same schemas. What spans pairs (all states, a
+search, the service's history) and what reads local files is the backend's.
 """
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from omapifo import (ConfigError, HostComparison, HostView, NotFound, OmapifoErr
 from omapifo.api import schemas as s
 
 from . import output as out
+from .backend import api_url
 from .exitcodes import EXIT_FAILED, EXIT_OK
 from .paircli import _changes, _common, _confirm, _pair
 
@@ -187,7 +188,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print("every host is on both peers; nothing to do")
         return EXIT_OK
     views, failed = [], []
-    with _pair(args, Operation.SYNC_HOST, leases=_files(args)) as pair:
+    # straight over OMAPI the files are also what the address is checked against; the
+    # service checks against the files its configuration names, so through it they only
+    # choose the names above
+    leases = None if api_url(args.api) else _files(args)
+    with _pair(args, Operation.SYNC_HOST, leases=leases) as pair:
         _confirm(args, f"copy of host(s) {', '.join(names)} to the peer that lacks them in "
                  f"{args.pair}")
         for name in names:  # each on its own: one refused host does not stop the others

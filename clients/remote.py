@@ -106,6 +106,8 @@ class RemotePair:
 
     def delete_host(self, name: str | None = None, *, mac: str | None = None,
                     dry_run: bool = False, actor: str | None = None) -> HostView:
+        if (name is None) == (mac is None):  # as FailoverPair: before any request
+            raise ValueError("give exactly one of a host name or mac=")
         if name is None:  # the service's route names the host; a MAC is looked up first
             name = self.client.host(self.name, mac=mac).name
         return self.client.delete_host(self.name, name, dry_run=dry_run)

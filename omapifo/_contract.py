@@ -3,8 +3,10 @@
 Written once, in the spirit of napalm's driver base: the command line and the service
 call these methods and nothing else, so one command's code runs whether it talks OMAPI
 to both dhcpd (:class:`~omapifo.FailoverPair`) or goes through the REST
-service (:class:`omapifo.clients.remote.RemotePair`), and another DHCP engine is a third
-class with these methods, opened by :func:`omapifo.open_pair`: nothing above changes.
+service (:class:`omapifo.clients.remote.RemotePair`). Another DHCP engine is a third
+class with these methods, opened by :func:`omapifo.open_pair`: the REST views and the
+commands stay as they are; the service's poller, which paces its scans through
+FailoverPair's own options (``pools(rate=)``, ``leases(after=, limit=, rate=)``), does not.
 
 An implementation that cannot do an operation says so in :attr:`Pair.supports`, and its
 method raises :class:`~omapifo.Unsupported`; callers ask :func:`require` before

@@ -32,6 +32,11 @@ def client(tmp_path):
     ("get", "/api/v1/pairs/p/history?limit=-1", None, 422),
     ("get", "/api/v1/pairs/p/peers/tertiary", None, 400),
     ("post", "/api/v1/pairs/p/peers/tertiary/partner-down", {"confirm": "p"}, 400),
+    # checked in the URL's order: an unknown pair first, whatever the peer
+    ("post", "/api/v1/pairs/nope/peers/tertiary/partner-down", {"confirm": "nope"}, 404),
+    ("post", "/api/v1/pairs/nope/peers/tertiary/shutdown", {"confirm": "nope"}, 404),
+    ("post", "/api/v1/pairs/nope/peers/tertiary/maintenance", {"confirm": "nope"}, 404),
+    ("get", "/api/v1/pairs/nope/peers/tertiary", None, 404),
     ("post", "/api/v1/pairs/p/peers/primary/partner-down", {"confirm": "q"}, 400),
     ("post", "/api/v1/pairs/p/peers/primary/partner-down", {"confirm": "p", "x": 1}, 422),
     ("post", "/api/v1/pairs/p/peers/primary/partner-down", [1, 2], 422),

@@ -206,3 +206,6 @@ def test_release_dry_run_from_the_command_line_asks_and_changes_nothing(healthy_
     assert json.loads(out)["primary"]["state"]["name"] == "active"  # dhcpd, read again
     assert json.loads(out)["secondary"]["state"]["name"] == "active"
     assert [r.outcome for r in run.records()] == ["dry-run"]
+    if run.mode == "direct":  # the file itself: the intent first, then its outcome
+        lines = [json.loads(line) for line in run.audit.read_text().splitlines()]
+        assert [e["outcome"] for e in lines] == ["unknown", "dry-run"]

@@ -11,7 +11,7 @@ import requests_mock as requests_mock_module
 
 from omapifo import (FailoverState, LeaseState, NotFound, OperationRefused, PartnerDownRefused,
                      PeerTimeout, PeerUnreachable, ProtocolError, ReleaseRefused, Role,
-                     load_config, parse_dhcpd_conf)
+                     UnknownPair, load_config, parse_dhcpd_conf)
 from flask import Flask
 
 from omapifo import _errors as omapifo_errors
@@ -192,7 +192,7 @@ def test_end_to_end_against_the_running_service(healthy_lab, tmp_path):
         with pytest.raises(PartnerDownRefused, match="not communications-interrupted"):
             operator.partner_down(P, "secondary")
         assert operator.audit()["entries"][0]["outcome"] == "refused"
-        with pytest.raises(NotFound):
+        with pytest.raises(UnknownPair, match="no pair named 'nope'"):
             reader.pair("nope")
         # a real lease through the service: by address and by MAC, then released
         mac = "02:00:00:dd:00:03"

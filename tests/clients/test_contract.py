@@ -50,3 +50,15 @@ def test_both_implementations_do_every_operation():
     assert FailoverPair.supports == RemotePair.supports == EVERY_OPERATION == set(Operation)
     with pytest.raises(Unsupported, match="ReadOnlyPair"):
         require(ReadOnlyPair(), Operation.RELEASE)  # type: ignore[arg-type]
+
+
+class NoRequests:
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"a request was made: {name}")
+
+
+@pytest.mark.parametrize("kw", [{}, {"name": "h", "mac": "02:00:00:00:00:01"}])
+def test_a_remote_host_is_named_one_way_before_any_request(kw):
+    """Neither or both of name and MAC: ValueError, as FailoverPair.delete_host."""
+    with pytest.raises(ValueError, match="exactly one of"):
+        RemotePair(NoRequests(), "p").delete_host(**kw)  # type: ignore[arg-type]

@@ -75,6 +75,14 @@ def test_host_commands_through_the_rest_service(healthy_lab, run, tmp_path, monk
         assert fresh_host(lab, "api-cli").agree
         code, out, _ = run("host", "show", PAIR, "api-cli", "--api", url, "--json")
         assert code == 0 and json.loads(out)["secondary"]["ip"] == ip
+        # sync through the service with local copies of the files: they only choose the
+        # names (the one-sided hosts); the service checks the address against its own
+        files = [str(lab.leases_path(Role.PRIMARY)), str(lab.leases_path(Role.SECONDARY))]
+        with FailoverPair(lab.pair_config()) as p:
+            p.peer(Role.SECONDARY).delete("host", [("name", b"api-cli")])
+        code, out, err = run("host", "sync", PAIR, "--files", *files, "--yes", "--api", url)
+        assert code == 0 and "api-cli" in out and "on both peers, the same" in out, err
+        assert fresh_host(lab, "api-cli").agree
         code, _, err = run("host", "add", PAIR, "api-cli2", ip, "--mac", "02:00:00:00:ef:05",
                            "--yes", "--api", url, "--files", "a", "b")
         assert code == 2 and "do not go with --api" in err
