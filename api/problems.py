@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 import omapifo
 from omapifo import (AuditUnavailable, AuthenticationFailed, ConfigError, ConvergenceError,
                      NotFound, OmapifoError, OperationRefused, PeerError, PeerTimeout,
-                     PeerUnreachable, Refused, UnknownPair)
+                     PeerUnreachable, ProbeError, Refused, UnknownPair)
 
 from .flights import Busy
 
@@ -25,6 +25,7 @@ log = logging.getLogger("omapifo.api")
 _STATUS: list[tuple[type[Exception], int, str]] = [
     (OperationRefused, 409, "Refused"),
     (AuditUnavailable, 503, "Audit unavailable"),  # nothing was sent; try again later
+    (ProbeError, 503, "Probe unavailable"),  # this host could not send it: not the servers
     (NotFound, 404, "Not found"),
     (PeerTimeout, 504, "Peer timed out"),
     (PeerUnreachable, 502, "Peer unreachable"),

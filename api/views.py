@@ -204,6 +204,21 @@ class Shutdown(MethodView):
         return _guarded("shutdown", query, body, pair, role)
 
 
+@blp.route("/pairs/<string:pair>/probe")
+class Probe(MethodView):
+    @blp.arguments(s.ProbeRequestSchema)
+    @blp.response(200, s.PairProbeSchema)
+    @blp.alt_response(409, schema=s.ProblemSchema, description="the pair has no probe_giaddr")
+    @blp.alt_response(503, schema=s.ProblemSchema, description="the service cannot send a "
+                      "DHCP probe from its probe_giaddr (port 67 taken or not permitted)")
+    def post(self, body: dict[str, Any], pair: str) -> Any:
+        """Probe the pair's servers with a relayed DHCPDISCOVER now: does each answer a
+        client? Never a DHCPREQUEST, so no address is bound (docs/probes.md). A POST
+        because it sends traffic to the servers (an operator's token), though it changes
+        nothing; one round at a time, at most one a second."""
+        return _pair(pair).probe(body["peers"], timeout=body["timeout"])
+
+
 @blp.route("/pairs/<string:pair>/leases/<string:ip>")
 class LeaseByIp(MethodView):
     @blp.response(200, s.LeaseViewSchema)

@@ -37,7 +37,7 @@ try:
     from omapifo.lab import LabError
 
     from . import checkcli, completion, configcli, democli, labcli, paircli, servecli
-    from . import deploycli, hostcli, keygencli, leasecli, maintenancecli, tokencli
+    from . import deploycli, hostcli, keygencli, leasecli, maintenancecli, probecli, tokencli
     from .client import ApiAuthError, BadRequest
 except ModuleNotFoundError as exc:
     if (exc.name or "").partition(".")[0] not in SERVICE_MODULES:
@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     keygencli.add_parser(sub)
     hostcli.add_parser(sub)
     maintenancecli.add_parser(sub)
+    probecli.add_parser(sub)
     deploycli.add_parser(sub)
     tokencli.add_parser(sub)
     return parser

@@ -22,8 +22,8 @@ import requests
 
 from omapifo import (ActionResult, HostComparison, HostView, LeaseList, LeaseSearch, LeaseView,
                      MaintenanceReport, NotFound, Observation, OmapifoError, OperationRefused,
-                     PairState, PartnerDownRefused, PeerTimeout, PeerUnreachable, PeerView,
-                     PoolReport, ProtocolError, ReleaseRefused, from_problem_type)
+                     PairProbe, PairState, PartnerDownRefused, PeerTimeout, PeerUnreachable,
+                     PeerView, PoolReport, ProtocolError, ReleaseRefused, from_problem_type)
 
 from omapifo.api import schemas as s
 
@@ -275,6 +275,12 @@ class Client:
         body = self._call("GET", f"/api/v1/pairs/{pair}/peers/{peer}/maintenance",
                           "maintenance end")
         return decode(s.ObservationSchema(), body, "maintenance end", Observation)
+
+    def probe(self, pair: str, peers: list[str], *, timeout: float = 3.0) -> PairProbe:
+        """A round of DHCP probes of the pair's servers, sent by the service now."""
+        body = self._call("POST", f"/api/v1/pairs/{pair}/probe", "probe",
+                          json={"peers": peers, "timeout": timeout}, timeout=timeout + 30)
+        return decode(s.PairProbeSchema(), body, "probe", PairProbe)
 
     # -- lease lists and search (appended: omapifo/_leaselist.py) ---------------------------
 

@@ -10,11 +10,11 @@ The service records changes as the caller its token names: ``actor`` is not sent
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from omapifo import (ActionResult, DEFAULT_STOP_WAIT, EVERY_OPERATION, HostComparison, HostView,
                      LeaseList, LeaseState, LeaseView, MaintenanceReport, Observation, OnStep,
-                     Operation, PairState, PoolReport, Progress, Role, follow_recovery)
+                     Operation, PairProbe, PairState, PoolReport, Progress, Role, follow_recovery)
 
 from .client import ApiError, Client
 
@@ -71,6 +71,12 @@ class RemotePair:
                     time.sleep(FRESH_RETRY_WAIT)
             return self.state()
         return follow_recovery(read, timeout=timeout)
+
+    def probe(self, roles: Sequence[Role | str] = tuple(Role), *,
+              timeout: float = 3.0) -> PairProbe:
+        """The service probes from its own probe_giaddr (its host's relay address)."""
+        return self.client.probe(self.name, [str(Role.parse(r)) for r in roles],
+                                 timeout=timeout)
 
     def lease(self, ip: str | None = None, *, mac: str | None = None,
               client_id: str | None = None) -> LeaseView:

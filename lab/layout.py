@@ -82,6 +82,20 @@ class Layout:
         # the seed's dynamic range: .32 to .63
         return str(net.network_address + 32), str(net.network_address + 63)
 
+    @property
+    def probe_net(self) -> ipaddress.IPv4Network:
+        """The probe subnet (LabSettings.probe_subnet): x.x.9.0/24 of the slot."""
+        return ipaddress.IPv4Network(f"{self._addr(9, 0)}/24")
+
+    @property
+    def probe_giaddr(self) -> str:
+        """The probing host's relay address in the probe subnet, on root's link."""
+        return self._addr(9, 1)
+
+    def probe_range(self) -> tuple[str, str]:
+        net = self.probe_net
+        return str(net.network_address + 32), str(net.network_address + 63)
+
     def client_mac(self, n: int) -> str:
         """Client subnet ``n``'s own hardware address (distinct per slot)."""
         return f"02:00:00:{self.slot:02x}:00:{n:02x}"

@@ -123,6 +123,13 @@ def build(record: LabRecord, layout: Layout) -> None:
     run("ip", "link", "set", mgmt, "up")
     run("ip", "-n", rtr, "addr", "add", f"{layout.rtr_mgmt}/30", "dev", "mgmt")
     run("ip", "-n", rtr, "link", "set", "dev", "mgmt", "up")
+    if record.settings.probe_subnet:
+        # The relay address sits on this host's link (a monitoring host's, in production);
+        # the router sends the servers' answers to it back over the link. It is inside the
+        # slot's block, so the route below must not take it: the /24 on the link wins.
+        run("ip", "addr", "add", f"{layout.probe_giaddr}/24", "dev", mgmt)
+        run("ip", "-n", rtr, "route", "add", str(layout.probe_net), "via", layout.root_mgmt,
+            "dev", "mgmt")
     for block in layout.blocks:
         run("ip", "route", "replace", str(block), "via", layout.rtr_mgmt, "dev", mgmt)
 

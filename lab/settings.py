@@ -23,6 +23,10 @@ class LabSettings:
     # address of each server, .252, ports 647/648: Layout.failover_addr says why), used by
     # client subnet 3's pool; the omapifo.toml gets a pair for each
     second_peer: bool = False
+    # a probe subnet (Layout.probe_net) served by both servers, with the relay address
+    # Layout.probe_giaddr on the root namespace's link: DHCP probes from the test process
+    # (omapifo probe; docs/probes.md); the omapifo.toml names it as probe_giaddr
+    probe_subnet: bool = False
     algorithm: str = "hmac-md5"
     mclt: int = 60  # the seed says 300 "for demonstration"; 60 keeps recover quick
     max_response_delay: int = 15

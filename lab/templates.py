@@ -84,6 +84,12 @@ def master_conf(settings: LabSettings, layout: Layout, role: Role, secret: str) 
                 "        deny dynamic bootp clients;",
                 f'        failover peer "{subnet_peer(s, n)}";',
                 f"        range {low} {high};", "    }", "}"]
+    if s.probe_subnet:
+        net = lay.probe_net
+        low, high = lay.probe_range()
+        out += ["", "# the probe subnet: the monitoring host's relay address is in it",
+                f"subnet {net.network_address} netmask {net.netmask} {{",
+                f'    pool {{ failover peer "{s.peer_name}"; range {low} {high}; }}', "}"]
     return "\n".join(out) + "\n"
 
 
@@ -111,6 +117,7 @@ def omapifo_toml(settings: LabSettings, layout: Layout, *, lock_dir: Path, key_f
             "dhcpd_leases": dhcpd_leases[Role.PRIMARY],
             "secondary_dhcpd_leases": dhcpd_leases[Role.SECONDARY],
             "timeout": 3.0,
+            **({"probe_giaddr": layout.probe_giaddr} if s.probe_subnet else {}),
         } for name in s.peer_names},
     }
     # imported here: tomli-w is the `lab` extra's (setup.cfg), so `import omapifo.lab` (the

@@ -56,6 +56,7 @@ from ._errors import (
     PeerError,
     PeerTimeout,
     PeerUnreachable,
+    ProbeError,
     ProtocolError,
     Refused,
     ReleaseRefused,
@@ -75,6 +76,7 @@ from ._maintenance import (DEFAULT_STOP_WAIT, MaintenanceReport, MaintenanceStep
 from ._omapi import OmapiKey, OmapiPeer, parse_ip
 from ._scan import Progress, lease_states
 from ._pools import PoolCounts, PoolReport, pools_from_files
+from ._probe import MAC_PREFIX as PROBE_MAC_PREFIX, PairProbe, ProbeResult, probe_mac
 from ._leaselist import (LeaseEntry, LeaseList, LeaseMatch, LeaseSearch, find_leases,
                          leases_from_file)
 from ._dhcpdconf import DhcpdConf, DhcpdConfError, parse_file as parse_dhcpd_conf
@@ -139,8 +141,10 @@ __all__ = [
     "OperationRefused",
     "Outcome",
     "PEER_CRITICAL_AFTER",
+    "PROBE_MAC_PREFIX",
     "Pair",
     "PairConfig",
+    "PairProbe",
     "PairState",
     "PartialChange",
     "PartnerDownRefused",
@@ -150,6 +154,8 @@ __all__ = [
     "PeerView",
     "PoolCounts",
     "PoolReport",
+    "ProbeError",
+    "ProbeResult",
     "Progress",
     "ProtocolError",
     "RateBudget",
@@ -183,6 +189,7 @@ __all__ = [
     "parse_ip",
     "pools_from_files",
     "printable",
+    "probe_mac",
     "read_secret_file",
     "require",
     "state_level",

@@ -16,6 +16,8 @@ One TOML file (read with the standard library's tomllib) describes any number of
     timeout = 3.0                         # seconds per OMAPI request
     scan_window = 8                       # unanswered lookups at once in a scan; 1-16
     pool_scans = true                     # the service's pool scans (false: none)
+    probe_giaddr = "198.18.9.1"           # optional; this host's relay address for DHCP
+                                          # probes, in a subnet both servers serve
 
 The library itself never reads files or the environment: :func:`load_config` is for
 the command line and the service; scripts may build :class:`PairConfig` directly.
@@ -111,6 +113,9 @@ class PairConfig:
     # False: the service never scans this pair's pools, neither every pool_interval nor
     # for GET .../pools (a lookup per address is load dhcpd may not be able to spare)
     pool_scans: bool = True
+    # this host's address in a subnet both servers serve with a failover pool: DHCP probes
+    # are relayed from it (omapifo._probe; docs/probes.md). None: no probes of this pair
+    probe_giaddr: str | None = None
 
     def __post_init__(self) -> None:
         if not self.failover_peer:
@@ -242,6 +247,7 @@ class _PairSchema(ma.Schema):
                                     validate=ma.validate.Range(min=1, max=MAX_WINDOW,
                                                                error=WINDOW_ERROR))
     pool_scans = ma.fields.Boolean()
+    probe_giaddr = ma.fields.IPv4()
 
     @ma.validates_schema
     def _one_key(self, data: dict[str, Any], **kw: Any) -> None:
@@ -435,7 +441,8 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
             secondary_dhcpd_leases=(base / p["secondary_dhcpd_leases"])
             if "secondary_dhcpd_leases" in p else None,
             timeout=p["timeout"], lock_dir=lock_dir, scan_window=p["scan_window"],
-            pool_scans=p.get("pool_scans", svc.get("pool_scans", True)))
+            pool_scans=p.get("pool_scans", svc.get("pool_scans", True)),
+            probe_giaddr=str(p["probe_giaddr"]) if "probe_giaddr" in p else None)
     tokens = tuple(TokenConfig(**t) for t in svc.pop("tokens", []))
     if "allowed_hosts" in svc:
         svc["allowed_hosts"] = tuple(svc["allowed_hosts"])

@@ -18,7 +18,7 @@ the caller its credentials name (the REST service: the token's name) ignores it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from ._errors import Unsupported
@@ -28,6 +28,7 @@ from ._leases import LeaseState, LeaseView
 from ._maintenance import MaintenanceReport, Observation, OnStep
 from ._pairstate import ActionResult, PairState
 from ._pools import PoolReport
+from ._probe import DEFAULT_TIMEOUT as PROBE_TIMEOUT, PairProbe
 from ._scan import Progress
 from ._states import Role
 
@@ -50,6 +51,7 @@ class Operation(str, enum.Enum):
     ADD_HOST = "add host"
     DELETE_HOST = "delete host"
     SYNC_HOST = "sync host"
+    PROBE = "probe"
 
     def __str__(self) -> str:
         return self.value
@@ -121,6 +123,11 @@ class Pair(Protocol):
 
     def pools(self, *, progress: Progress | None = None) -> PoolReport:
         """Every pool counted on both peers."""
+        ...
+
+    def probe(self, roles: Sequence[Role | str] = tuple(Role), *,
+              timeout: float = PROBE_TIMEOUT) -> PairProbe:
+        """One round of DHCP probes: does each server of ``roles`` answer a client?"""
         ...
 
     # -- host reservations --------------------------------------------------------------

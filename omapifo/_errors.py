@@ -19,6 +19,7 @@
     │   ├── HostRefused           a host reservation that would conflict (pool, subnet, taken)
     │   └── ActionBusy                another change of this pair holds its lock
     ├── AuditUnavailable              the audit record could not be written: nothing was sent
+    ├── ProbeError                    a DHCP probe could not be sent from this host (port 67)
     ├── ConvergenceError              the change was made but the peers did not settle in time
     └── PartialChange                 a change reached one peer only and could not be undone
 
@@ -147,6 +148,12 @@ class ActionBusy(OperationRefused):
 class AuditUnavailable(OmapifoError):
     """The audit record of an attempt could not be written, so nothing was sent (or an
     audit log could not be read back)."""
+
+
+class ProbeError(OmapifoError):
+    """A DHCP probe could not be sent from this host: its relay address is not this
+    host's, port 67 needs a privilege the process lacks, or another program holds it.
+    It says nothing about the servers (omapifo._probe)."""
 
 
 class ConvergenceError(OmapifoError):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address
 from pathlib import Path
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import replace
@@ -44,6 +44,7 @@ from ._pairstate import ActionResult, PairState, PeerView
 from ._partnerdown import partner_down
 from ._leaselist import LeaseList, list_leases
 from ._pools import PoolReport, scan_pools
+from ._probe import DEFAULT_TIMEOUT as PROBE_TIMEOUT, PairProbe, probe
 from ._release import release
 from ._shutdown import shutdown
 from ._states import FailoverStatus, Role
@@ -228,6 +229,15 @@ class FailoverPair:
         if self._conf is None or self._conf[0] != mtime:
             self._conf = (mtime, parse_file(path))
         return self._conf[1]
+
+    def probe(self, roles: Sequence[Role | str] = tuple(Role), *,
+              timeout: float = PROBE_TIMEOUT) -> PairProbe:
+        """One round of DHCP probes of ``roles`` from the pair's ``probe_giaddr``: does
+        each server answer a client (omapifo._probe)? Both peers are read first for their
+        load balance max seconds; ConfigError when the pair has no probe address,
+        ProbeError when this host cannot send from it."""
+        return probe(self.config, roles, state=self.state(), conf=self.dhcpd_conf(),
+                     timeout=timeout)
 
     # -- leases (omapifo._lookups and omapifo._release do the work) --------------------
 

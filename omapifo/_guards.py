@@ -11,13 +11,14 @@ alive but unreachable makes address conflicts likely: these guards are the only 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ._dhcpdconf import DhcpdConf
 from ._errors import AuthenticationFailed, NotFound
 from ._evidence import Evidence
 from ._hosts import Host
 from ._pairstate import PairState, PeerView
+from ._probe import ProbeResult
 from ._states import FailoverState as S
 from ._states import Role
 
@@ -62,7 +63,8 @@ def needs_reason(force: bool, reason: str | None) -> str | None:
     return None
 
 
-def partner_down(role: Role, st: PairState, *, force: bool) -> Decision:
+def partner_down(role: Role, st: PairState, *, force: bool,
+                 probe: ProbeResult | None = None) -> Decision:
     """May ``role`` be moved into partner-down, given both peers as read just now?
 
     Proceeds when the peer reads communications-interrupted, neither peer is in
@@ -72,7 +74,23 @@ def partner_down(role: Role, st: PairState, *, force: bool) -> Decision:
     may be running behind that filter: both need ``force`` (with a reason). A partner that
     answers but cannot be read (key, peer name, protocol) is running: refused even with
     force.
+
+    ``probe`` is a DHCP probe of the partner made just now (omapifo._probe), when the
+    pair has a probe address. A partner that answered it is serving clients: refused even
+    with force, whatever OMAPI showed. One that did not answer decides nothing (a filter
+    on port 67 and a dead dhcpd look alike), but the decision says so.
     """
+    if probe is not None and probe.role is not role.other:
+        raise ValueError(f"the probe for partner-down of the {role} must be of the "
+                         f"{role.other}, not the {probe.role}")
+    decision = _partner_down(role, st, force=force, probe=probe)
+    if probe is not None and not probe.answered and not decision.no_op:
+        decision = replace(decision, why=f"{decision.why}; {probe.describe()}")
+    return decision
+
+
+def _partner_down(role: Role, st: PairState, *, force: bool,
+                  probe: ProbeResult | None) -> Decision:
     target, other = st.peer(role), st.peer(role.other)
     evidence = other.evidence
     if not target.reachable:
@@ -93,6 +111,13 @@ def partner_down(role: Role, st: PairState, *, force: bool) -> Decision:
         return _refuse(f"the {role.other} is itself in partner-down: both in partner-down is a "
                        "split brain (both hand out every address); force does not override this",
                        evidence)
+    if probe is not None and probe.answered:
+        omapi = (f"reads {other.local_state}" if other.reachable
+                 else f"cannot be read ({evidence}: {other.error})")
+        return _refuse(f"{probe.describe()}: it is serving clients, so partner-down of the "
+                       f"{role} would make both hand out the same addresses. Force does not "
+                       f"override this (over OMAPI the {role.other} {omapi}); repair the "
+                       "failover link between the two, or stop that dhcpd first", evidence)
     if evidence is Evidence.ANSWERS_BADLY:
         return _refuse(f"the {role.other} answers but cannot be read ({other.error}): its dhcpd "
                        "is running, so partner-down would make two servers hand out the same "

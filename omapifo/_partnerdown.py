@@ -12,14 +12,27 @@ import logging
 
 from . import _guards as guards
 from ._attempt import Attempt
-from ._errors import PartnerDownRefused
+from ._errors import PartnerDownRefused, ProbeError
 from ._omapi import local_state_update
 from ._pairaccess import PairAccess
 from ._pairstate import ActionResult, PairState
+from ._probe import ProbeResult, probe, unsent
 from ._states import FailoverState, Role
 
 log = logging.getLogger("omapifo.actions")
 ACTION = "partner-down"
+
+
+def _probe_partner(pair: PairAccess, role: Role, before: PairState) -> ProbeResult | None:
+    """A DHCP probe of ``role``'s partner, when the pair has a probe address (evidence
+    for the guard); one this host could not send is a result without an answer."""
+    if pair.config.probe_giaddr is None:
+        return None
+    try:
+        found = probe(pair.config, [role.other], state=before, conf=pair.dhcpd_conf())
+    except ProbeError as exc:
+        return unsent(pair.config, role.other, str(exc))
+    return found.result(role.other)
 
 
 def partner_down(pair: PairAccess, att: Attempt, role: Role, *, force: bool,
@@ -29,7 +42,8 @@ def partner_down(pair: PairAccess, att: Attempt, role: Role, *, force: bool,
     if why:
         raise att.refuse(why, PartnerDownRefused)
     before = pair.state()
-    decision = guards.partner_down(role, before, force=force)
+    probe = _probe_partner(pair, role, before)
+    decision = guards.partner_down(role, before, force=force, probe=probe)
 
     def result(done: bool, message: str, after: PairState | None) -> ActionResult:
         return ActionResult(pair.name, role, ACTION, done, dry_run, message, before, after,

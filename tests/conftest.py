@@ -133,6 +133,14 @@ def large_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[labmod.Lab]:
     yield from build_lab(tmp_path_factory, "l", large_pool=True)
 
 
+@pytest.fixture(scope="session")
+def probe_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[labmod.Lab]:
+    """A lab with a probe subnet both servers serve and its relay address on this host
+    (LabSettings.probe_subnet; the pair's probe_giaddr), started once for the session
+    (tests/test_probe.py, tests/clients/test_probecli.py)."""
+    yield from build_lab(tmp_path_factory, "p", probe_subnet=True)
+
+
 def restore(lab: labmod.Lab) -> None:
     """Both servers running and normal again (after a test stopped one)."""
     for role in Role:

@@ -18,6 +18,8 @@ PUBLIC = {
     "Lease", "LeaseState", "LeaseView", "PoolCounts", "PoolReport", "pools_from_files",
     "LeaseEntry", "LeaseList", "LeaseMatch", "LeaseSearch", "find_leases", "leases_from_file",
     "lease_states", "RateBudget",
+    # DHCP probes: does each server answer a client
+    "PairProbe", "ProbeResult", "ProbeError", "probe_mac", "PROBE_MAC_PREFIX",
     # configuration
     "Config", "PairConfig", "ServiceConfig", "TokenConfig", "Endpoint", "load_config",
     "DhcpdConf", "DhcpdConfError", "parse_dhcpd_conf", "read_secret_file",

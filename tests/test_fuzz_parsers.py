@@ -9,11 +9,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from omapifo._dhcp import Offer, decode_offer
 from omapifo._dhcpdconf import DhcpdConfError, parse_text
 from omapifo import _leasefile as leasefile
 from omapifo._leasefile import last_states, read_leases
 
 from .labfiles import write_lab_files
+from .test_dhcp import offer
 from .test_dhcpdconf import OTHER_SHAPES
 from .test_leasefile import LEASES
 
@@ -97,3 +99,23 @@ def test_mutated_dhcpd_leases_counted(tmp_path, edits):
         assert str(got.value) == str(exc)
     else:
         assert last_states(path) == want
+
+
+# -- the probes' DHCP decoder: whatever comes back to port 67 -------------------------------
+
+@FUZZ
+@given(data=st.binary(max_size=600))
+def test_random_bytes_are_never_an_exception_from_the_dhcp_decoder(data):
+    got = decode_offer(data, "198.18.10.253")
+    assert got is None or isinstance(got[0], int)
+
+
+@FUZZ
+@given(edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1,
+                      max_size=12), cut=st.integers(0, 400))
+def test_a_mutated_offer_decodes_or_is_none(edits, cut):
+    data = bytearray(offer(0x01020304))
+    for pos, value in edits:
+        data[pos % len(data)] = value
+    got = decode_offer(bytes(data[:len(data) - cut % len(data)]), "198.18.10.253")
+    assert got is None or isinstance(got[1], Offer)

@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 import pytest
 
 from omapifo import (Endpoint, Evidence, FailoverPair, FailoverState as S, JsonLinesAudit,
-                     OmapiKey, OmapiPeer, PairState, PartnerDownRefused, PeerView, Role,
+                     OmapiKey, OmapiPeer, PairState, PartnerDownRefused, PeerView, ProbeResult,
+                     Role,
                      _guards as guards, load_config)
 from omapifo import _wire as wire
 from omapifo.api import create_app
@@ -70,6 +71,43 @@ PARTNER_DOWN_TABLE = [
 def test_partner_down_decisions(primary, secondary, force, proceeds, why):
     decision = guards.partner_down(Role.SECONDARY, state(primary, secondary), force=force)
     assert decision.proceed is proceeds and why in decision.why
+
+
+def probed(role: Role, answered: bool) -> ProbeResult:
+    return ProbeResult(role, "198.18.10.253", "02:6f:6d:70:00:01", 1, NOW, answered,
+                       offered="198.18.9.40" if answered else None,
+                       latency=1.0 if answered else None)
+
+
+# every partner evidence under which partner-down of the secondary could otherwise proceed
+PROCEEDS = [(primary, force) for primary, secondary, force, proceeds, _ in PARTNER_DOWN_TABLE
+            if proceeds]
+
+
+@pytest.mark.parametrize("primary,force", PROCEEDS)
+def test_a_partner_that_answered_a_probe_is_never_put_down_even_forced(primary, force):
+    decision = guards.partner_down(Role.SECONDARY, state(primary, CI), force=force,
+                                   probe=probed(Role.PRIMARY, True))
+    assert not decision.proceed and not decision.no_op
+    for words in ("the primary answered a DHCP probe at 12:00:00 UTC", "offered 198.18.9.40",
+                  "1000 ms", "Force does not override this"):
+        assert words in decision.why, decision.why
+
+
+@pytest.mark.parametrize("primary,force", PROCEEDS)
+def test_a_partner_that_did_not_answer_decides_nothing_but_is_stated(primary, force):
+    without = guards.partner_down(Role.SECONDARY, state(primary, CI), force=force)
+    decision = guards.partner_down(Role.SECONDARY, state(primary, CI), force=force,
+                                   probe=probed(Role.PRIMARY, False))
+    assert decision.proceed is without.proceed is True
+    assert decision.why == f"{without.why}; the primary did not answer a DHCP probe sent at " \
+        "12:00:00 UTC"
+
+
+def test_a_probe_of_the_wrong_server_is_a_bug_not_evidence():
+    with pytest.raises(ValueError, match="must be of the primary"):
+        guards.partner_down(Role.SECONDARY, state(Evidence.DHCPD_STOPPED, CI), force=False,
+                            probe=probed(Role.SECONDARY, True))
 
 
 def test_a_silent_partner_refusal_says_what_to_check_and_how_to_force():

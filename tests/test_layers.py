@@ -3,7 +3,7 @@
 Two rules, both read with ``ast`` (nothing is imported):
 
 - The import graph of omapifo/ has no cycle, and the protocol layer (_omapi.py, _scan.py,
-  _budget.py, _errors.py) imports nothing of omapifo above it.
+  _budget.py, _errors.py, _dhcp.py) imports nothing of omapifo above it.
 - Nothing above the protocol layer (_omapi.py, _scan.py, and _wire.py, which decodes OMAPI
   objects into the models) names an OMAPI object type or attribute: not the rest of
   omapifo/, not api/, not clients/. The names come from the protocol layer's own table
@@ -33,7 +33,7 @@ from omapifo._omapi import ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parent.parent
 # the file stems of omapifo/ (every module is private: _omapi.py is "_omapi")
-PROTOCOL = {"_omapi", "_scan", "_budget", "_errors"}
+PROTOCOL = {"_omapi", "_scan", "_budget", "_errors", "_dhcp"}
 WIRE = PROTOCOL | {"_wire"}  # may name OMAPI attributes
 TYPES = frozenset(ATTRIBUTES)
 NAMES = frozenset().union(*ATTRIBUTES.values())

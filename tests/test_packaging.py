@@ -26,7 +26,7 @@ from omapifo.clients import cli, deploycli
 
 ROOT = Path(__file__).resolve().parents[1]
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
-LIBRARY_DEPS = {"pypureomapi", "marshmallow", "pyrate-limiter"}
+LIBRARY_DEPS = {"pypureomapi", "marshmallow", "pyrate-limiter", "dpkt"}
 WEB_STACK = {"flask", "flask-smorest", "waitress", "apscheduler", "prometheus-client"}
 
 

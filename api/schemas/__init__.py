@@ -9,6 +9,7 @@ resource:
 - ``hosts``: host reservations, their list, the bodies of create, delete and sync;
 - ``maintenance``: planned maintenance's request, steps, observations and report;
 - ``history``: state transitions and the audit trail, a page at a time;
+- ``probes``: a DHCP probe round's request and answers;
 - ``problems``: the problem details of every error;
 - ``_base``: the bases and the fields the others are built from.
 
@@ -35,6 +36,7 @@ from .pairs import (ROLES, ActionResultSchema, ConfirmSchema, DryRunQuerySchema,
                     PeerSchema)
 from .pools import (PoolCountsSchema, PoolHistoryQuerySchema, PoolHistorySchema,
                     PoolPointSchema, PoolReportSchema)
+from .probes import PairProbeSchema, ProbeRequestSchema, ProbeResultSchema
 from .problems import ProblemSchema
 
 __all__ = [
@@ -57,6 +59,8 @@ __all__ = [
     # pools
     "PoolCountsSchema", "PoolHistoryQuerySchema", "PoolHistorySchema", "PoolPointSchema",
     "PoolReportSchema",
+    # probes
+    "PairProbeSchema", "ProbeRequestSchema", "ProbeResultSchema",
     # problems
     "ProblemSchema",
 ]

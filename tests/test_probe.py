@@ -1,0 +1,98 @@
+"""DHCP probes (omapifo/_probe.py) against the real pair: each server answers the probe
+aimed at it, no probe leaves an address bound, a stopped server does not answer, and a
+partner that serves DHCP behind a firewall on its OMAPI port is never put down.
+
+The lab's probe subnet (LabSettings.probe_subnet) is served by both servers, and its
+relay address sits on this host's link (docs/probes.md)."""
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from omapifo import (FailoverPair, FailoverState as S, JsonLinesAudit, LeaseState, Outcome,
+                     PartnerDownRefused, PROBE_MAC_PREFIX, Role, probe_mac)
+from omapifo.lab import Lab
+
+from .conftest import LogMark, fresh_lease, fresh_state, restore
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def lab(probe_lab: Lab) -> Iterator[Lab]:
+    """The probe lab, both servers normal before and after the test."""
+    restore(probe_lab)
+    yield probe_lab
+    probe_lab.unfilter()
+    probe_lab.mend()
+    restore(probe_lab)
+
+
+def test_each_server_answers_the_probe_aimed_at_it_and_nothing_is_left_bound(lab):
+    mark = LogMark(lab)
+    with FailoverPair(lab.pair_config()) as pair:
+        found = pair.probe()
+    net = lab.layout.probe_net
+    assert found.serving == [Role.PRIMARY, Role.SECONDARY], found
+    assert found.secs == 4  # the lab's load balance max seconds (3), plus one
+    assert len({r.xid for r in found.results}) == 2
+    for r in found.results:
+        assert r.server_id == lab.layout.server_addr(r.role)
+        assert ipaddress.IPv4Address(r.offered) in net and r.pool and r.latency < found.timeout
+        assert r.mac == probe_mac(lab.pair_config().name, r.role)
+        assert r.mac.startswith(PROBE_MAC_PREFIX)
+    for r in found.results:
+        # a fresh read of both peers: an offer is not a lease, on either server
+        view = fresh_lease(lab, r.offered)
+        for role in Role:
+            held = view.peer(role)
+            assert held is not None and held.state is not LeaseState.ACTIVE, (role, held)
+        log = mark.since(r.role)
+        assert f"DHCPOFFER on {r.offered} to {r.mac} via {found.giaddr}" in log, log
+        assert "DHCPREQUEST" not in log and "DHCPACK" not in log
+    for role in Role:
+        assert PROBE_MAC_PREFIX not in lab.leases_path(role).read_text()
+
+
+def test_with_the_primary_stopped_only_the_secondary_answers(lab):
+    lab.stop(Role.PRIMARY)
+    with FailoverPair(lab.pair_config()) as pair:
+        found = pair.probe()
+    primary, secondary = found.result(Role.PRIMARY), found.result(Role.SECONDARY)
+    assert found.serving == [Role.SECONDARY], found
+    assert not primary.answered and primary.error is None and primary.offered is None
+    assert "the primary did not answer a DHCP probe" in primary.describe()
+    assert ipaddress.IPv4Address(secondary.offered) in lab.layout.probe_net
+
+
+def test_a_partner_serving_dhcp_behind_an_omapi_firewall_is_never_put_down(lab, tmp_path):
+    """Cut off from each other, and OMAPI to the primary rejected by nftables while DHCP
+    still reaches it: OMAPI alone says "filtered" (force would go through); the probe
+    finds the primary serving, so even a forced partner-down of the secondary is refused,
+    and the secondary is still communications-interrupted afterwards."""
+    lab.partition()
+    lab.filter(Role.PRIMARY, "tcp dport 7911 reject")
+    lab.wait_states(None, S.COMMUNICATIONS_INTERRUPTED, timeout=60)
+    audit = JsonLinesAudit(tmp_path / "audit.log")
+    config = lab.pair_config()
+    # without a probe address the same forced change would go ahead (a dry run shows it)
+    with FailoverPair(replace(config, probe_giaddr=None), audit=audit) as blind:
+        dry = blind.partner_down("secondary", force=True, reason="test", dry_run=True)
+    assert "would move the secondary" in dry.message and "behind a filter" in dry.message
+    with FailoverPair(config, audit=audit) as pair:
+        with pytest.raises(PartnerDownRefused) as refused:
+            pair.partner_down("secondary", force=True, reason="the primary looks dead")
+    why = str(refused.value)
+    subnet = str(lab.layout.probe_net.network_address).rsplit(".", 1)[0]
+    for words in ("the primary answered a DHCP probe", f"offered {subnet}.",
+                  "Force does not override this", "cannot be read (filtered"):
+        assert words in why, why
+    after = fresh_state(lab)
+    assert after.secondary.local_state is S.COMMUNICATIONS_INTERRUPTED
+    assert after.primary.local_state is None  # still filtered: nothing was let through
+    last = audit.records()[-1]
+    assert (last.action, last.outcome, last.force) == ("partner-down", Outcome.REFUSED, True)
+    assert "answered a DHCP probe" in (last.detail or "")
