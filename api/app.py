@@ -203,7 +203,8 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
                     svc_cfg.pool_scan_rate, fresh_min_age=svc_cfg.fresh_min_age,
                     fresh_wait=svc_cfg.fresh_wait,
                     pool_fresh_min_age=svc_cfg.pool_fresh_min_age,
-                    pool_retention=svc_cfg.pool_history_retention)
+                    pool_retention=svc_cfg.pool_history_retention,
+                    probe_interval=svc_cfg.probe_interval)
     service = Service(config, pairs, store, metrics, poller, database)
     app.extensions["omapifo"] = service
 

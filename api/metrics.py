@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from omapifo import FailoverState, PEER_CRITICAL_AFTER, PairState, PoolReport, Role, __version__
+from omapifo import (FailoverState, PEER_CRITICAL_AFTER, PairProbe, PairState, PoolReport, Role,
+                     __version__)
 
 from .store import Store
 
@@ -108,6 +109,19 @@ class Metrics:
             "one failed or it was opened read-only (disk full, read-only file system): "
             "every change is refused with 503 until a write succeeds", registry=r)
 
+        # -- DHCP probes (omapifo/_probe.py; pairs with a probe_giaddr) --
+        self.probe_success = Gauge("omapifo_probe_success", "1 if the server answered the "
+                                   "last DHCP probe with an OFFER, 0 if not (no answer is not "
+                                   "proof that it is down: docs/probes.md)", labels, registry=r)
+        self.probe_latency = Gauge("omapifo_probe_latency_seconds", "seconds from the last "
+                                   "probe's DISCOVER to the server's OFFER (only while it "
+                                   "answers; dhcpd pings first, about 1 s)", labels, registry=r)
+        self.probe_time = Gauge("omapifo_probe_timestamp_seconds", "UNIX time of the last "
+                                "probe round of a pair that could be sent", ["pair"],
+                                registry=r)
+        self.probe_errors = Counter("omapifo_probe_errors", "probe rounds this host could not "
+                                    "send (port 67, relay address)", ["pair"], registry=r)
+
     def watch_store(self, store: Store) -> None:
         """omapifo_store_writable follows ``store.writable`` (read at each scrape)."""
         self.store_writable.set_function(lambda: 1.0 if store.writable else 0.0)
@@ -147,6 +161,23 @@ class Metrics:
                 log.info("%s: both peers normal again: the planned maintenance of the %s is "
                          "over", st.pair, current[0])
             self._show_maintenance(st.pair)
+
+    def observe_probe(self, found: PairProbe) -> None:
+        for r in found.results:
+            self.probe_success.labels(found.pair, str(r.role)).set(1 if r.answered else 0)
+            if r.answered and r.latency is not None:
+                self.probe_latency.labels(found.pair, str(r.role)).set(r.latency)
+            else:  # no stale latency for a server that stopped answering
+                _drop(self.probe_latency, found.pair, str(r.role))
+        if found.results:
+            self.probe_time.labels(found.pair).set(min(r.at for r in found.results).timestamp())
+
+    def probe_failed(self, pair: str) -> None:
+        """A round this host could not send: the last answers go, they would be stale."""
+        self.probe_errors.labels(pair).inc()
+        for role in Role:
+            _drop(self.probe_success, pair, str(role))
+            _drop(self.probe_latency, pair, str(role))
 
     def observe_pools(self, report: PoolReport) -> None:
         for pool in report.pools:

@@ -29,8 +29,8 @@ from flask import (Blueprint, Response, abort, current_app, g, make_response, re
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import Markup
 
-from omapifo import (DoctorReport, Level, PairState, PeerView, PoolReport, Role, ServiceConfig,
-                     doctor_next_step, format_duration, state_level)
+from omapifo import (DoctorReport, Level, PairState, PeerView, PoolReport, ProbeResult, Role,
+                     ServiceConfig, doctor_next_step, format_duration, state_level)
 
 from .auth import Caller, identify
 from .charts import Series, line_chart
@@ -100,6 +100,9 @@ class PeerRow:
     level: str  # ok, info, warning, critical: the colour, also written out
     age: str  # time in the state, format_duration's words
     error: str
+    # the last DHCP probe: "serving" (it answered), "not answering", or "" (no probes)
+    serving: str = ""
+    probe: str = ""  # what the probe saw, in words (ProbeResult.describe)
 
 
 @dataclass(frozen=True)
@@ -114,14 +117,19 @@ class PairRow:
     commands: tuple[str, ...]
 
 
-def _peer_row(view: PeerView, now: datetime) -> PeerRow:
+def _peer_row(view: PeerView, now: datetime, probed: ProbeResult | None,
+              probe_failure: str | None) -> PeerRow:
     level = str(state_level(view.local_state))
+    serving = "" if probed is None else "serving" if probed.answered else "not answering"
+    said = probed.describe() if probed is not None else ""
+    if probe_failure:
+        serving, said = "unknown", f"no probe could be sent: {probe_failure}"
     if not view.reachable:
         return PeerRow(str(view.role), str(view.endpoint), False, "does not answer", "-",
-                       level, "", view.error or "")
+                       level, "", view.error or "", serving, said)
     age = format_duration((now - view.since).total_seconds()) if view.since else "unknown"
     return PeerRow(str(view.role), str(view.endpoint), True, str(view.local_state),
-                   str(view.partner_state), level, age, "")
+                   str(view.partner_state), level, age, "", serving, said)
 
 
 def _commands(name: str, st: PairState, base_url: str) -> tuple[str, ...]:
@@ -153,8 +161,10 @@ def pair_row(name: str) -> PairRow:
     report: PoolReport | None = svc.poller.last_pools(name)
     # the doctor's next step, from what the poller already read: no OMAPI, no dhcpd -t
     step = doctor_next_step(name, DoctorReport(name, state=st), report)
+    probed, failure = svc.poller.last_probe(name), svc.poller.probe_failure(name)
     return PairRow(name, True, str(st.health.level), st.read_at.strftime("%H:%M:%S UTC"),
-                   tuple(_peer_row(st.peer(r), now) for r in Role),
+                   tuple(_peer_row(st.peer(r), now, probed.result(r) if probed else None,
+                                   failure) for r in Role),
                    tuple((str(n.level), n.reason) for n in st.health.notes
                          if n.level > Level.OK),
                    step, _commands(name, st, request.host_url))

@@ -24,8 +24,8 @@ from datetime import datetime, timedelta, timezone
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from omapifo import (ConfigError, FailoverPair, LeaseList, LeaseSearch, PairState, PoolReport,
-                     Role, find_leases, parse_ip)
+from omapifo import (ConfigError, FailoverPair, LeaseList, LeaseSearch, OmapifoError,
+                     PairProbe, PairState, PoolReport, Role, find_leases, parse_ip)
 
 from . import logs
 from .flights import T, ScanSeats, SingleFlight
@@ -67,7 +67,7 @@ class Poller:
                  interval: float, pool_interval: float = 300.0,
                  pool_rate: float | None = None, *, fresh_min_age: float = 1.0,
                  fresh_wait: float = 0.5, pool_fresh_min_age: float = 2.0,
-                 pool_retention: float = 604800.0) -> None:
+                 pool_retention: float = 604800.0, probe_interval: float = 60.0) -> None:
         self.pairs = pairs
         self.store = store
         self.metrics = metrics
@@ -78,6 +78,9 @@ class Poller:
         self.fresh_wait = fresh_wait
         self.pool_fresh_min_age = pool_fresh_min_age
         self.pool_retention = pool_retention  # seconds of pool scans the store keeps
+        self.probe_interval = probe_interval  # seconds between DHCP probe rounds of a pair
+        self._probes: dict[str, PairProbe] = {}
+        self._probe_failures: dict[str, str] = {}
         self._cache: dict[str, Snapshot] = {}
         self._started = itertools.count()  # direct poll() calls may still overlap
         self._cached_start: dict[str, int] = {}
@@ -278,6 +281,47 @@ class Poller:
         except Exception:  # noqa: BLE001 - a scan must never kill the scheduler thread
             log.exception("pool scan of %s failed", name)
 
+    def probe(self, name: str) -> PairProbe:
+        """A DHCP probe round of both servers of ``name`` now (omapifo._probe: bounded in
+        rate by the library); the last one feeds the metrics and the status page."""
+        found = self.pairs[name].probe()
+        with self._lock:
+            self._probes[name] = found
+            self._probe_failures.pop(name, None)
+        self.metrics.observe_probe(found)
+        for r in found.results:
+            if not r.answered:
+                logs.event(logging.WARNING, "probe-unanswered", pair=name, peer=str(r.role),
+                           detail=r.describe())
+        return found
+
+    def _probe_job(self, name: str) -> None:
+        try:
+            self.probe(name)
+        except OmapifoError as exc:  # ProbeError: this host, not the servers; say so
+            self._probe_failed(name, str(exc))
+            log.error("DHCP probe of %s: %s", name, exc)
+        except Exception as exc:  # noqa: BLE001 - a probe must never kill the scheduler thread
+            self._probe_failed(name, f"{type(exc).__name__}: {exc}")
+            log.exception("DHCP probe of %s failed", name)
+
+    def _probe_failed(self, name: str, why: str) -> None:
+        """The last answers go (they would read as fresh); the page and GET say why."""
+        with self._lock:
+            self._probes.pop(name, None)
+            self._probe_failures[name] = why
+        self.metrics.probe_failed(name)
+
+    def last_probe(self, name: str) -> PairProbe | None:
+        """The last probe round of ``name``, or None: never probes (the page must not)."""
+        with self._lock:
+            return self._probes.get(name)
+
+    def probe_failure(self, name: str) -> str | None:
+        """Why the last scheduled round could not be sent, if it could not."""
+        with self._lock:
+            return self._probe_failures.get(name)
+
     def last_pools(self, name: str) -> PoolReport | None:
         """The last scan's report, or None: never scans (the status page must not)."""
         with self._lock:
@@ -307,7 +351,8 @@ class Poller:
         n = max(1, len(self.pairs))
         sched = BackgroundScheduler(daemon=True, timezone=timezone.utc, executors={
             "default": ThreadPoolExecutor(n),
-            "scans": ThreadPoolExecutor(min(n, SCAN_THREADS))})
+            "scans": ThreadPoolExecutor(min(n, SCAN_THREADS)),
+            "probes": ThreadPoolExecutor(1)})
         now = datetime.now(timezone.utc)
         for i, name in enumerate(self.pairs):
             sched.add_job(self._job, "interval", seconds=self.interval, args=[name], id=name,
@@ -319,6 +364,13 @@ class Poller:
                           executor="scans",
                           next_run_time=now + timedelta(seconds=i * self.pool_interval / n),
                           misfire_grace_time=max(1, int(self.pool_interval)))
+            if self.pairs[name].config.probe_giaddr is not None:
+                # one thread for every pair's probes: rounds from one relay address run
+                # one at a time anyway (omapifo._probe), and each is bounded in time
+                sched.add_job(self._probe_job, "interval", seconds=self.probe_interval,
+                              args=[name], id=f"{name}/probe", max_instances=1,
+                              coalesce=True, executor="probes", next_run_time=now,
+                              misfire_grace_time=max(1, int(self.probe_interval)))
         sched.start()
         self._scheduler = sched
 

@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
-from omapifo import Observation, Pair as PairContract, UnknownPair
+from omapifo import ConfigError, Observation, Pair as PairContract, ProbeError, UnknownPair
 
 from . import schemas as s
 
@@ -206,6 +206,27 @@ class Shutdown(MethodView):
 
 @blp.route("/pairs/<string:pair>/probe")
 class Probe(MethodView):
+    @blp.response(200, s.PairProbeSchema)
+    @blp.alt_response(409, schema=s.ProblemSchema, description="the pair has no probe_giaddr, "
+                      "or the service has not probed it yet")
+    @blp.alt_response(503, schema=s.ProblemSchema, description="the service's last round "
+                      "could not be sent (port 67, its relay address)")
+    def get(self, pair: str) -> Any:
+        """The service's last scheduled DHCP probe round of the pair (every probe_interval
+        seconds); what a reader's token, the status page and `omapifo check --probe --api`
+        see. Sends nothing."""
+        _pair(pair)
+        poller = _service().poller
+        found, failure = poller.last_probe(pair), poller.probe_failure(pair)
+        if failure:
+            raise ProbeError(f"the last probe round could not be sent: {failure}",
+                             operation="last probe")
+        if found is None:
+            raise ConfigError(f"pair {pair!r} has not been probed yet: it has no probe_giaddr, "
+                              "or the first round is under way (every probe_interval seconds)",
+                              operation="last probe")
+        return found
+
     @blp.arguments(s.ProbeRequestSchema)
     @blp.response(200, s.PairProbeSchema)
     @blp.alt_response(409, schema=s.ProblemSchema, description="the pair has no probe_giaddr")

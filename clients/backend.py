@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from omapifo import (Config, ConfigError, FailoverPair, JsonLinesAudit, LeaseList, LeaseSearch,
-                     Pair, PairState, PoolReport, find_leases, leases_from_file, load_config,
-                     open_pair, pools_from_files, read_secret_file)
+                     Pair, PairProbe, PairState, PoolReport, find_leases, leases_from_file,
+                     load_config, open_pair, pools_from_files, read_secret_file)
 
 from .client import DEFAULT_TIMEOUT, Client
 from .remote import RemotePair
@@ -43,6 +43,8 @@ class Backend(Protocol):
     def states(self) -> list[PairState]: ...
     def find_leases(self, query: str) -> LeaseSearch: ...
     def history(self, pair: str, limit: int) -> dict[str, Any]: ...
+    # a DHCP probe round for monitoring: sent now (direct), or the service's last one
+    def monitoring_probe(self, pair: str) -> PairProbe: ...
     # a copy of a dhcpd.leases read here, with the pair's dhcpd.conf (direct only)
     def pools_from_file(self, pair: str, leases: str) -> PoolReport: ...
     def leases_from_file(self, pair: str, leases: str, *, subnet: str | None,
@@ -87,6 +89,10 @@ class DirectBackend:
         raise ConfigError("the history is what `omapifo serve` records: ask the service with "
                           f"--api URL or ${API_URL_ENV} (token: {TOKEN_SOURCES})")
 
+    def monitoring_probe(self, pair: str) -> PairProbe:
+        """A probe round sent from here now (it needs port 67: root or the capability)."""
+        return self.pair(pair).probe()
+
     def pools_from_file(self, pair: str, leases: str) -> PoolReport:
         pc = self.config.pair_config(pair)
         if pc.dhcpd_conf is None:
@@ -129,6 +135,11 @@ class ApiBackend:
 
     def history(self, pair: str, limit: int) -> dict[str, Any]:
         return self.client.history(pair, limit=limit)
+
+    def monitoring_probe(self, pair: str) -> PairProbe:
+        """The service's last scheduled round (a reader's token is enough; nothing is
+        sent because a check asked)."""
+        return self.client.last_probe(pair)
 
     def pools_from_file(self, pair: str, leases: str) -> PoolReport:
         raise ConfigError(f"--leases reads local files: it does not go with {VIA_API}")

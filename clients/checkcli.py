@@ -23,8 +23,8 @@ import sys
 import threading
 from pathlib import Path
 
-from omapifo import (Config, FailoverState, Level, PEER_CRITICAL_AFTER, PairState, PoolReport,
-                     __version__, assess_health, read_secret_file)
+from omapifo import (Config, FailoverState, Level, PEER_CRITICAL_AFTER, PairProbe, PairState,
+                     PoolReport, __version__, assess_health, read_secret_file)
 
 from .backend import Backend, DirectBackend, open_backend
 from .exitcodes import CHECK_NAMES, CHECK_UNKNOWN, check_status
@@ -56,6 +56,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "(scans the pools; off by default)")
     p.add_argument("--runway-critical", type=int, metavar="ADDRESSES",
                    help="the same for CRITICAL")
+    p.add_argument("--probe", action="store_true",
+                   help="also say whether each server answers DHCP: a probe sent from here "
+                   "(needs port 67: root or CAP_NET_BIND_SERVICE), or with --api the "
+                   "service's last probe. CRITICAL when a normal server does not answer, "
+                   "or one answers while its partner is in partner-down")
     p.add_argument("--api", metavar="URL", help="ask the REST service (default "
                    "$OMAPIFO_API_URL; token from --token-file, $OMAPIFO_TOKEN_FILE or "
                    "$OMAPIFO_TOKEN)")
@@ -113,6 +118,31 @@ def evaluate_runway(report: PoolReport, warn: int | None,
                         f"{crit if crit is not None else ''};0"
 
 
+def evaluate_probe(st: PairState, found: PairProbe) -> tuple[Level, str, str]:
+    """(level, text, perfdata) of a probe round next to the state read. A server that
+    reads normal and does not answer serves none of its clients; one that answers while
+    its partner is in partner-down breaks partner-down's one assumption (both hand out
+    addresses: draft-ietf-dhc-failover-12, 9.4). No answer from a server that is not
+    normal is said, not rated again: its state is rated already."""
+    level, words, perf = Level.OK, [], []
+    for r in found.results:
+        own, partner = st.peer(r.role).local_state, st.peer(r.role.other).local_state
+        if r.answered:
+            words.append(f"{r.role} serving")
+            if partner is FailoverState.PARTNER_DOWN:
+                level = Level.CRITICAL
+                words[-1] = (f"{r.role} answers DHCP while the {r.role.other} is in "
+                             "partner-down")
+            perf.append(f"{r.role}_probe_seconds={r.latency or 0:.3f}s")
+        else:
+            words.append(f"{r.role} not answering DHCP" + (f" ({r.error})" if r.error else ""))
+            if own is FailoverState.NORMAL:
+                level = Level.CRITICAL
+                words[-1] = f"{r.role} normal but not answering DHCP"
+            perf.append(f"{r.role}_probe_seconds=U")
+    return level, ", ".join(words), " ".join(perf)
+
+
 def default_critical(config: Config | None) -> Range:
     """``-c`` when none is given: more than ``comms_interrupted_warning`` seconds of the
     configuration the check reads, the same number the service rates by and exports as
@@ -143,9 +173,15 @@ def _run(args: argparse.Namespace, warn: Range, crit: Range | None) -> tuple[int
         st = pair.state()
         report = pair.pools() if (
             args.runway_warning is not None or args.runway_critical is not None) else None
+        found = backend.monitoring_probe(args.pair) if args.probe else None
     finally:
         backend.close()
     level, text, perf = evaluate(st, warn, crit)
+    if found is not None:
+        p_level, p_text, p_perf = evaluate_probe(st, found)
+        level = max(level, p_level)
+        text += f", {p_text}"
+        perf = f"{perf} {p_perf}".strip()
     if report is not None:
         r_level, r_text, r_perf = evaluate_runway(report, args.runway_warning,
                                                   args.runway_critical)

@@ -282,6 +282,11 @@ class Client:
                           json={"peers": peers, "timeout": timeout}, timeout=timeout + 30)
         return decode(s.PairProbeSchema(), body, "probe", PairProbe)
 
+    def last_probe(self, pair: str) -> PairProbe:
+        """The service's last scheduled probe round of the pair."""
+        body = self._call("GET", f"/api/v1/pairs/{pair}/probe", "last probe")
+        return decode(s.PairProbeSchema(), body, "last probe", PairProbe)
+
     # -- lease lists and search (appended: omapifo/_leaselist.py) ---------------------------
 
     def lease_page(self, pair: str, *, subnet: str | None = None, state: str | None = None,

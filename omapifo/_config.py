@@ -145,6 +145,9 @@ class ServiceConfig:
     listen: str = "127.0.0.1:8067"
     poll_interval: float = 10.0
     pool_interval: float = 300.0
+    # seconds between two DHCP probe rounds of each pair that has a probe_giaddr
+    # (omapifo._probe: one DISCOVER per server a round)
+    probe_interval: float = 60.0
     # lookups per second per peer in a scan; always a cap (0 is refused, not "uncapped": a
     # scan at full speed takes CPU dhcpd needs for DHCP)
     pool_scan_rate: float = 2000.0
@@ -292,6 +295,7 @@ class _ServiceSchema(ma.Schema):
     listen = ma.fields.String()
     poll_interval = ma.fields.Float(validate=ma.validate.Range(min=0.5, max=3600))
     pool_interval = ma.fields.Float(validate=ma.validate.Range(min=5, max=86400))
+    probe_interval = ma.fields.Float(validate=ma.validate.Range(min=10, max=86400))
     pool_scan_rate = ma.fields.Float(validate=ma.validate.Range(min=0, min_inclusive=False,
                                                                 error=RATE_ERROR))
     pool_scans = ma.fields.Boolean()

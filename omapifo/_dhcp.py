@@ -112,29 +112,44 @@ def new_xid() -> int:
     return int.from_bytes(os.urandom(4), "big")
 
 
+# How long a round waits for port 67 that another probe round on this host holds (the
+# service's scheduled one while an admin probes by hand): each takes about a second.
+BUSY_WAIT, BUSY_STEP = 5.0, 0.1
+
+
 def _bind(giaddr: str) -> socket.socket:
     """A UDP socket on ``giaddr:67``. No SO_REUSEADDR: with it, two probes on one host
     would each get some of the other's answers (Linux hands a unicast datagram to one of
-    the sockets); without it the second one is told the port is taken."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        sock.bind((giaddr, SERVER_PORT))
-    except OSError as exc:
-        sock.close()
-        where = f"{giaddr}:{SERVER_PORT}"
-        if exc.errno in (errno.EACCES, errno.EPERM):
-            why = (f"binding {where} needs root or CAP_NET_BIND_SERVICE (a relay's port): "
-                   "run the probe as root or give the service that capability")
-        elif exc.errno == errno.EADDRINUSE:
-            why = (f"{where} is in use: another probe is running on this host, or a DHCP "
-                   "server or relay here holds port 67")
-        elif exc.errno == errno.EADDRNOTAVAIL:
-            why = (f"{giaddr} is not an address of this host: probe_giaddr must be this "
-                   "host's own address in a subnet both servers serve (docs/probes.md)")
-        else:
-            why = f"cannot bind {where}: {exc.strerror}"
-        raise ProbeError(why, operation="probe") from None
-    return sock
+    the sockets); without it the second one finds the port taken and waits for it, up to
+    BUSY_WAIT seconds, then is told so."""
+    deadline = time.monotonic() + BUSY_WAIT
+    while True:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.bind((giaddr, SERVER_PORT))
+            return sock
+        except OSError as exc:
+            sock.close()
+            if exc.errno == errno.EADDRINUSE and time.monotonic() < deadline:
+                time.sleep(BUSY_STEP)
+                continue
+            raise _bind_error(giaddr, exc) from None
+
+
+def _bind_error(giaddr: str, exc: OSError) -> ProbeError:
+    where = f"{giaddr}:{SERVER_PORT}"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        why = (f"binding {where} needs root or CAP_NET_BIND_SERVICE (a relay's port): run "
+               "the probe as root or give the service that capability")
+    elif exc.errno == errno.EADDRINUSE:
+        why = (f"{where} is in use: another probe has held it for {BUSY_WAIT:g} s, or a "
+               "DHCP server or relay on this host holds port 67")
+    elif exc.errno == errno.EADDRNOTAVAIL:
+        why = (f"{giaddr} is not an address of this host: probe_giaddr must be this host's "
+               "own address in a subnet both servers serve (docs/probes.md)")
+    else:
+        why = f"cannot bind {where}: {exc.strerror}"
+    return ProbeError(why, operation="probe")
 
 
 def exchange(giaddr: str, sent: list[Sent], *, secs: int, timeout: float) -> list[Answer]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -113,11 +115,29 @@ def test_a_user_without_the_privilege_is_told_what_port_67_needs(privileged_port
     assert "binding 127.0.0.1:67 needs root or CAP_NET_BIND_SERVICE" in said, said
 
 
-def test_a_port_held_by_another_probe_is_a_clear_probe_error():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
-        try:
-            holder.bind(("127.0.0.1", _dhcp.SERVER_PORT))
-        except PermissionError:
-            pytest.skip("not root: port 67 cannot be bound here at all")
-        with pytest.raises(ProbeError, match="127.0.0.1:67 is in use: another probe"):
+def _hold_port_67() -> socket.socket:
+    holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        holder.bind(("127.0.0.1", _dhcp.SERVER_PORT))
+    except PermissionError:
+        holder.close()
+        pytest.skip("not root: port 67 cannot be bound here at all")
+    return holder
+
+
+def test_a_port_held_too_long_by_another_program_is_a_clear_probe_error(monkeypatch):
+    monkeypatch.setattr(_dhcp, "BUSY_WAIT", 0.3)
+    with _hold_port_67():
+        started = time.monotonic()
+        with pytest.raises(ProbeError, match="127.0.0.1:67 is in use: another probe has held "
+                           "it for 0.3 s"):
             _dhcp.exchange("127.0.0.1", [], secs=4, timeout=0.1)
+        assert 0.3 <= time.monotonic() - started < 2
+
+
+def test_a_round_waits_for_another_probe_round_to_free_the_port():
+    """The service's scheduled round and an admin's `omapifo probe` on one host: the
+    second waits for the first (about a second) instead of failing."""
+    holder = _hold_port_67()
+    threading.Timer(0.5, holder.close).start()
+    assert _dhcp.exchange("127.0.0.1", [], secs=4, timeout=0.1) == []

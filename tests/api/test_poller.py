@@ -6,8 +6,11 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from types import SimpleNamespace
 
-from omapifo import PairState, PeerView, Role
+from prometheus_client import generate_latest
+
+from omapifo import PairProbe, PairState, PeerView, ProbeError, ProbeResult, Role
 from omapifo import _wire as wire
 from omapifo.api.flights import Busy
 from omapifo.api.metrics import Metrics
@@ -266,7 +269,8 @@ def test_long_scans_never_hold_back_the_polls_of_many_pairs():
     """20 pairs whose scans last longer than the poll interval, all due at start-up."""
 
     class Slow:
-        config = type("Cfg", (), {"timeout": 3.0, "dhcpd_conf": "x", "pool_scans": True})()
+        config = type("Cfg", (), {"timeout": 3.0, "dhcpd_conf": "x", "pool_scans": True,
+                                  "probe_giaddr": None})()
 
         def state(self):
             return pair_state(2)
@@ -331,3 +335,61 @@ def test_the_health_gauge_is_0_ok_1_warning_2_critical():
         assert str(st.health.level) == level
         m.observe(st, 0.01)
         assert m.registry.get_sample_value("omapifo_pair_health", {"pair": P}) == value
+
+
+class Probed:
+    """A pair with a probe address whose probe() answers from a list (or raises)."""
+
+    def __init__(self, giaddr: str | None, rounds: list) -> None:
+        self.config = SimpleNamespace(probe_giaddr=giaddr, dhcpd_conf=None, pool_scans=False,
+                                      timeout=1.0)
+        self.rounds = rounds
+
+    def state(self) -> PairState:
+        return pair_state(2)
+
+    def probe(self) -> PairProbe:
+        got = self.rounds.pop(0)
+        if isinstance(got, Exception):
+            raise got
+        return got
+
+
+def _answers(primary: bool, secondary: bool) -> PairProbe:
+    return PairProbe(P, "198.18.9.1", 4, 3.0, tuple(
+        ProbeResult(role, "x", "02:6f:6d:70:00:01", 1, NOW, ok, latency=1.0 if ok else None)
+        for role, ok in ((Role.PRIMARY, primary), (Role.SECONDARY, secondary))))
+
+
+def test_probe_jobs_only_for_pairs_with_a_probe_address():
+    p = Poller({"with": Probed("198.18.9.1", []), "without": Probed(None, [])},  # type: ignore[dict-item]
+               Store(":memory:"), Metrics(), interval=3600, pool_interval=3600,
+               probe_interval=3600)
+    p._probe_job = lambda name: None  # type: ignore[method-assign]
+    p._job = lambda name: None  # type: ignore[method-assign]
+    p.start()
+    try:
+        ids = {job.id for job in p._scheduler.get_jobs()}
+    finally:
+        p.stop()
+    assert "with/probe" in ids and "without/probe" not in ids
+
+
+def test_a_round_this_host_cannot_send_drops_the_last_answers():
+    """A ProbeError (port 67, the relay address) says nothing of the servers: their last
+    answers go rather than stay as if fresh, and the error is counted."""
+    pair = Probed("198.18.9.1", [_answers(True, False), ProbeError("port 67 in use")])
+    p = Poller({P: pair}, Store(":memory:"), Metrics(), interval=10)  # type: ignore[dict-item]
+    p._probe_job(P)
+    text = generate_latest(p.metrics.registry).decode()
+    assert f'omapifo_probe_success{{pair="{P}",peer="primary"}} 1.0' in text
+    assert f'omapifo_probe_success{{pair="{P}",peer="secondary"}} 0.0' in text
+    assert f'omapifo_probe_latency_seconds{{pair="{P}",peer="secondary"}}' not in text
+    p._probe_job(P)
+    text = generate_latest(p.metrics.registry).decode()
+    assert "omapifo_probe_success{" not in text
+    assert f'omapifo_probe_errors_total{{pair="{P}"}} 1.0' in text
+    assert p.last_probe(P) is None and p.probe_failure(P) == "port 67 in use"
+    pair.rounds.append(_answers(True, True))
+    p._probe_job(P)
+    assert p.probe_failure(P) is None and p.last_probe(P).serving == list(Role)

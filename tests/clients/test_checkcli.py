@@ -16,7 +16,8 @@ import pytest
 
 from omapifo import __version__
 from omapifo import _wire as wire
-from omapifo import Config, FailoverState as S, Level, PairState, PeerView, Role
+from omapifo import (Config, Evidence, FailoverState as S, Level, PairProbe, PairState,
+                     PeerView, ProbeResult, Role)
 from omapifo.api.schemas.pairs import PairStateSchema
 from omapifo._config import parse_config
 from omapifo._errors import ConfigError
@@ -30,6 +31,7 @@ from omapifo._health import assess, format_duration
 from omapifo._severity import PEER_CRITICAL_AFTER
 
 from ..recorded import failover_state
+from ..test_guards import state as guard_state
 from .samples import NOW, P, PRIMARY, SECONDARY
 
 CI, PD, NORMAL = S.COMMUNICATIONS_INTERRUPTED, S.PARTNER_DOWN, S.NORMAL
@@ -315,3 +317,30 @@ def test_without_c_the_check_takes_the_configurations_limit(monkeypatch, tmp_pat
     # given, -c wins over the configuration
     got, out = run_check(["check", P, "-c", "1000"], capsys)
     assert got == 1 and out.split()[-1].endswith(";60;1000;0"), out
+
+
+# -- --probe: what a client sees, next to the state ----------------------------------------
+
+def _round(primary: bool, secondary: bool) -> PairProbe:
+    at = datetime(2026, 12, 4, 3, 0, tzinfo=timezone.utc)
+    return PairProbe("p", "198.18.9.1", 4, 3.0, tuple(
+        ProbeResult(role, "x", "02:6f:6d:70:00:01", 1, at, answered,
+                    offered="198.18.9.40" if answered else None,
+                    latency=1.002 if answered else None)
+        for role, answered in ((Role.PRIMARY, primary), (Role.SECONDARY, secondary))))
+
+
+@pytest.mark.parametrize("primary,secondary,answers,level,words", [
+    (S.NORMAL, S.NORMAL, (True, True), Level.OK, "primary serving, secondary serving"),
+    (S.NORMAL, S.NORMAL, (False, True), Level.CRITICAL, "primary normal but not answering DHCP"),
+    (S.PARTNER_DOWN, None, (True, True), Level.CRITICAL,
+     "secondary answers DHCP while the primary is in partner-down"),
+    (S.PARTNER_DOWN, None, (True, False), Level.OK, "secondary not answering DHCP"),
+    (S.COMMUNICATIONS_INTERRUPTED, None, (True, False), Level.OK,
+     "primary serving, secondary not answering DHCP"),
+])
+def test_a_probe_round_is_rated_next_to_the_state(primary, secondary, answers, level, words):
+    st = guard_state(primary, secondary if secondary is not None else Evidence.DHCPD_STOPPED)
+    got, text, perf = checkcli.evaluate_probe(st, _round(*answers))
+    assert got is level and words in text, text
+    assert ("primary_probe_seconds=1.002s" if answers[0] else "primary_probe_seconds=U") in perf
