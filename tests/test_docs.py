@@ -473,12 +473,8 @@ def test_toml_and_yaml_examples_load(doc, tmp_path):
 
 @pytest.fixture(scope="module")
 def service(lab, tmp_path_factory):
-    d = tmp_path_factory.mktemp("docs-service")
-    cfg = service_config(lab.config_path, d, d / "db.sqlite3")
-    url, run, stop = servecli.start(load_config(cfg), "127.0.0.1:0")
-    servecli.run_in_thread(run)
-    yield url
-    stop()
+    with service_on(lab, tmp_path_factory.mktemp("docs-service")) as url:
+        yield url
 
 
 def test_a_block_may_name_its_user_and_its_exit_status():
@@ -504,11 +500,33 @@ def production(lab) -> Iterator[tuple[Path, str]]:
             yield cwd, svc.url
 
 
+# docs that run on the lab with a probe subnet (tests/conftest.py, probe_lab), with a
+# service of their own on it
+PROBE_DOCS = {"probes.md"}
+
+
+@contextmanager
+def service_on(lab, directory: Path) -> Iterator[str]:
+    cfg = service_config(lab.config_path, directory, directory / "db.sqlite3")
+    url, run, stop = servecli.start(load_config(cfg), "127.0.0.1:0")
+    servecli.run_in_thread(run)
+    try:
+        yield url
+    finally:
+        stop()
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("doc", RUN_FILES, ids=lambda p: p.name)
-def test_examples_run_and_print_what_they_say(doc, lab, service, tmp_path):
+def test_examples_run_and_print_what_they_say(doc, request, tmp_path):
+    probes = doc.name in PROBE_DOCS
+    lab = request.getfixturevalue("probe_lab" if probes else "lab")
     restore(lab)
     with ExitStack() as stack:
+        if probes:
+            service = stack.enter_context(service_on(lab, tmp_path))
+        else:
+            service = request.getfixturevalue("service")
         if any(b.user for b in blocks(doc)):
             tmp_path, service = stack.enter_context(production(lab))
         run_examples(doc, lab, service, tmp_path)
