@@ -10,7 +10,8 @@ from marshmallow import ValidationError
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
-from omapifo import ConfigError, Observation, Pair as PairContract, ProbeError, UnknownPair
+from omapifo import (ConfigError, Observation, Pair as PairContract, ProbeError, Role,
+                     UnknownPair)
 
 from . import schemas as s
 
@@ -237,7 +238,8 @@ class Probe(MethodView):
         client? Never a DHCPREQUEST, so no address is bound (docs/probes.md). A POST
         because it sends traffic to the servers (an operator's token), though it changes
         nothing; one round at a time, at most one a second."""
-        return _pair(pair).probe(body["peers"], timeout=body["timeout"])
+        return _pair(pair).probe(body["peers"], timeout=body["timeout"], secs=body["secs"],
+                                 macs={Role.parse(r): m for r, m in body["macs"].items()})
 
 
 @blp.route("/pairs/<string:pair>/leases/<string:ip>")

@@ -276,10 +276,16 @@ class Client:
                           "maintenance end")
         return decode(s.ObservationSchema(), body, "maintenance end", Observation)
 
-    def probe(self, pair: str, peers: list[str], *, timeout: float = 3.0) -> PairProbe:
+    def probe(self, pair: str, peers: list[str], *, timeout: float = 3.0,
+              secs: int | None = None, macs: dict[str, str] | None = None) -> PairProbe:
         """A round of DHCP probes of the pair's servers, sent by the service now."""
-        body = self._call("POST", f"/api/v1/pairs/{pair}/probe", "probe",
-                          json={"peers": peers, "timeout": timeout}, timeout=timeout + 30)
+        request: dict[str, Any] = {"peers": peers, "timeout": timeout}
+        if secs is not None:
+            request["secs"] = secs
+        if macs:
+            request["macs"] = macs
+        body = self._call("POST", f"/api/v1/pairs/{pair}/probe", "probe", json=request,
+                          timeout=timeout + 30)
         return decode(s.PairProbeSchema(), body, "probe", PairProbe)
 
     def last_probe(self, pair: str) -> PairProbe:

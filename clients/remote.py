@@ -10,7 +10,7 @@ The service records changes as the caller its token names: ``actor`` is not sent
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from omapifo import (ActionResult, DEFAULT_STOP_WAIT, EVERY_OPERATION, HostComparison, HostView,
                      LeaseList, LeaseState, LeaseView, MaintenanceReport, Observation, OnStep,
@@ -73,10 +73,12 @@ class RemotePair:
         return follow_recovery(read, timeout=timeout)
 
     def probe(self, roles: Sequence[Role | str] = tuple(Role), *,
-              timeout: float = 3.0) -> PairProbe:
+              timeout: float = 3.0, secs: int | None = None,
+              macs: Mapping[Role, str] | None = None) -> PairProbe:
         """The service probes from its own probe_giaddr (its host's relay address)."""
         return self.client.probe(self.name, [str(Role.parse(r)) for r in roles],
-                                 timeout=timeout)
+                                 timeout=timeout, secs=secs,
+                                 macs={str(Role.parse(r)): m for r, m in (macs or {}).items()})
 
     def lease(self, ip: str | None = None, *, mac: str | None = None,
               client_id: str | None = None) -> LeaseView:

@@ -18,7 +18,7 @@ the caller its credentials name (the REST service: the token's name) ignores it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol
 
 from ._errors import Unsupported
@@ -126,8 +126,10 @@ class Pair(Protocol):
         ...
 
     def probe(self, roles: Sequence[Role | str] = tuple(Role), *,
-              timeout: float = PROBE_TIMEOUT) -> PairProbe:
-        """One round of DHCP probes: does each server of ``roles`` answer a client?"""
+              timeout: float = PROBE_TIMEOUT, secs: int | None = None,
+              macs: Mapping[Role, str] | None = None) -> PairProbe:
+        """One round of DHCP probes: does each server of ``roles`` answer a client?
+        ``secs`` None: either peer answers; 0: only the one the client hashes to."""
         ...
 
     # -- host reservations --------------------------------------------------------------

@@ -5,8 +5,8 @@ A probe is what a campus router's ``ip helper-address`` sends (RFC 2131 §4.1, R
 and the DISCOVER goes by unicast from ``giaddr:67`` to each server's port 67; a server
 answers to ``giaddr:67``. Measured against dhcpd 4.4 in the lab (docs/probes.md): each
 OFFER comes about 1.0 s after the DISCOVER (dhcpd pings the address first, ping-timeout
-1 s), the offered lease stays free/backup in dhcpd's memory with the probe's hardware
-address, and nothing is written to dhcpd.leases. A probe never sends a DHCPREQUEST, so no
+1 s), the offered lease stays free/backup with the probe's hardware address (and may be
+written to dhcpd.leases so, never as active). A probe never sends a DHCPREQUEST, so no
 address is ever bound to it.
 
 Packets are built and decoded with dpkt (setup.cfg says why not scapy). Everything a

@@ -44,7 +44,7 @@ from ._pairstate import ActionResult, PairState, PeerView
 from ._partnerdown import partner_down
 from ._leaselist import LeaseList, list_leases
 from ._pools import PoolReport, scan_pools
-from ._probe import DEFAULT_TIMEOUT as PROBE_TIMEOUT, PairProbe, probe
+from ._probe import DEFAULT_TIMEOUT as PROBE_TIMEOUT, PairProbe, probe, raise_no_giaddr
 from ._release import release
 from ._shutdown import shutdown
 from ._states import FailoverStatus, Role
@@ -231,13 +231,17 @@ class FailoverPair:
         return self._conf[1]
 
     def probe(self, roles: Sequence[Role | str] = tuple(Role), *,
-              timeout: float = PROBE_TIMEOUT) -> PairProbe:
+              timeout: float = PROBE_TIMEOUT, secs: int | None = None,
+              macs: Mapping[Role, str] | None = None) -> PairProbe:
         """One round of DHCP probes of ``roles`` from the pair's ``probe_giaddr``: does
         each server answer a client (omapifo._probe)? Both peers are read first for their
-        load balance max seconds; ConfigError when the pair has no probe address,
-        ProbeError when this host cannot send from it."""
+        load balance max seconds (``secs`` None: above it); ``macs`` replaces a server's
+        probe hardware address (within PROBE_MAC_PREFIX). ConfigError when the pair has
+        no probe address, ProbeError when this host cannot send from it."""
+        if self.config.probe_giaddr is None:  # said before any OMAPI read
+            raise_no_giaddr(self.config)
         return probe(self.config, roles, state=self.state(), conf=self.dhcpd_conf(),
-                     timeout=timeout)
+                     timeout=timeout, secs=secs, macs=macs)
 
     # -- leases (omapifo._lookups and omapifo._release do the work) --------------------
 

@@ -21,9 +21,10 @@ import hashlib
 import ipaddress
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import NoReturn
 
 from . import _dhcp
 from ._config import Endpoint, PairConfig
@@ -139,25 +140,47 @@ def _wait_gap(giaddr: str) -> None:
         time.sleep(max(0.0, last + MIN_GAP - time.monotonic()))
 
 
+def raise_no_giaddr(config: PairConfig) -> NoReturn:
+    raise ConfigError(f"pair {config.name} has no probe_giaddr: set this host's address in a "
+                      "subnet both servers serve (docs/probes.md)", operation="probe")
+
+
+def _checked_mac(mac: str) -> str:
+    """``mac`` when it is a probe's (within MAC_PREFIX): a probe never speaks for a real
+    client, whose lease an OFFER would touch."""
+    _dhcp.mac_bytes(mac)  # ValueError for anything that is not a MAC
+    if not mac.lower().startswith(MAC_PREFIX + ":"):
+        raise ValueError(f"probe hardware address {mac}: it must be within {MAC_PREFIX}:xx:xx "
+                         "(the probes' locally administered range, docs/probes.md)")
+    return mac.lower()
+
+
 def probe(config: PairConfig, roles: Iterable[Role | str] = tuple(Role), *,
           state: PairState | None = None, conf: DhcpdConf | None = None,
-          timeout: float = DEFAULT_TIMEOUT, secs: int | None = None) -> PairProbe:
+          timeout: float = DEFAULT_TIMEOUT, secs: int | None = None,
+          macs: Mapping[Role, str] | None = None) -> PairProbe:
     """Probe each server of ``roles`` once, in one round, from ``config.probe_giaddr``.
 
-    ``state`` (a fresh read of the pair) gives the load balance max seconds; ``conf``
-    names the pool of an offered address. ConfigError when the pair has no probe
+    ``state`` (a fresh read of the pair) gives the load balance max seconds; ``secs``
+    None is above it (either peer answers), 0 lets only the server whose share the client
+    hashes to answer; ``macs`` replaces a server's hardware address (within MAC_PREFIX);
+    ``conf`` names the pool of an offered address. ConfigError when the pair has no probe
     address; ProbeError when this host cannot send from it."""
     giaddr = config.probe_giaddr
     if giaddr is None:
-        raise ConfigError(f"pair {config.name} has no probe_giaddr: set this host's address "
-                          "in a subnet both servers serve (docs/probes.md)",
-                          operation="probe")
+        raise_no_giaddr(config)
     if not 0 < timeout <= 30:
         raise ValueError(f"probe timeout {timeout}: use more than 0 and at most 30 seconds")
-    wanted = [Role.parse(r) for r in roles]
+    if secs is not None and not 0 <= secs <= 0xFFFF:
+        raise ValueError(f"probe secs {secs}: the DHCP field holds 0 to 65535")
+    wanted = list(dict.fromkeys(Role.parse(r) for r in roles))
+    if not wanted:
+        raise ValueError("a probe round needs at least one server")
+    chosen = {Role.parse(r): _checked_mac(m) for r, m in (macs or {}).items()}
     secs = secs_for(state) if secs is None else secs
     sent = {role: _dhcp.Sent(endpoint_of(config, role).host, _dhcp.new_xid(),
-                             probe_mac(config.name, role)) for role in wanted}
+                             chosen.get(role) or probe_mac(config.name, role))
+            for role in wanted}
     with _gaps_lock:
         round_lock = _rounds.setdefault(giaddr, threading.Lock())
     with round_lock:

@@ -133,12 +133,12 @@ def large_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[labmod.Lab]:
     yield from build_lab(tmp_path_factory, "l", large_pool=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def probe_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[labmod.Lab]:
     """A lab with a probe subnet both servers serve and its relay address on this host
-    (LabSettings.probe_subnet; the pair's probe_giaddr), started once for the session
-    (tests/test_probe.py, tests/clients/test_probecli.py)."""
-    yield from build_lab(tmp_path_factory, "p", probe_subnet=True)
+    (LabSettings.probe_subnet; the pair's probe_giaddr), one per module that uses it
+    (the probe tests, the docs of probes): its slot is free again after the module."""
+    yield from build_lab(tmp_path_factory, "pr", probe_subnet=True)
 
 
 def restore(lab: labmod.Lab) -> None:

@@ -7,18 +7,19 @@ relay address sits on this host's link (docs/probes.md)."""
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
 
-from omapifo import (FailoverPair, FailoverState as S, JsonLinesAudit, LeaseState, Outcome,
-                     PartnerDownRefused, PROBE_MAC_PREFIX, Role, probe_mac)
+from omapifo import (ConfigError, Endpoint, FailoverPair, FailoverState as S, JsonLinesAudit,
+                     LeaseState, OmapiKey, Outcome, PairConfig, PartnerDownRefused,
+                     PROBE_MAC_PREFIX, Role, leases_from_file, probe_mac)
+from omapifo import _probe
 from omapifo.lab import Lab
 
 from .conftest import LogMark, fresh_lease, fresh_state, restore
-
-pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
@@ -31,6 +32,7 @@ def lab(probe_lab: Lab) -> Iterator[Lab]:
     restore(probe_lab)
 
 
+@pytest.mark.integration
 def test_each_server_answers_the_probe_aimed_at_it_and_nothing_is_left_bound(lab):
     mark = LogMark(lab)
     with FailoverPair(lab.pair_config()) as pair:
@@ -54,9 +56,14 @@ def test_each_server_answers_the_probe_aimed_at_it_and_nothing_is_left_bound(lab
         assert f"DHCPOFFER on {r.offered} to {r.mac} via {found.giaddr}" in log, log
         assert "DHCPREQUEST" not in log and "DHCPACK" not in log
     for role in Role:
-        assert PROBE_MAC_PREFIX not in lab.leases_path(role).read_text()
+        # dhcpd may write the offered lease to its file later (a free lease keeps its last
+        # client's hardware address), never as bound (measured: binding state free/backup)
+        written = leases_from_file(lab.leases_path(role)).leases
+        probes = [e for e in written if (e.hardware_address or "").startswith(PROBE_MAC_PREFIX)]
+        assert all(e.state in (LeaseState.FREE, LeaseState.BACKUP) for e in probes), probes
 
 
+@pytest.mark.integration
 def test_with_the_primary_stopped_only_the_secondary_answers(lab):
     lab.stop(Role.PRIMARY)
     with FailoverPair(lab.pair_config()) as pair:
@@ -68,6 +75,7 @@ def test_with_the_primary_stopped_only_the_secondary_answers(lab):
     assert ipaddress.IPv4Address(secondary.offered) in lab.layout.probe_net
 
 
+@pytest.mark.integration
 def test_a_partner_serving_dhcp_behind_an_omapi_firewall_is_never_put_down(lab, tmp_path):
     """Cut off from each other, and OMAPI to the primary rejected by nftables while DHCP
     still reaches it: OMAPI alone says "filtered" (force would go through); the probe
@@ -96,3 +104,41 @@ def test_a_partner_serving_dhcp_behind_an_omapi_firewall_is_never_put_down(lab, 
     last = audit.records()[-1]
     assert (last.action, last.outcome, last.force) == ("partner-down", Outcome.REFUSED, True)
     assert "answered a DHCP probe" in (last.detail or "")
+
+
+# -- without the lab: what a round accepts -------------------------------------------------
+
+CONFIG = PairConfig("p", Endpoint("198.18.10.253"), Endpoint("198.18.60.253"),
+                    OmapiKey("k", "c2VjcmV0"), probe_giaddr="198.18.9.1")
+
+
+@pytest.mark.parametrize("kw,words", [
+    ({"macs": {Role.PRIMARY: "02:00:00:00:00:01"}}, "must be within 02:6f:6d:70:xx:xx"),
+    ({"macs": {Role.PRIMARY: "02:6f:6d:70:zz:01"}}, "is not a hardware address"),
+    ({"secs": 65536}, "holds 0 to 65535"),
+    ({"secs": -1}, "holds 0 to 65535"),
+    ({"timeout": 0}, "use more than 0"),
+    ({"roles": []}, "at least one server"),
+])
+def test_a_round_refuses_what_would_not_be_a_probe_before_sending(kw, words):
+    """A probe never speaks for a real client (whose lease an OFFER would touch): its
+    hardware address stays in the probes' range. Nothing is bound or sent: ValueError."""
+    roles = kw.pop("roles", list(Role))
+    with pytest.raises(ValueError, match=words):
+        _probe.probe(CONFIG, roles, **kw)
+
+
+def test_a_pair_without_a_probe_address_says_so_before_any_omapi(tmp_path):
+    class NoOmapi:
+        def __getattr__(self, name):
+            raise AssertionError(f"OMAPI used: {name}")
+    pair = FailoverPair(replace(CONFIG, probe_giaddr=None),
+                        peers={r: NoOmapi() for r in Role})  # type: ignore[misc]
+    with pytest.raises(ConfigError, match="has no probe_giaddr"):
+        pair.probe()
+
+
+def test_each_server_of_each_pair_has_its_own_stable_probe_mac():
+    macs = {probe_mac(pair, role) for pair in ("a", "b") for role in Role}
+    assert len(macs) == 4 and probe_mac("a", Role.PRIMARY) == probe_mac("a", Role.PRIMARY)
+    assert all(re.fullmatch(r"02:6f:6d:70:[0-9a-f]{2}:[0-9a-f]{2}", m) for m in macs)

@@ -19,6 +19,16 @@ class ProbeRequestSchema(Strict):
                    metadata={"description": "the servers to probe (default both)"})
     timeout = f.Float(load_default=3.0, validate=v.Range(min=0.5, max=10), metadata={
         "description": "seconds to wait for the OFFERs (dhcpd pings first: about 1 s)"})
+    secs = f.Integer(load_default=None, allow_none=True, strict=True,
+                     validate=v.Range(min=0, max=65535), metadata={
+                         "description": "the DISCOVERs' secs field; default one above the "
+                         "pair's load balance max seconds (either peer answers); 0: only the "
+                         "server the client hashes to"})
+    macs = f.Dict(keys=f.String(validate=v.OneOf(ROLES)),
+                  values=f.String(validate=v.Regexp(r"02:6f:6d:70(:[0-9a-f]{2}){2}\Z")),
+                  load_default=dict, metadata={
+                      "description": "a server's probe hardware address instead of its own "
+                      "(within 02:6f:6d:70:xx:xx)"})
 
 
 class ProbeResultSchema(_Model):
