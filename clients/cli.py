@@ -37,7 +37,8 @@ try:
     from omapifo.lab import LabError
 
     from . import checkcli, completion, configcli, democli, labcli, paircli, servecli
-    from . import deploycli, hostcli, keygencli, leasecli, maintenancecli, probecli, tokencli
+    from . import deploycli, drillcli, hostcli, keygencli, leasecli, maintenancecli, probecli
+    from . import tokencli
     from .client import ApiAuthError, BadRequest
 except ModuleNotFoundError as exc:
     if (exc.name or "").partition(".")[0] not in SERVICE_MODULES:
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     hostcli.add_parser(sub)
     maintenancecli.add_parser(sub)
     probecli.add_parser(sub)
+    drillcli.add_parser(sub)
     deploycli.add_parser(sub)
     tokencli.add_parser(sub)
     return parser

@@ -77,6 +77,7 @@ from ._omapi import OmapiKey, OmapiPeer, parse_ip
 from ._scan import Progress, lease_states
 from ._pools import PoolCounts, PoolReport, pools_from_files
 from ._probe import MAC_PREFIX as PROBE_MAC_PREFIX, PairProbe, ProbeResult, probe_mac
+from ._drill import DrillReport, DrillStep, command_start, run_drill
 from ._leaselist import (LeaseEntry, LeaseList, LeaseMatch, LeaseSearch, find_leases,
                          leases_from_file)
 from ._dhcpdconf import DhcpdConf, DhcpdConfError, parse_file as parse_dhcpd_conf
@@ -108,6 +109,8 @@ __all__ = [
     "DhcpdConf",
     "DhcpdConfError",
     "DoctorReport",
+    "DrillReport",
+    "DrillStep",
     "EVERY_OPERATION",
     "Endpoint",
     "Evidence",
@@ -170,6 +173,7 @@ __all__ = [
     "assess_health",
     "check_pair",
     "clean_text",
+    "command_start",
     "compare_host_files",
     "configure_faults",
     "csv_cell",
@@ -192,6 +196,7 @@ __all__ = [
     "probe_mac",
     "read_secret_file",
     "require",
+    "run_drill",
     "state_level",
     "visible",
     "worst_severity",

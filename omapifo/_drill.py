@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -37,6 +37,7 @@ from ._probe import ProbeResult, probe_mac
 from ._states import Role
 
 ACTION = "drill"
+STEPS = ("probe before", "maintenance", "survivor serves", "start", "recovery", "probe after")
 # candidate hardware addresses tried to find one client of each server's share: each
 # belongs to one of two shares (split 128 of 255 in the seed: about half), so 8 leave
 # 1 chance in 128 of finding no client of one share
@@ -104,14 +105,19 @@ def command_start(command: str, *, timeout: float = START_TIMEOUT) -> Start:
         raise ValueError("the drill's start command is empty")
 
     def start(role: Role) -> str:
-        done = subprocess.run([a.replace("{role}", str(role)) for a in argv],
-                              capture_output=True, text=True, timeout=timeout, check=False)
+        run = [a.replace("{role}", str(role)) for a in argv]
+        try:
+            done = subprocess.run(run,
+                                  capture_output=True, text=True, timeout=timeout, check=False)
+        except (OSError, subprocess.SubprocessError) as exc:  # not found, timed out
+            raise OmapifoError(f"the start command {command!r} failed: {exc}",
+                               peer=str(role), operation=ACTION) from None
         said = (done.stdout + done.stderr).strip().splitlines()
         if done.returncode != 0:
             raise OmapifoError(f"the start command exited {done.returncode}: "
                                f"{said[-1] if said else '(no output)'}", peer=str(role),
                                operation=ACTION)
-        return f"ran {command!r}" + (f": {said[-1]}" if said else "")
+        return f"ran {shlex.join(run)}" + (f": {said[-1]}" if said else "")
     return start
 
 
@@ -153,7 +159,7 @@ def _shares(run: _Run) -> tuple[dict[Role, str], list[ProbeResult]]:
     return found, probes
 
 
-def drill(pair: Pair, role: Role | str, *, start: Start | None, reason: str | None = None,
+def run_drill(pair: Pair, role: Role | str, *, start: Start | None, reason: str | None = None,
           audit: AuditSink | None = None, actor: str = "library",
           stop_wait: float = DEFAULT_STOP_WAIT, recovery_timeout: float | None = None,
           on_step: OnDrillStep | None = None,
@@ -178,7 +184,7 @@ def drill(pair: Pair, role: Role | str, *, start: Start | None, reason: str | No
     except OmapifoError as exc:
         message = f"stopped: {exc}"
         run.add("error", _now(), False, str(exc))
-    completed = bool(run.steps) and all(s.ok for s in run.steps) and len(run.steps) == 6
+    completed = [s.what for s in run.steps] == list(STEPS) and all(s.ok for s in run.steps)
     report = DrillReport(pair.name, role, completed, message, tuple(run.steps), maintenance,
                          reason)
     if audit is not None and record_id is not None:
@@ -215,10 +221,10 @@ def _steps(run: _Run, survivor: Role, start: Start | None, reason: str | None,
     at = _now()
     served = [run.probe(survivor, shares[r], secs=0) for r in Role]
     silent = run.probe(role, shares[role], secs=0)
-    ok = all(p.answered for p in served) and not silent.answered
+    wrong = [p for p in served if not p.answered] + ([silent] if silent.answered else [])
+    ok = not wrong
     why = (f"the {survivor} (partner-down) answers clients of both shares; the {role} "
-           "answers none") if ok else "; ".join(
-        p.describe() for p in [*served, silent] if p.answered is (p.role is role))
+           "answers none") if ok else "; ".join(p.describe() for p in wrong)
     if not run.add("survivor serves", at, ok, why, probes=[*served, silent]):
         return maint, f"the {survivor} does not serve as it should: {why}; the {role} is " \
                       "still stopped and its partner in partner-down"
@@ -252,8 +258,3 @@ def _steps(run: _Run, survivor: Role, start: Start | None, reason: str | None,
     return maint, f"drill of the {role} passed: the {survivor} served both shares alone and " \
                   "the pair came back to normal"
 
-
-def steps_of(report: DrillReport) -> Iterator[str]:
-    """Each step as one line for people."""
-    for s in report.steps:
-        yield f"{s.at.strftime('%H:%M:%S')} {s}"

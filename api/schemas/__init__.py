@@ -10,6 +10,7 @@ resource:
 - ``maintenance``: planned maintenance's request, steps, observations and report;
 - ``history``: state transitions and the audit trail, a page at a time;
 - ``probes``: a DHCP probe round's request and answers;
+- ``drills``: a failover drill's report;
 - ``problems``: the problem details of every error;
 - ``_base``: the bases and the fields the others are built from.
 
@@ -21,6 +22,7 @@ its module, for ``from omapifo.api import schemas as s``.
 """
 from __future__ import annotations
 
+from .drills import DrillReportSchema, DrillStepSchema
 from .history import (AuditEntrySchema, AuditSchema, HistoryQuerySchema, HistorySchema,
                       PageQuerySchema, TransitionSchema)
 from .hosts import (HostCreateSchema, HostDeleteSchema, HostListSchema, HostQuerySchema,
@@ -40,6 +42,8 @@ from .probes import PairProbeSchema, ProbeRequestSchema, ProbeResultSchema
 from .problems import ProblemSchema
 
 __all__ = [
+    # drills
+    "DrillReportSchema", "DrillStepSchema",
     # history
     "AuditEntrySchema", "AuditSchema", "HistoryQuerySchema", "HistorySchema",
     "PageQuerySchema", "TransitionSchema",
