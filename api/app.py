@@ -21,6 +21,7 @@ from omapifo import Config, FailoverPair, OmapifoError, ServiceConfig, open_pair
 from . import page, problems
 from .auditing import ServiceAudit, record_rejected
 from .auth import Caller, identify
+from .drills import Drills
 from .flights import Busy
 from .metrics import Metrics
 from .poller import Poller
@@ -76,12 +77,14 @@ class Service:
     metrics: Metrics
     poller: Poller
     database: Path
+    drills: Drills
     closed: bool = field(default=False)
 
     def close(self) -> None:
         if self.closed:
             return
         self.closed = True
+        self.drills.stop()
         self.poller.stop()
         for pair in self.pairs.values():
             pair.close()
@@ -205,7 +208,8 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
                     pool_fresh_min_age=svc_cfg.pool_fresh_min_age,
                     pool_retention=svc_cfg.pool_history_retention,
                     probe_interval=svc_cfg.probe_interval)
-    service = Service(config, pairs, store, metrics, poller, database)
+    drills = Drills(svc_cfg.drills, pairs, metrics)
+    service = Service(config, pairs, store, metrics, poller, database, drills)
     app.extensions["omapifo"] = service
 
     api = _ProblemApi(app, spec_kwargs={"components": {"securitySchemes": {
@@ -310,6 +314,7 @@ def create_app(config: Config, *, poll: bool = True) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     if poll:
         poller.start()
+        drills.start()
     return app
 
 

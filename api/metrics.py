@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from omapifo import (FailoverState, PEER_CRITICAL_AFTER, PairProbe, PairState, PoolReport, Role,
-                     __version__)
+from omapifo import (DrillReport, FailoverState, PEER_CRITICAL_AFTER, PairProbe, PairState,
+                     PoolReport, Role, __version__)
 
 from .store import Store
 
@@ -122,6 +122,14 @@ class Metrics:
         self.probe_errors = Counter("omapifo_probe_errors", "probe rounds this host could not "
                                     "send (port 67, relay address)", ["pair"], registry=r)
 
+        # -- failover drills the service ran ([[service.drills]]; api/drills.py) --
+        self.drill_success = Gauge("omapifo_drill_last_success", "1 if the last drill of "
+                                   "this server (peer: the one stopped) went as it should, "
+                                   "0 if a step failed (only after a drill ran)", labels,
+                                   registry=r)
+        self.drill_time = Gauge("omapifo_drill_last_timestamp_seconds", "UNIX time the last "
+                                "drill of this server ended", labels, registry=r)
+
     def watch_store(self, store: Store) -> None:
         """omapifo_store_writable follows ``store.writable`` (read at each scrape)."""
         self.store_writable.set_function(lambda: 1.0 if store.writable else 0.0)
@@ -178,6 +186,11 @@ class Metrics:
         for role in Role:
             _drop(self.probe_success, pair, str(role))
             _drop(self.probe_latency, pair, str(role))
+
+    def observe_drill(self, report: DrillReport) -> None:
+        self.drill_success.labels(report.pair, str(report.role)).set(
+            1 if report.completed else 0)
+        self.drill_time.labels(report.pair, str(report.role)).set(report.ended.timestamp())
 
     def observe_pools(self, report: PoolReport) -> None:
         for pool in report.pools:

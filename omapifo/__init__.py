@@ -37,8 +37,8 @@ import logging as _logging
 
 from ._audit import AuditRecord, AuditSink, JsonLinesAudit, Outcome, clean_text
 from ._budget import RateBudget
-from ._config import (Config, Endpoint, PairConfig, ServiceConfig, TokenConfig, load_config,
-                      read_secret_file)
+from ._config import (Config, DrillConfig, Endpoint, PairConfig, ServiceConfig, TokenConfig,
+                      load_config, read_secret_file)
 from ._errors import (
     ActionBusy,
     AuditUnavailable,
@@ -109,6 +109,7 @@ __all__ = [
     "DhcpdConf",
     "DhcpdConfError",
     "DoctorReport",
+    "DrillConfig",
     "DrillReport",
     "DrillStep",
     "EVERY_OPERATION",

@@ -139,6 +139,20 @@ class TokenConfig:
 
 
 @dataclass(frozen=True)
+class DrillConfig:
+    """A failover drill the service runs on a schedule (``[[service.drills]]``)."""
+
+    pair: str
+    peer: str  # "primary" or "secondary": the server the drill stops
+    # when, as crontab(5)'s five fields in UTC ("0 4 1 * *": 04:00 on the 1st of a month)
+    schedule: str
+    # starts the stopped server's dhcpd again ({role} replaced): an unattended drill
+    # cannot wait for an admin
+    start_command: str
+    reason: str = "scheduled drill"
+
+
+@dataclass(frozen=True)
 class ServiceConfig:
     """The REST service's settings (``[service]`` and ``[[service.tokens]]``)."""
 
@@ -174,6 +188,7 @@ class ServiceConfig:
     log_level: str = "info"  # debug, info, warning or error
     log_format: str = "text"  # "text" (key=value) or "json" (one object a line)
     tokens: tuple[TokenConfig, ...] = ()
+    drills: tuple[DrillConfig, ...] = ()
     # Host names the service answers to besides its listen address, localhost and
     # 127.0.0.1 (the names clients and the TLS proxy use); any other Host gets 400, so a
     # DNS-rebinding page cannot read /metrics or an open status page from a browser
@@ -259,6 +274,24 @@ class _PairSchema(ma.Schema):
                                      "base64 secret) or key (the secret inline)", "key_file")
 
 
+# crontab(5)'s five fields, each of digits, "*", ",", "-" and "/" (names like "mon" are
+# not taken: one spelling); the service's scheduler reads them (APScheduler's CronTrigger)
+_CRON_FIELD = r"[0-9*,/-]+"
+CRON_RE = rf"{_CRON_FIELD}( {_CRON_FIELD}){{4}}\Z"
+
+
+class _DrillSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    pair = ma.fields.String(required=True)
+    peer = ma.fields.String(required=True, validate=ma.validate.OneOf(["primary", "secondary"]))
+    schedule = ma.fields.String(required=True, validate=ma.validate.Regexp(
+        CRON_RE, error="five crontab fields in UTC, e.g. \"0 4 1 * *\" (04:00 on the 1st)"))
+    start_command = ma.fields.String(required=True, validate=ma.validate.Length(min=1))
+    reason = ma.fields.String(validate=ma.validate.Length(min=1, max=500))
+
+
 class _TokenSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
@@ -311,6 +344,7 @@ class _ServiceSchema(ma.Schema):
     log_level = ma.fields.String(validate=ma.validate.OneOf(LOG_LEVELS))
     log_format = ma.fields.String(validate=ma.validate.OneOf(LOG_FORMATS))
     tokens = ma.fields.List(ma.fields.Nested(_TokenSchema))
+    drills = ma.fields.List(ma.fields.Nested(_DrillSchema))
     allowed_hosts = ma.fields.List(ma.fields.String(validate=_allowed_host))
     trusted_proxies = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=0, max=8))
 
@@ -448,13 +482,23 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
             pool_scans=p.get("pool_scans", svc.get("pool_scans", True)),
             probe_giaddr=str(p["probe_giaddr"]) if "probe_giaddr" in p else None)
     tokens = tuple(TokenConfig(**t) for t in svc.pop("tokens", []))
+    drills = tuple(DrillConfig(**d) for d in svc.pop("drills", []))
+    for i, drill in enumerate(drills):
+        if drill.pair not in pairs:
+            raise ConfigError(f"{label}: service.drills.{i}.pair: no pair named "
+                              f"{drill.pair!r} (configured: {', '.join(sorted(pairs))})")
+        if pairs[drill.pair].probe_giaddr is None:
+            raise ConfigError(f"{label}: service.drills.{i}: pair {drill.pair!r} has no "
+                              "probe_giaddr: a drill checks with DHCP probes that the "
+                              "partner serves (docs/probes.md)")
     if "allowed_hosts" in svc:
         svc["allowed_hosts"] = tuple(svc["allowed_hosts"])
     if "database" in svc:
         # ":memory:" is SQLite's in-memory database, not a file next to the config
         db = svc["database"]
         svc["database"] = Path(db) if db == ":memory:" else base / db
-    return Config(pairs=pairs, service=ServiceConfig(**svc, tokens=tokens), path=path)
+    return Config(pairs=pairs, service=ServiceConfig(**svc, tokens=tokens, drills=drills),
+                  path=path)
 
 
 # Where load_config looks without a path (the command line's and the service's search,

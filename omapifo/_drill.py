@@ -179,7 +179,7 @@ def run_drill(pair: Pair, role: Role | str, *, start: Start | None, reason: str 
     run = _Run(pair, role, on_step)
     maintenance: MaintenanceReport | None = None
     try:
-        maintenance, message = _steps(run, survivor, start, reason, stop_wait,
+        maintenance, message = _steps(run, survivor, start, reason, actor, stop_wait,
                                       recovery_timeout, wait_for_admin)
     except OmapifoError as exc:
         message = f"stopped: {exc}"
@@ -193,7 +193,7 @@ def run_drill(pair: Pair, role: Role | str, *, start: Start | None, reason: str 
     return report
 
 
-def _steps(run: _Run, survivor: Role, start: Start | None, reason: str | None,
+def _steps(run: _Run, survivor: Role, start: Start | None, reason: str | None, actor: str,
            stop_wait: float, recovery_timeout: float | None,
            wait_for_admin: Callable[[Role], None] | None
            ) -> tuple[MaintenanceReport | None, str]:
@@ -213,7 +213,8 @@ def _steps(run: _Run, survivor: Role, start: Start | None, reason: str | None,
         return None, f"not started: {why}"
     # 2. the planned maintenance
     at = _now()
-    maint = pair.maintenance(role, reason=reason or f"drill of the {role}", wait=stop_wait)
+    maint = pair.maintenance(role, reason=reason or f"drill of the {role}", wait=stop_wait,
+                             actor=actor)
     seen = [o for s in maint.steps for o in s.seen]
     if not run.add("maintenance", at, maint.completed, maint.message, seen=seen):
         return maint, f"the maintenance did not complete: {maint.message}"

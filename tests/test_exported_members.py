@@ -21,7 +21,7 @@ PUBLIC = {
     # DHCP probes: does each server answer a client
     "PairProbe", "ProbeResult", "ProbeError", "probe_mac", "PROBE_MAC_PREFIX",
     # failover drills: a planned maintenance checked with probes
-    "DrillReport", "DrillStep", "run_drill", "command_start",
+    "DrillReport", "DrillStep", "run_drill", "command_start", "DrillConfig",
     # configuration
     "Config", "PairConfig", "ServiceConfig", "TokenConfig", "Endpoint", "load_config",
     "DhcpdConf", "DhcpdConfError", "parse_dhcpd_conf", "read_secret_file",
