@@ -1,6 +1,7 @@
 """DHCP probes (omapifo/_probe.py) against the real pair: each server answers the probe
-aimed at it, no probe leaves an address bound, a stopped server does not answer, and a
-partner that serves DHCP behind a firewall on its OMAPI port is never put down.
+aimed at it, no probe leaves an address bound, and a partner that serves DHCP behind a
+firewall on its OMAPI port is never put down (a stopped server:
+tests/api/test_probe_monitoring.py).
 
 The lab's probe subnet (LabSettings.probe_subnet) is served by both servers, and its
 relay address sits on this host's link (docs/probes.md)."""
@@ -61,18 +62,6 @@ def test_each_server_answers_the_probe_aimed_at_it_and_nothing_is_left_bound(lab
         written = leases_from_file(lab.leases_path(role)).leases
         probes = [e for e in written if (e.hardware_address or "").startswith(PROBE_MAC_PREFIX)]
         assert all(e.state in (LeaseState.FREE, LeaseState.BACKUP) for e in probes), probes
-
-
-@pytest.mark.integration
-def test_with_the_primary_stopped_only_the_secondary_answers(lab):
-    lab.stop(Role.PRIMARY)
-    with FailoverPair(lab.pair_config()) as pair:
-        found = pair.probe()
-    primary, secondary = found.result(Role.PRIMARY), found.result(Role.SECONDARY)
-    assert found.serving == [Role.SECONDARY], found
-    assert not primary.answered and primary.error is None and primary.offered is None
-    assert "the primary did not answer a DHCP probe" in primary.describe()
-    assert ipaddress.IPv4Address(secondary.offered) in lab.layout.probe_net
 
 
 @pytest.mark.integration

@@ -25,7 +25,9 @@ class ProbeRequestSchema(Strict):
                          "pair's load balance max seconds (either peer answers); 0: only the "
                          "server the client hashes to"})
     macs = f.Dict(keys=f.String(validate=v.OneOf(ROLES)),
-                  values=f.String(validate=v.Regexp(r"02:6f:6d:70(:[0-9a-f]{2}){2}\Z")),
+                  # no \Z (not an ECMA-262 pattern, which OpenAPI's are): the length ends it
+                  values=f.String(validate=[v.Length(equal=17),
+                                            v.Regexp(r"02:6f:6d:70(:[0-9a-f]{2}){2}")]),
                   load_default=dict, metadata={
                       "description": "a server's probe hardware address instead of its own "
                       "(within 02:6f:6d:70:xx:xx)"})

@@ -60,12 +60,16 @@ def serving_on_page(app: Flask) -> dict[str, str]:
                            r"([\w ]+)</strong>", html, re.S))
 
 
-def test_both_serving_then_the_primary_stopped_metrics_page_api_and_check_say_so(lab, app):
+def test_both_serving_then_the_primary_stopped_metrics_page_api_and_check_say_so(lab, app,
+                                                                                capsys):
     m, _, _ = observe(app)
     for role in Role:
         assert value(m, "omapifo_probe_success", pair=PAIR, peer=str(role)) == 1
         assert 0 < value(m, "omapifo_probe_latency_seconds", pair=PAIR, peer=str(role)) < 3
     assert serving_on_page(app) == {"primary": "serving", "secondary": "serving"}
+    code = cli.main(["-c", str(lab.config_path), "check", PAIR, "--probe"])
+    line = capsys.readouterr().out
+    assert code == 0 and "primary serving, secondary serving" in line, line
     c = app.test_client()
     assert c.get(f"/api/v1/pairs/{PAIR}/probe").status_code == 401  # a token, as every read
     body = c.get(f"/api/v1/pairs/{PAIR}/probe", headers=auth(READER)).get_json()
@@ -76,6 +80,11 @@ def test_both_serving_then_the_primary_stopped_metrics_page_api_and_check_say_so
 
     lab.stop(Role.PRIMARY)
     m, _, _ = observe(app)
+    found = app.extensions["omapifo"].poller.last_probe(PAIR)
+    primary = found.result(Role.PRIMARY)
+    assert found.serving == [Role.SECONDARY], found
+    assert not primary.answered and primary.error is None and primary.offered is None
+    assert "the primary did not answer a DHCP probe" in primary.describe()
     assert value(m, "omapifo_probe_success", pair=PAIR, peer="primary") == 0
     assert value(m, "omapifo_probe_latency_seconds", pair=PAIR, peer="primary") is None
     assert value(m, "omapifo_probe_success", pair=PAIR, peer="secondary") == 1
@@ -83,21 +92,14 @@ def test_both_serving_then_the_primary_stopped_metrics_page_api_and_check_say_so
     posted = c.post(f"/api/v1/pairs/{PAIR}/probe", json={"peers": ["primary"]},
                     headers=auth(OPERATOR)).get_json()
     assert [(r["peer"], r["answered"]) for r in posted["results"]] == [("primary", False)]
-
-
-def test_check_probe_says_which_server_answers(lab, capsys):
+    # omapifo check --probe: the stopped server is rated by its partner's clock, as
+    # without --probe; the probe adds what a client sees
+    lab.wait_states(None, S.COMMUNICATIONS_INTERRUPTED, timeout=60)
     code = cli.main(["-c", str(lab.config_path), "check", PAIR, "--probe"])
     line = capsys.readouterr().out
-    assert code == 0 and "primary serving, secondary serving" in line, line
-    assert re.search(r"primary_probe_seconds=\d\.\d{3}s", line), line
-    lab.stop(Role.SECONDARY)
-    lab.wait_states(S.COMMUNICATIONS_INTERRUPTED, None, timeout=60)
-    code = cli.main(["-c", str(lab.config_path), "check", PAIR, "--probe"])
-    line = capsys.readouterr().out
-    # the stopped server is rated by its partner's clock, as without --probe; the probe
-    # adds what a client sees
-    assert "primary serving, secondary not answering DHCP" in line, line
-    assert "secondary_probe_seconds=U" in line
+    assert "primary not answering DHCP, secondary serving" in line, line
+    assert "primary_probe_seconds=U" in line
+    assert re.search(r"secondary_probe_seconds=\d\.\d{3}s", line), line
 
 
 def test_a_normal_server_that_drops_dhcp_pages_after_3_minutes(lab, app, tmp_path):

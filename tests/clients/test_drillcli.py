@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from omapifo import FailoverState as S
+from omapifo import FailoverState as S, Role
+from omapifo.api import schemas
 from omapifo._drill import STEPS
 from omapifo.lab import Lab
 
@@ -41,6 +42,17 @@ def test_a_drill_from_the_command_line_with_a_start_command(lab, run, tmp_path):
         "the secondary served both shares alone and the pair came back to normal")
     body = json.loads(report.read_text())
     assert body["completed"] and [s["what"] for s in body["steps"]] == list(STEPS)
+    # the report, loaded back: what each step saw
+    by = {step.what: step for step in schemas.DrillReportSchema().load(body).steps}
+    assert all(step.ok and step.at <= step.ended for step in by.values())
+    survivor = [p for p in by["survivor serves"].probes if p.role is Role.SECONDARY]
+    stopped = [p for p in by["survivor serves"].probes if p.role is Role.PRIMARY]
+    # the survivor answered a client of each share at secs 0, the stopped server none
+    assert len(survivor) == 2 and all(p.answered for p in survivor)
+    assert len({p.mac for p in survivor}) == 2 and not any(p.answered for p in stopped)
+    assert ("dhcpd-stopped", "partner-down") in [o.states for o in by["maintenance"].seen]
+    assert by["recovery"].seen[-1].normal
+    assert [p.answered for p in by["probe after"].probes] == [True, True]
     st = fresh_state(lab)
     assert (st.primary.local_state, st.secondary.local_state) == (S.NORMAL, S.NORMAL)
     done = {(r.action, r.outcome, r.reason) for r in run.records()}
