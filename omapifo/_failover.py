@@ -44,7 +44,8 @@ from ._pairstate import ActionResult, PairState, PeerView
 from ._partnerdown import partner_down
 from ._leaselist import LeaseList, list_leases
 from ._pools import PoolReport, scan_pools
-from ._probe import DEFAULT_TIMEOUT as PROBE_TIMEOUT, PairProbe, probe, raise_no_giaddr
+from ._probe import (DEFAULT_TIMEOUT as PROBE_TIMEOUT, PairProbe, probe, raise_no_giaddr,
+                     readable_conf)
 from ._release import release
 from ._shutdown import shutdown
 from ._states import FailoverStatus, Role
@@ -240,8 +241,8 @@ class FailoverPair:
         no probe address, ProbeError when this host cannot send from it."""
         if self.config.probe_giaddr is None:  # said before any OMAPI read
             raise_no_giaddr(self.config)
-        return probe(self.config, roles, state=self.state(), conf=self.dhcpd_conf(),
-                     timeout=timeout, secs=secs, macs=macs)
+        return probe(self.config, roles, state=self.state(),
+                     conf=readable_conf(self.dhcpd_conf), timeout=timeout, secs=secs, macs=macs)
 
     # -- leases (omapifo._lookups and omapifo._release do the work) --------------------
 

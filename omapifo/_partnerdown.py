@@ -16,7 +16,7 @@ from ._errors import PartnerDownRefused, ProbeError
 from ._omapi import local_state_update
 from ._pairaccess import PairAccess
 from ._pairstate import ActionResult, PairState
-from ._probe import ProbeResult, probe, unsent
+from ._probe import ProbeResult, probe, readable_conf, unsent
 from ._states import FailoverState, Role
 
 log = logging.getLogger("omapifo.actions")
@@ -29,7 +29,8 @@ def _probe_partner(pair: PairAccess, role: Role, before: PairState) -> ProbeResu
     if pair.config.probe_giaddr is None:
         return None
     try:
-        found = probe(pair.config, [role.other], state=before, conf=pair.dhcpd_conf())
+        found = probe(pair.config, [role.other], state=before,
+                      conf=readable_conf(pair.dhcpd_conf))
     except ProbeError as exc:
         return unsent(pair.config, role.other, str(exc))
     return found.result(role.other)

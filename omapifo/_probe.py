@@ -21,7 +21,7 @@ import hashlib
 import ipaddress
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import NoReturn
@@ -124,6 +124,15 @@ def secs_for(state: PairState | None) -> int:
     known = [v.status.load_balance_max_secs for v in views
              if v.status is not None and v.status.load_balance_max_secs is not None]
     return max(known, default=_dhcp.DEFAULT_LOAD_BALANCE_MAX_SECS) + 1
+
+
+def readable_conf(read: Callable[[], DhcpdConf | None]) -> DhcpdConf | None:
+    """dhcpd.conf to name the pool of an offered address, or None: a file that cannot be
+    read or parsed names no pool, and the probe does not depend on it."""
+    try:
+        return read()
+    except (OSError, ConfigError):  # DhcpdConfError is a ConfigError
+        return None
 
 
 def _pool_of(ip: str, conf: DhcpdConf | None) -> str | None:

@@ -16,7 +16,7 @@ import pytest
 
 from omapifo import (ConfigError, Endpoint, FailoverPair, FailoverState as S, JsonLinesAudit,
                      LeaseState, OmapiKey, Outcome, PairConfig, PartnerDownRefused,
-                     PROBE_MAC_PREFIX, Role, leases_from_file, probe_mac)
+                     PROBE_MAC_PREFIX, Role, leases_from_file, parse_dhcpd_conf, probe_mac)
 from omapifo import _probe
 from omapifo.lab import Lab
 
@@ -131,3 +131,17 @@ def test_each_server_of_each_pair_has_its_own_stable_probe_mac():
     macs = {probe_mac(pair, role) for pair in ("a", "b") for role in Role}
     assert len(macs) == 4 and probe_mac("a", Role.PRIMARY) == probe_mac("a", Role.PRIMARY)
     assert all(re.fullmatch(r"02:6f:6d:70:[0-9a-f]{2}:[0-9a-f]{2}", m) for m in macs)
+
+
+def test_a_dhcpd_conf_that_cannot_be_read_names_no_pool_and_stops_no_probe(tmp_path):
+    """The pool is a name for people: a partner-down's probe must not fail on it."""
+    bad = tmp_path / "dhcpd.conf"
+    bad.write_text("subnet 198.18.9.0 netmask {\n")
+    assert _probe.readable_conf(lambda: parse_dhcpd_conf(bad)) is None
+    assert _probe.readable_conf(lambda: parse_dhcpd_conf(tmp_path / "missing")) is None
+    good = tmp_path / "good.conf"
+    good.write_text("subnet 198.18.9.0 netmask 255.255.255.0 {\n  pool {\n"
+                    "    range 198.18.9.32 198.18.9.63;\n  }\n}\n")
+    conf = _probe.readable_conf(lambda: parse_dhcpd_conf(good))
+    assert conf is not None and _probe._pool_of("198.18.9.40", conf) == \
+        "198.18.9.0/24 from 198.18.9.32"
