@@ -4,13 +4,12 @@ Each drill is an APScheduler cron job (crontab fields in UTC) on a scheduler of 
 in one thread: drills never overlap one another, and a long one (a recovery waits one
 MCLT) never holds back the polls. A drill is audited through the pair's own sink (the
 service's store), so its maintenance shows in omapifo_maintenance_in_progress and holds
-back the alerts it explains. The last report of each drill is kept in memory (a
-restarted service has none until the next) and exported as metrics.
+back the alerts it explains. Its result is exported as metrics (in memory: a restarted
+service has none until the next drill) and its report is the audit record's detail.
 """
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import timezone
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -43,8 +42,6 @@ class Drills:
         self.pairs = pairs
         self.metrics = metrics
         self.triggers = [trigger(d, f"service.drills.{i}") for i, d in enumerate(drills)]
-        self._last: dict[tuple[str, str], DrillReport] = {}
-        self._lock = threading.Lock()
         self._scheduler: BackgroundScheduler | None = None
 
     def run(self, index: int) -> DrillReport:
@@ -55,8 +52,6 @@ class Drills:
                    detail=f"scheduled drill: the {d.peer} is shut down and started again")
         report = run_drill(pair, d.peer, start=command_start(d.start_command),
                            reason=d.reason, audit=pair.audit_sink, actor=ACTOR)
-        with self._lock:
-            self._last[(d.pair, d.peer)] = report
         self.metrics.observe_drill(report)
         logs.event(logging.INFO if report.completed else logging.ERROR, "drill-end",
                    pair=d.pair, peer=d.peer, detail=report.message)
@@ -68,12 +63,6 @@ class Drills:
         except Exception:  # noqa: BLE001 - a drill must never kill the scheduler thread
             log.exception("drill %s of %s failed", self.drills[index].peer,
                           self.drills[index].pair)
-
-    def last(self, pair: str) -> list[DrillReport]:
-        """The last report of each drill of ``pair``, newest first."""
-        with self._lock:
-            found = [r for (name, _), r in self._last.items() if name == pair]
-        return sorted(found, key=lambda r: r.at, reverse=True)
 
     def next_runs(self) -> list[tuple[DrillConfig, str]]:
         """Each drill and when it runs next (ISO 8601, UTC), as the scheduler has it."""

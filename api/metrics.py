@@ -120,7 +120,8 @@ class Metrics:
                                 "probe round of a pair that could be sent", ["pair"],
                                 registry=r)
         self.probe_errors = Counter("omapifo_probe_errors", "probe rounds this host could not "
-                                    "send (port 67, relay address)", ["pair"], registry=r)
+                                    "send, or not to every server (port 67, the relay "
+                                    "address, no route from here)", ["pair"], registry=r)
 
         # -- failover drills the service ran ([[service.drills]]; api/drills.py) --
         self.drill_success = Gauge("omapifo_drill_last_success", "1 if the last drill of "
@@ -171,6 +172,8 @@ class Metrics:
             self._show_maintenance(st.pair)
 
     def observe_probe(self, found: PairProbe) -> None:
+        if any(r.error for r in found.results):  # a DISCOVER this host could not send
+            self.probe_errors.labels(found.pair).inc()
         for r in found.results:
             self.probe_success.labels(found.pair, str(r.role)).set(1 if r.answered else 0)
             if r.answered and r.latency is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from omapifo import (ConfigError, DEFAULT_STOP_WAIT, DrillStep, Operation, Role, command_start,
@@ -71,8 +72,9 @@ def cmd_drill(args: argparse.Namespace) -> int:
         _confirm(args, f"a drill of the {args.peer} of {args.pair}: it is shut down and its "
                  "partner put in partner-down")
 
-        def tell(role: Role) -> None:
-            out.say(f"start the {role}'s dhcpd now; waiting for the pair to come back")
+        def tell(role: Role) -> None:  # stderr: --json's stdout is the report alone
+            out.say(f"start the {role}'s dhcpd now; waiting for the pair to come back",
+                    sys.stderr)
         report = run_drill(pair, args.peer, start=start, reason=args.reason,
                            audit=backend.audit, actor=backend.actor, stop_wait=args.wait,
                            recovery_timeout=args.timeout,

@@ -29,6 +29,7 @@ import errno
 import ipaddress
 import os
 import pwd
+import shlex
 import stat
 import tomllib
 from dataclasses import dataclass, field
@@ -290,6 +291,17 @@ class _DrillSchema(ma.Schema):
         CRON_RE, error="five crontab fields in UTC, e.g. \"0 4 1 * *\" (04:00 on the 1st)"))
     start_command = ma.fields.String(required=True, validate=ma.validate.Length(min=1))
     reason = ma.fields.String(validate=ma.validate.Length(min=1, max=500))
+
+    @ma.validates("start_command")
+    def _splits(self, value: str, **kw: Any) -> None:
+        # split as the drill will (omapifo._drill.command_start): a bad one is said now,
+        # not at 04:00 on the 1st in a log line
+        try:
+            words = shlex.split(value)
+        except ValueError as exc:
+            raise ma.ValidationError(f"cannot be split like a shell line: {exc}") from None
+        if not words:
+            raise ma.ValidationError("names no command")
 
 
 class _TokenSchema(ma.Schema):

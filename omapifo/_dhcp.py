@@ -18,7 +18,6 @@ from __future__ import annotations
 import errno
 import ipaddress
 import os
-import select
 import socket
 import struct
 import time
@@ -114,7 +113,7 @@ def new_xid() -> int:
 
 # How long a round waits for port 67 that another probe round on this host holds (the
 # service's scheduled one while an admin probes by hand): each takes about a second.
-BUSY_WAIT, BUSY_STEP = 5.0, 0.1
+BUSY_WAIT, BUSY_STEP = 15.0, 0.1  # above the longest round a request may ask (10 s + gap)
 
 
 def _bind(giaddr: str) -> socket.socket:
@@ -154,8 +153,9 @@ def _bind_error(giaddr: str, exc: OSError) -> ProbeError:
 
 def exchange(giaddr: str, sent: list[Sent], *, secs: int, timeout: float) -> list[Answer]:
     """Send each DISCOVER of ``sent`` from ``giaddr:67`` and wait up to ``timeout``
-    seconds for their OFFERs (one socket for the round; answers matched by xid and by
-    the server they came from). ProbeError when the socket cannot be had; a DISCOVER that
+    seconds for their OFFERs (one socket for the round; an answer is matched to its
+    DISCOVER by the random 32-bit xid, whichever address it came from: a multi-homed
+    server may answer from another). ProbeError when the socket cannot be had; a DISCOVER that
     cannot be sent is an Answer with its ``error``."""
     with _bind(giaddr) as sock:
         start: dict[int, float] = {}
@@ -170,10 +170,15 @@ def exchange(giaddr: str, sent: list[Sent], *, secs: int, timeout: float) -> lis
         deadline = time.monotonic() + timeout
         while len(answers) < len(sent):
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([sock], [], [], left)[0]:
+            if left <= 0:
                 break
+            # a socket timeout, not select(): select() fails for descriptors over 1023,
+            # which a long-running service may hand out
+            sock.settimeout(left)
             try:
                 data, (source, _port) = sock.recvfrom(4096)
+            except TimeoutError:
+                break
             except OSError:
                 continue  # e.g. an ICMP error for an earlier datagram: not an answer
             got = decode_offer(data, source)

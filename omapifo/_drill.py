@@ -178,19 +178,37 @@ def run_drill(pair: Pair, role: Role | str, *, start: Start | None, reason: str 
                                             reason=reason))
     run = _Run(pair, role, on_step)
     maintenance: MaintenanceReport | None = None
+    message = "interrupted"
     try:
         maintenance, message = _steps(run, survivor, start, reason, actor, stop_wait,
                                       recovery_timeout, wait_for_admin)
-    except OmapifoError as exc:
-        message = f"stopped: {exc}"
-        run.add("error", _now(), False, str(exc))
-    completed = [s.what for s in run.steps] == list(STEPS) and all(s.ok for s in run.steps)
-    report = DrillReport(pair.name, role, completed, message, tuple(run.steps), maintenance,
-                         reason)
-    if audit is not None and record_id is not None:
-        audit.finish(record_id, Outcome.DONE if completed else Outcome.FAILED,
-                     report.summary())
+    except Exception as exc:  # noqa: BLE001 - any failure ends the drill as a failed step
+        said = str(exc) if isinstance(exc, OmapifoError) else f"{type(exc).__name__}: {exc}"
+        run.add("error", _now(), False, said)
+        message = f"stopped: {said}; {_left(run)}"
+    finally:  # on Ctrl-C too: the record is finished, never left open
+        completed = [s.what for s in run.steps] == list(STEPS) and all(s.ok for s in run.steps)
+        report = DrillReport(pair.name, role, completed,
+                             message if message != "interrupted" else f"interrupted; "
+                             f"{_left(run)}", tuple(run.steps), maintenance, reason)
+        if audit is not None and record_id is not None:
+            audit.finish(record_id, Outcome.DONE if completed else Outcome.FAILED,
+                         report.summary())
     return report
+
+
+def _left(run: _Run) -> str:
+    """What a drill that stopped early leaves as it is, and what to do."""
+    role, survivor = run.role, run.role.other
+    done = {s.what for s in run.steps if s.ok}
+    if "maintenance" not in done:
+        return ("nothing was changed by the drill itself; if its maintenance stopped half-way, "
+                "its message says where")
+    if "recovery" in done:
+        return "the pair was normal again"
+    return (f"the {role} is stopped (or starting) and the {survivor} is in partner-down: "
+            f"start the {role}'s dhcpd and follow it back with `omapifo maintenance end "
+            f"{run.pair.name} {role} --wait`")
 
 
 def _steps(run: _Run, survivor: Role, start: Start | None, reason: str | None, actor: str,
@@ -227,8 +245,11 @@ def _steps(run: _Run, survivor: Role, start: Start | None, reason: str | None, a
     why = (f"the {survivor} (partner-down) answers clients of both shares; the {role} "
            "answers none") if ok else "; ".join(p.describe() for p in wrong)
     if not run.add("survivor serves", at, ok, why, probes=[*served, silent]):
-        return maint, f"the {survivor} does not serve as it should: {why}; the {role} is " \
-                      "still stopped and its partner in partner-down"
+        if silent.answered:  # the one outcome worse than a failed drill
+            return maint, (f"the {role} answers DHCP while the {survivor} is in "
+                           f"partner-down: both hand out addresses. Stop the {role}'s dhcpd "
+                           f"now ({why})")
+        return maint, f"the {survivor} does not serve as it should: {why}; {_left(run)}"
     # 4. start the stopped server again
     at = _now()
     if start is not None:

@@ -45,6 +45,7 @@ from ._errors import NOT_TAKEN, ConvergenceError, OperationRefused, PeerError
 from ._omapi import local_state_update, shutdown_update
 from ._pairaccess import PairAccess
 from ._pairstate import PairState, PeerView
+from ._probe import probe_partner
 from ._states import FailoverState, Role
 
 log = logging.getLogger("omapifo.actions")
@@ -298,7 +299,7 @@ def _sequence(pair: PairAccess, att: Attempt, role: Role, dry_run: bool, reason:
 
     # the guard of partner-down decides on a fresh read, as FailoverPair.partner_down does
     at, st = _now(), read()
-    decision = guards.partner_down(other, st, force=False)
+    decision = guards.partner_down(other, st, force=False, probe=probe_partner(pair, other, st))
     if decision.no_op:
         steps.add("partner-down", at, StepOutcome.NO_OP, decision.why, [Observation.of(st)])
         return steps.report(True, f"the {role} is shut down; {decision.why}")

@@ -12,28 +12,15 @@ import logging
 
 from . import _guards as guards
 from ._attempt import Attempt
-from ._errors import PartnerDownRefused, ProbeError
+from ._errors import PartnerDownRefused
 from ._omapi import local_state_update
 from ._pairaccess import PairAccess
 from ._pairstate import ActionResult, PairState
-from ._probe import ProbeResult, probe, readable_conf, unsent
+from ._probe import probe_partner
 from ._states import FailoverState, Role
 
 log = logging.getLogger("omapifo.actions")
 ACTION = "partner-down"
-
-
-def _probe_partner(pair: PairAccess, role: Role, before: PairState) -> ProbeResult | None:
-    """A DHCP probe of ``role``'s partner, when the pair has a probe address (evidence
-    for the guard); one this host could not send is a result without an answer."""
-    if pair.config.probe_giaddr is None:
-        return None
-    try:
-        found = probe(pair.config, [role.other], state=before,
-                      conf=readable_conf(pair.dhcpd_conf))
-    except ProbeError as exc:
-        return unsent(pair.config, role.other, str(exc))
-    return found.result(role.other)
 
 
 def partner_down(pair: PairAccess, att: Attempt, role: Role, *, force: bool,
@@ -43,7 +30,7 @@ def partner_down(pair: PairAccess, att: Attempt, role: Role, *, force: bool,
     if why:
         raise att.refuse(why, PartnerDownRefused)
     before = pair.state()
-    probe = _probe_partner(pair, role, before)
+    probe = probe_partner(pair, role, before)
     decision = guards.partner_down(role, before, force=force, probe=probe)
 
     def result(done: bool, message: str, after: PairState | None) -> ActionResult:

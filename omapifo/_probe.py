@@ -29,7 +29,8 @@ from typing import NoReturn
 from . import _dhcp
 from ._config import Endpoint, PairConfig
 from ._dhcpdconf import DhcpdConf
-from ._errors import ConfigError
+from ._errors import ConfigError, ProbeError
+from ._pairaccess import PairAccess
 from ._pairstate import PairState
 from ._states import Role
 
@@ -210,3 +211,17 @@ def probe(config: PairConfig, roles: Iterable[Role | str] = tuple(Role), *,
             latency=answer.latency, server_id=offer.server_id if offer else None,
             lease_time=offer.lease_time if offer else None, error=answer.error))
     return PairProbe(config.name, giaddr, secs, timeout, tuple(results))
+
+
+def probe_partner(pair: PairAccess, role: Role, state: PairState) -> ProbeResult | None:
+    """A probe of ``role``'s partner right before ``role`` is moved to partner-down (by
+    partner-down or a maintenance), when the pair has a probe address: evidence for
+    the guard. One this host could not send is a result without an answer that says why."""
+    if pair.config.probe_giaddr is None:
+        return None
+    try:
+        found = probe(pair.config, [role.other], state=state,
+                      conf=readable_conf(pair.dhcpd_conf))
+    except ProbeError as exc:
+        return unsent(pair.config, role.other, str(exc))
+    return found.result(role.other)

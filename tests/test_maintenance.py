@@ -8,11 +8,13 @@ the audit record is complete; then the restarted server goes back to normal.
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import pytest
 
 from omapifo import (Evidence, FailoverPair, FailoverState as S, OperationRefused, Outcome,
+                     ProbeResult,
                      Role, StepOutcome, _guards as guards,
                      _maintenance as maintenance)
 from omapifo._attempt import Attempt
@@ -46,7 +48,7 @@ class ScriptedPair:
     attempt sends calls ``shutdown`` (the control object) or ``partner_down``."""
 
     name = "p"
-    config = SimpleNamespace(failover_peer="p")
+    config = SimpleNamespace(failover_peer="p", probe_giaddr=None)
 
     def __init__(self, script: Script, shutdown, partner_down):
         self.state = script.read
@@ -155,6 +157,25 @@ def test_the_partner_down_step_asks_its_own_guard_on_a_fresh_read():
     assert (report.steps[-1].what, report.steps[-1].outcome) == ("partner-down",
                                                                  StepOutcome.REFUSED)
     assert "cannot be reached from here" in report.steps[-1].message
+
+
+def test_a_stopped_server_that_still_answers_dhcp_is_not_put_down(monkeypatch):
+    """After the shutdown, the partner-down step probes the stopped server (a pair with a
+    probe address): one that answers (a supervisor restarted it, another dhcpd at its
+    address) is serving, so its partner is not moved to partner-down."""
+    seen = []
+
+    def answered(pair, role, st):
+        seen.append(role.other)
+        return ProbeResult(role.other, "x", "02:6f:6d:70:00:01", 1, datetime.now(timezone.utc),
+                           True, offered="198.18.9.40", latency=1.0)
+    monkeypatch.setattr(maintenance, "probe_partner", answered)
+    script = Script(state(S.NORMAL, S.NORMAL), state(CI, STOPPED), state(CI, STOPPED))
+    report = run(script)
+    assert seen == [Role.SECONDARY] and script.sends == ["shutdown"]
+    assert (report.steps[-1].what, report.steps[-1].outcome) == ("partner-down",
+                                                                 StepOutcome.REFUSED)
+    assert "the secondary answered a DHCP probe" in report.steps[-1].message
 
 
 def test_following_the_way_back_yields_each_new_pair_of_states_until_normal():
