@@ -33,6 +33,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     help="a second failover peer (classroom-2: the servers' .252 addresses, "
                     "ports 647/648) between the same two servers, for client subnet 3's "
                     "pool: a second pair")
+    up.add_argument("--probe-subnet", action="store_true",
+                    help="a probe subnet both servers serve (x.x.9.0/24 of the lab's slot) "
+                    "with its relay address on this host, named as the pair's "
+                    "probe_giaddr: for `omapifo probe` and `omapifo drill`")
     up.add_argument("--algorithm", default="hmac-md5",
                     choices=["hmac-md5", "hmac-sha256", "hmac-sha512"], help="OMAPI key algorithm")
     up.add_argument("--mclt", type=int, default=60)
@@ -69,6 +73,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_up(args: argparse.Namespace) -> int:
     settings = _lab.LabSettings(prefix=args.prefix, large_pool=args.large_pool,
                                 second_peer=args.second_peer,
+                                probe_subnet=args.probe_subnet,
                                 algorithm=args.algorithm, mclt=args.mclt)
     lab = _lab.Lab.create(settings, args.dir)
     try:

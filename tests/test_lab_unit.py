@@ -124,3 +124,28 @@ def test_a_second_failover_peer_is_a_second_pair_between_the_same_servers(tmp_pa
     assert len(pair_pools(conf, "classroom-1-6")) == 3
     # the seed's layout stays the default: one peer, one pair
     assert labmod.LabSettings().peer_names == ("classroom-1-6",)
+
+
+def test_a_probe_subnet_is_served_by_both_and_named_as_the_pairs_relay_address(tmp_path):
+    from omapifo._dhcpdconf import parse_text
+    from omapifo._pools import pair_pools
+
+    from omapifo.clients import cli
+
+    args = cli.build_parser().parse_args(["lab", "up", "--probe-subnet"])
+    assert args.probe_subnet is True  # what `omapifo lab up --probe-subnet` asks for
+    lab = labmod.Lab.create(labmod.LabSettings(prefix="probes", probe_subnet=True),
+                            tmp_path / "lab")
+    lab.record.slots = [2]
+    lab.dir.mkdir()
+    lab.key_path.write_text("c2VjcmV0c2VjcmV0\n")
+    lab.key_path.chmod(0o600)
+    lab.write_omapifo_toml()
+    assert lab.pair_config().probe_giaddr == lab.layout.probe_giaddr == "198.18.137.1"
+    for role in Role:
+        conf = parse_text(lab.failover_block(role) + lab.master_conf(
+            role, "c2VjcmV0c2VjcmV0").replace('include "dhcpd.conf-failover";', ""))
+        [probe_pool] = [p for p in pair_pools(conf, "classroom-1-6")
+                        if p.subnet == lab.layout.probe_net]
+        assert (str(probe_pool.ranges[0].first), probe_pool.size) == ("198.18.137.32", 32)
+    assert labmod.LabSettings().probe_subnet is False  # the seed's layout stays the default
